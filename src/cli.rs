@@ -1,0 +1,320 @@
+//! The `huiliu` command line. Exit status: 0 ok, 1 some sources failed,
+//! 2 bad config or arguments.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use tokio::sync::watch;
+
+use crate::config::{self, Config};
+use crate::fetch::Fetcher;
+use crate::refresh::{Outcome, Pipeline};
+use crate::{schedule, serve, store};
+
+#[derive(Parser)]
+#[command(
+    name = "huiliu",
+    version,
+    about = "汇流 huiliu: polls feeds and news pages, merges them, serves RSS, Atom and JSON Feed",
+    after_help = "Examples:\n  huiliu run --config config/demo.toml\n  huiliu poll --config huiliu.toml --source hutang\n  huiliu check --config huiliu.toml\n\nExit status: 0 ok, 1 some sources failed, 2 bad config or arguments.\nLogs: set HUILIU_LOG (or RUST_LOG), e.g. HUILIU_LOG=debug."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Poll sources on their intervals and serve the merged feeds over HTTP.
+    Run {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Listen address, overriding `server.listen` (e.g. 0.0.0.0:8080).
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Poll every source (or one) once, print what happened, and exit.
+    Poll {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Only this source id.
+        #[arg(long)]
+        source: Option<String>,
+    },
+    /// Validate the config file and exit (non-zero with every error found).
+    Check {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Show each source's polling state.
+    Sources {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// One JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    // `run` logs every poll; one-shot commands print their own report.
+    init_logging(if matches!(cli.command, Command::Run { .. }) {
+        "info"
+    } else {
+        "warn"
+    });
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("huiliu: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime.block_on(dispatch(cli.command))
+}
+
+fn init_logging(default: &str) {
+    let filter = std::env::var("HUILIU_LOG")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .unwrap_or_else(|_| default.to_string());
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
+    config::load_file(path).map_err(|errors| {
+        eprint!("{errors}");
+        ExitCode::from(2)
+    })
+}
+
+async fn dispatch(command: Command) -> ExitCode {
+    let result = match command {
+        Command::Check { config } => check(&config),
+        Command::Poll { config, source } => poll(&config, source.as_deref()).await,
+        Command::Run { config, listen } => run(&config, listen).await,
+        Command::Sources { config, json } => sources(&config, json).await,
+    };
+    result.unwrap_or_else(|code| code)
+}
+
+fn check(path: &std::path::Path) -> Result<ExitCode, ExitCode> {
+    let cfg = load(path)?;
+    println!(
+        "{}: ok ({} sources, {} feeds)",
+        path.display(),
+        cfg.sources.len(),
+        cfg.feeds.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn pipeline(cfg: &Config) -> Result<Pipeline, ExitCode> {
+    let store = store::open(&cfg.storage).await.map_err(|e| {
+        eprintln!("huiliu: {e}");
+        ExitCode::from(2)
+    })?;
+    let fetcher = Fetcher::new(&cfg.fetch).map_err(|e| {
+        eprintln!("huiliu: {e}");
+        ExitCode::from(2)
+    })?;
+    Ok(Pipeline {
+        fetcher,
+        store,
+        changes: Arc::new(AtomicU64::new(1)),
+    })
+}
+
+async fn poll(path: &std::path::Path, only: Option<&str>) -> Result<ExitCode, ExitCode> {
+    let cfg = load(path)?;
+    let sources: Vec<_> = match only {
+        Some(id) => match cfg.source(id) {
+            Some(s) => vec![s.clone()],
+            None => {
+                eprintln!(
+                    "huiliu: no source `{id}` in {}; known: {}",
+                    path.display(),
+                    cfg.sources
+                        .iter()
+                        .map(|s| s.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                return Err(ExitCode::from(2));
+            }
+        },
+        None => cfg.sources.clone(),
+    };
+    let p = pipeline(&cfg).await?;
+    let reports = schedule::poll_once(&p, &sources, cfg.fetch.concurrency).await;
+    let mut failed = 0;
+    for r in &reports {
+        let ms = r.elapsed.as_millis();
+        match &r.outcome {
+            Outcome::Fetched(c) => println!(
+                "{:<20} ok            new {:>3}  updated {:>3}  unchanged {:>3}  ({ms} ms)",
+                r.source_id, c.new, c.updated, c.unchanged
+            ),
+            Outcome::NotModified => println!("{:<20} not modified  ({ms} ms)", r.source_id),
+            Outcome::Failed(e) => {
+                failed += 1;
+                println!("{:<20} error         {e}", r.source_id)
+            }
+        }
+    }
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+async fn sources(path: &std::path::Path, json: bool) -> Result<ExitCode, ExitCode> {
+    let cfg = load(path)?;
+    let p = pipeline(&cfg).await?;
+    let states = p.store.states().await.map_err(|e| {
+        eprintln!("huiliu: {e}");
+        ExitCode::from(2)
+    })?;
+    let mut rows = Vec::new();
+    for s in &cfg.sources {
+        let state = states.iter().find(|st| st.source_id == s.id).cloned();
+        let count = p.store.entry_count(&s.id).await.unwrap_or(0);
+        rows.push((s.clone(), state, count));
+    }
+    if json {
+        let doc: Vec<_> = rows
+            .iter()
+            .map(|(s, st, n)| serde_json::json!({"id": s.id, "name": s.name, "kind": s.kind.as_str(), "url": s.url.as_str(), "entries": n, "state": st}))
+            .collect();
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<16} {:<6} {:>7} {:<13} {:<20} {:<20} {:>5}  last error",
+        "source", "kind", "entries", "last status", "last success", "next due", "fails"
+    );
+    let t = |d: Option<chrono::DateTime<chrono::Utc>>| {
+        d.map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
+            .unwrap_or_else(|| "-".into())
+    };
+    for (s, st, n) in rows {
+        let st = st.unwrap_or_else(|| crate::model::SourceState::new(&s.id));
+        println!(
+            "{:<16} {:<6} {:>7} {:<13} {:<20} {:<20} {:>5}  {}",
+            s.id,
+            s.kind.as_str(),
+            n,
+            st.last_status.map_or("never", |x| x.as_str()),
+            t(st.last_success),
+            t(st.next_due),
+            st.consecutive_failures,
+            st.last_error.unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run(
+    path: &std::path::Path,
+    listen: Option<std::net::SocketAddr>,
+) -> Result<ExitCode, ExitCode> {
+    let mut cfg = load(path)?;
+    if let Some(addr) = listen {
+        if cfg.server.base_url.host_str() == Some(&cfg.server.listen.ip().to_string())
+            && cfg.server.base_url.port() == Some(cfg.server.listen.port())
+        {
+            // The base URL was derived from the old address: follow the override.
+            if let Ok(u) = url::Url::parse(&format!("http://{addr}")) {
+                cfg.server.base_url = u;
+            }
+        }
+        cfg.server.listen = addr;
+    }
+    let cfg = Arc::new(cfg);
+    let p = pipeline(&cfg).await?;
+    let listener = tokio::net::TcpListener::bind(cfg.server.listen)
+        .await
+        .map_err(|e| {
+            eprintln!("huiliu: cannot listen on {}: {e}", cfg.server.listen);
+            ExitCode::from(2)
+        })?;
+    let local = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
+    tracing::info!(address = %local, sources = cfg.sources.len(), feeds = cfg.feeds.len(), "huiliu is serving");
+    for f in &cfg.feeds {
+        tracing::info!(
+            "feed {}: {}/feeds/{}.rss (.atom, .json)",
+            f.id,
+            cfg.server.base_url.as_str().trim_end_matches('/'),
+            f.id
+        );
+    }
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let app = serve::AppState::new(cfg.clone(), p.store.clone(), p.changes.clone());
+    let mut server_stop = stop_rx.clone();
+    let server = tokio::spawn(serve::serve(listener, app, async move {
+        let _ = server_stop.wait_for(|s| *s).await;
+    }));
+    let poller = tokio::spawn(schedule::run(
+        p,
+        cfg.sources.clone(),
+        cfg.fetch.concurrency,
+        stop_rx,
+    ));
+
+    wait_for_signal().await;
+    tracing::info!("shutting down: finishing polls in flight");
+    let _ = stop_tx.send(true);
+    let _ = poller.await;
+    match server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "server error"),
+        Err(e) => tracing::error!(error = %e, "server task failed"),
+    }
+    tracing::info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

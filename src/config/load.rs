@@ -1,0 +1,1163 @@
+//! Reading `huiliu.toml`: every problem is collected, not just the first, and
+//! each one names the file, line, column and field, so a sysadmin fixes the
+//! whole file in one go.
+//!
+//! The TOML is walked with `toml_edit` (which keeps spans) instead of serde,
+//! because serde stops at the first error.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use scraper::Selector;
+use toml_edit::{Item, TableLike, Value};
+use url::Url;
+
+use super::*;
+
+/// One problem in the config file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    /// Dotted path of the field, e.g. `source[2].interval`.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.file, self.line, self.column)?;
+        if !self.field.is_empty() {
+            write!(f, "{}: ", self.field)?;
+        }
+        f.write_str(&self.message)
+    }
+}
+
+/// Every problem found in one config file.
+#[derive(Debug, Clone)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.0.len();
+        writeln!(
+            f,
+            "invalid configuration ({n} error{}):",
+            if n == 1 { "" } else { "s" }
+        )?;
+        for e in &self.0 {
+            writeln!(f, "  {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Reads and validates a config file.
+pub fn load_file(path: &Path) -> Result<Config, ConfigErrors> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => load_str(&text, path),
+        Err(e) => Err(ConfigErrors(vec![ConfigError {
+            file: path.display().to_string(),
+            line: 0,
+            column: 0,
+            field: String::new(),
+            message: format!("cannot read the config file: {e}"),
+        }])),
+    }
+}
+
+/// Validates config text; `path` names it in messages and anchors relative paths.
+pub fn load_str(text: &str, path: &Path) -> Result<Config, ConfigErrors> {
+    let mut loader = Loader {
+        text,
+        file: path.display().to_string(),
+        errors: Vec::new(),
+    };
+    let doc = match toml_edit::Document::parse(text) {
+        Ok(doc) => doc,
+        Err(e) => {
+            let span = e.span();
+            loader.error(span, "", e.message().trim().to_string());
+            return Err(ConfigErrors(loader.errors));
+        }
+    };
+    let base_dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let config = loader.config(doc.as_table(), path, &base_dir);
+    if loader.errors.is_empty() {
+        Ok(config)
+    } else {
+        loader.errors.sort_by_key(|e| (e.line, e.column));
+        Err(ConfigErrors(loader.errors))
+    }
+}
+
+/// A table being read, with the `[defaults]` table to fall back on.
+#[derive(Clone, Copy)]
+struct Section<'d> {
+    table: &'d dyn TableLike,
+    path: &'d str,
+    /// Byte offset where the section starts (for errors about it as a whole).
+    span: Option<usize>,
+    defaults: Option<&'d dyn TableLike>,
+}
+
+struct Loader<'a> {
+    text: &'a str,
+    file: String,
+    errors: Vec<ConfigError>,
+}
+
+const TOP_KEYS: &[&str] = &["server", "storage", "fetch", "defaults", "source", "feed"];
+const SOURCE_KEYS: &[&str] = &[
+    "id",
+    "name",
+    "url",
+    "kind",
+    "interval",
+    "timezone",
+    "tags",
+    "priority",
+    "encoding",
+    "date_formats",
+    "headers",
+    "language",
+    "max_pages",
+    "list",
+    "article",
+];
+const FEED_KEYS: &[&str] = &["id", "title", "description", "sources", "tags", "limit"];
+
+impl<'a> Loader<'a> {
+    fn error(&mut self, span: Option<Range<usize>>, field: &str, message: impl Into<String>) {
+        let (line, column) = match span {
+            Some(r) => self.position(r.start),
+            None => (1, 1),
+        };
+        self.errors.push(ConfigError {
+            file: self.file.clone(),
+            line,
+            column,
+            field: field.to_string(),
+            message: message.into(),
+        });
+    }
+
+    /// 1-based line and column (in characters) of a byte offset.
+    fn position(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let before = self.text.get(..offset).unwrap_or("");
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let column = before[line_start..].chars().count() + 1;
+        (line, column)
+    }
+
+    fn config(&mut self, root: &toml_edit::Table, path: &Path, base_dir: &Path) -> Config {
+        let top = Section {
+            table: root,
+            path: "",
+            span: Some(0),
+            defaults: None,
+        };
+        self.unknown_keys(top, TOP_KEYS);
+
+        let server = self.server(root);
+        let storage = self.storage(root, base_dir);
+        let fetch = self.fetch(root);
+
+        let defaults = match root.get("defaults") {
+            Some(item) => match item.as_table_like() {
+                Some(t) => {
+                    let sect = Section {
+                        table: t,
+                        path: "defaults",
+                        span: item.span().map(|r| r.start),
+                        defaults: None,
+                    };
+                    let allowed: Vec<&str> = SOURCE_KEYS
+                        .iter()
+                        .copied()
+                        .filter(|k| !matches!(*k, "id" | "name" | "url"))
+                        .collect();
+                    self.unknown_keys(sect, &allowed);
+                    Some(t)
+                }
+                None => {
+                    self.error(item.span(), "defaults", "must be a table `[defaults]`");
+                    None
+                }
+            },
+            None => None,
+        };
+
+        let mut sources: Vec<Arc<SourceConfig>> = Vec::new();
+        let mut seen = HashSet::new();
+        for (i, (table, span)) in self.tables_array(root, "source").into_iter().enumerate() {
+            let path = format!("source[{}]", i + 1);
+            let sect = Section {
+                table,
+                path: &path,
+                span: span.clone().map(|r| r.start),
+                defaults,
+            };
+            if let Some(id) = table.get("id").and_then(|i| i.as_str()) {
+                if !seen.insert(id.to_string()) {
+                    let at = self.value_span(sect, "id");
+                    self.error(
+                        at,
+                        &format!("{path}.id"),
+                        format!("duplicate source id `{id}`: ids must be unique"),
+                    );
+                }
+            }
+            if let Some(src) = self.source(sect, base_dir) {
+                sources.push(Arc::new(src));
+            }
+        }
+
+        let mut feeds: Vec<FeedConfig> = Vec::new();
+        let mut seen = HashSet::new();
+        for (i, (table, span)) in self.tables_array(root, "feed").into_iter().enumerate() {
+            let path = format!("feed[{}]", i + 1);
+            let sect = Section {
+                table,
+                path: &path,
+                span: span.map(|r| r.start),
+                defaults: None,
+            };
+            if let Some(feed) = self.feed(sect, &sources) {
+                if !seen.insert(feed.id.clone()) {
+                    let at = self.value_span(sect, "id");
+                    self.error(
+                        at,
+                        &format!("{path}.id"),
+                        format!("duplicate feed id `{}`: ids must be unique", feed.id),
+                    );
+                }
+                feeds.push(feed);
+            }
+        }
+
+        Config {
+            path: path.to_path_buf(),
+            server,
+            storage,
+            fetch,
+            sources,
+            feeds,
+        }
+    }
+
+    fn tables_array<'d>(
+        &mut self,
+        root: &'d toml_edit::Table,
+        key: &str,
+    ) -> Vec<(&'d dyn TableLike, Option<Range<usize>>)> {
+        let Some(item) = root.get(key) else {
+            return Vec::new();
+        };
+        if let Some(aot) = item.as_array_of_tables() {
+            return aot
+                .iter()
+                .map(|t| (t as &dyn TableLike, t.span()))
+                .collect();
+        }
+        if let Some(arr) = item.as_array() {
+            let mut out = Vec::new();
+            for v in arr.iter() {
+                match v.as_inline_table() {
+                    Some(t) => out.push((t as &dyn TableLike, v.span())),
+                    None => self.error(v.span(), key, format!("each `{key}` must be a table")),
+                }
+            }
+            return out;
+        }
+        self.error(
+            item.span(),
+            key,
+            format!("must be an array of tables: write `[[{key}]]`"),
+        );
+        Vec::new()
+    }
+
+    fn section<'d>(
+        &mut self,
+        root: &'d toml_edit::Table,
+        key: &'d str,
+        allowed: &[&str],
+    ) -> Option<Section<'d>> {
+        let item = root.get(key)?;
+        match item.as_table_like() {
+            Some(t) => {
+                let sect = Section {
+                    table: t,
+                    path: key,
+                    span: item.span().map(|r| r.start),
+                    defaults: None,
+                };
+                self.unknown_keys(sect, allowed);
+                Some(sect)
+            }
+            None => {
+                self.error(item.span(), key, format!("must be a table `[{key}]`"));
+                None
+            }
+        }
+    }
+
+    fn server(&mut self, root: &toml_edit::Table) -> ServerConfig {
+        let default_listen: std::net::SocketAddr = ([127, 0, 0, 1], 8080).into();
+        let mut listen = default_listen;
+        let mut base_url = None;
+        if let Some(sect) = self.section(root, "server", &["listen", "base_url"]) {
+            if let Some((text, span)) = self.string(sect, "listen") {
+                match text.parse() {
+                    Ok(addr) => listen = addr,
+                    Err(_) => self.error(
+                        span,
+                        "server.listen",
+                        format!("`{text}` is not an address: expected IP:PORT such as \"127.0.0.1:8080\""),
+                    ),
+                }
+            }
+            if let Some((text, span)) = self.string(sect, "base_url") {
+                match Url::parse(text.trim_end_matches('/')) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") => base_url = Some(u),
+                    _ => self.error(
+                        span,
+                        "server.base_url",
+                        format!("`{text}` is not an http(s) URL"),
+                    ),
+                }
+            }
+        }
+        let base_url = base_url.unwrap_or_else(|| default_base_url(listen));
+        ServerConfig { listen, base_url }
+    }
+
+    fn storage(&mut self, root: &toml_edit::Table, base_dir: &Path) -> StorageConfig {
+        let default = StorageConfig::Sqlite(base_dir.join("data/huiliu.db"));
+        let Some(sect) = self.section(root, "storage", &["url"]) else {
+            return default;
+        };
+        let Some((text, span)) = self.string(sect, "url") else {
+            return default;
+        };
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            return StorageConfig::Postgres(text);
+        }
+        match text
+            .strip_prefix("sqlite://")
+            .or_else(|| text.strip_prefix("sqlite:"))
+        {
+            Some(p) if !p.is_empty() => StorageConfig::Sqlite(base_dir.join(p)),
+            _ => {
+                self.error(
+                    span,
+                    "storage.url",
+                    format!("`{text}`: expected \"sqlite:PATH\" or \"postgres://USER@HOST/DB\""),
+                );
+                default
+            }
+        }
+    }
+
+    fn fetch(&mut self, root: &toml_edit::Table) -> FetchConfig {
+        let mut cfg = FetchConfig::default();
+        let keys = [
+            "timeout",
+            "connect_timeout",
+            "max_body_size",
+            "max_redirects",
+            "user_agent",
+            "concurrency",
+        ];
+        let Some(sect) = self.section(root, "fetch", &keys) else {
+            return cfg;
+        };
+        if let Some(d) = self.duration(sect, "timeout") {
+            cfg.timeout = d;
+        }
+        if let Some(d) = self.duration(sect, "connect_timeout") {
+            cfg.connect_timeout = d;
+        }
+        if let Some((text, span)) = self.string_or_int(sect, "max_body_size") {
+            match parse_size(&text) {
+                Ok(0) => self.error(span, "fetch.max_body_size", "must be more than 0"),
+                Ok(n) => cfg.max_body_bytes = n,
+                Err(e) => self.error(span, "fetch.max_body_size", e),
+            }
+        }
+        if let Some(n) = self.int(sect, "max_redirects", 0, 20) {
+            cfg.max_redirects = n as usize;
+        }
+        if let Some(n) = self.int(sect, "concurrency", 1, 1024) {
+            cfg.concurrency = n as usize;
+        }
+        if let Some((ua, _)) = self.string(sect, "user_agent") {
+            cfg.user_agent = ua;
+        }
+        cfg
+    }
+
+    fn source(&mut self, sect: Section<'_>, base_dir: &Path) -> Option<SourceConfig> {
+        self.unknown_keys(sect, SOURCE_KEYS);
+        let path = sect.path;
+        let id = self.id(sect)?;
+        let name = self
+            .string(sect, "name")
+            .map(|(s, _)| s)
+            .unwrap_or_else(|| id.clone());
+
+        let kind = match self.string(sect, "kind") {
+            None => SourceKind::Feed,
+            Some((k, span)) => match k.as_str() {
+                "feed" => SourceKind::Feed,
+                "html" => SourceKind::Html,
+                "file" => SourceKind::File,
+                other => {
+                    self.error(
+                        span,
+                        &format!("{path}.kind"),
+                        format!("unknown kind `{other}`: use \"feed\", \"html\" or \"file\""),
+                    );
+                    SourceKind::Feed
+                }
+            },
+        };
+
+        let url = match self.string(sect, "url") {
+            None => {
+                self.error(
+                    sect.span.map(|s| s..s),
+                    &format!("{path}.url"),
+                    "missing `url`: every source needs one",
+                );
+                None
+            }
+            Some((text, span)) => {
+                let parsed = source_url(&text, kind, base_dir);
+                if let Err(msg) = &parsed {
+                    self.error(span, &format!("{path}.url"), msg.clone());
+                }
+                parsed.ok()
+            }
+        };
+
+        let interval = self.duration(sect, "interval");
+        let interval = match interval {
+            Some(d) if d.is_zero() => {
+                let span = self.value_span(sect, "interval");
+                self.error(
+                    span,
+                    &format!("{path}.interval"),
+                    "a zero interval is not allowed: use e.g. \"30m\"",
+                );
+                None
+            }
+            other => other,
+        }
+        .unwrap_or(Duration::from_secs(30 * 60));
+
+        let timezone = match self.string(sect, "timezone") {
+            None => Tz::UTC,
+            Some((text, span)) => text.parse::<Tz>().unwrap_or_else(|_| {
+                self.error(
+                    span,
+                    &format!("{path}.timezone"),
+                    format!(
+                        "unknown time zone `{text}`: use an IANA name such as \"Asia/Shanghai\""
+                    ),
+                );
+                Tz::UTC
+            }),
+        };
+
+        let encoding = match self.string(sect, "encoding") {
+            None => None,
+            Some((label, _)) if label.eq_ignore_ascii_case("auto") => None,
+            Some((label, span)) => {
+                let enc = encoding_rs::Encoding::for_label(label.as_bytes());
+                if enc.is_none() {
+                    self.error(
+                        span,
+                        &format!("{path}.encoding"),
+                        format!("unknown encoding `{label}`: use \"auto\" or a label such as \"gbk\", \"gb18030\", \"utf-8\""),
+                    );
+                }
+                enc
+            }
+        };
+
+        let tags = self.strings(sect, "tags").unwrap_or_default();
+        let priority = self
+            .int(sect, "priority", -1_000_000, 1_000_000)
+            .unwrap_or(0) as i32;
+        let date_formats = self.strings(sect, "date_formats").unwrap_or_default();
+        let language = self.string(sect, "language").map(|(s, _)| s);
+        let headers = self.headers(sect);
+        let scrape = self.scrape(sect, kind);
+
+        Some(SourceConfig {
+            id,
+            name,
+            url: url?,
+            kind,
+            interval,
+            timezone,
+            tags,
+            priority,
+            encoding,
+            date_formats,
+            headers,
+            language,
+            scrape,
+        })
+    }
+
+    fn id(&mut self, sect: Section<'_>) -> Option<String> {
+        let path = sect.path;
+        let Some((id, span)) = self.string(sect, "id") else {
+            self.error(
+                sect.span.map(|s| s..s),
+                &format!("{path}.id"),
+                "missing `id`: give it a short slug such as \"hutang\"",
+            );
+            return None;
+        };
+        let ok = !id.is_empty()
+            && id
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_');
+        if !ok {
+            self.error(
+                span,
+                &format!("{path}.id"),
+                format!("`{id}` is not a slug: use lower-case letters, digits, `-` and `_`"),
+            );
+            return None;
+        }
+        Some(id)
+    }
+
+    fn headers(&mut self, sect: Section<'_>) -> Vec<(String, String)> {
+        let path = format!("{}.headers", sect.path);
+        let Some((item, span)) = self.lookup(sect, "headers") else {
+            return Vec::new();
+        };
+        let Some(table) = item.as_table_like() else {
+            self.error(span, &path, "must be a table of header names to values");
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (name, value) in table.iter() {
+            let vspan = value.span();
+            let valid_name = reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_ok();
+            match value.as_str() {
+                Some(v) if valid_name && reqwest::header::HeaderValue::from_str(v).is_ok() => {
+                    out.push((name.to_string(), v.to_string()))
+                }
+                _ => self.error(
+                    vspan,
+                    &format!("{path}.{name}"),
+                    "must be a valid header name with a string value",
+                ),
+            }
+        }
+        out
+    }
+
+    fn scrape(&mut self, sect: Section<'_>, kind: SourceKind) -> Option<ScrapeConfig> {
+        let path = sect.path;
+        let list_item = sect.table.get("list");
+        if kind != SourceKind::Html {
+            for key in ["list", "article", "max_pages"] {
+                if sect.table.contains_key(key) {
+                    let span = self.value_span(sect, key);
+                    self.error(
+                        span,
+                        &format!("{path}.{key}"),
+                        "only `kind = \"html\"` sources take scrape rules",
+                    );
+                }
+            }
+            return None;
+        }
+        let Some(list_item) = list_item else {
+            self.error(
+                sect.span.map(|s| s..s),
+                &format!("{path}.list"),
+                "an html source needs a `[source.list]` table with at least `item` and `link`",
+            );
+            return None;
+        };
+        let max_pages = self.int(sect, "max_pages", 1, 1000).unwrap_or(5) as usize;
+        let list_path = format!("{path}.list");
+        let list = self.sub_section(list_item, &list_path)?;
+        self.unknown_keys(
+            list,
+            &[
+                "item",
+                "link",
+                "title",
+                "date",
+                "date_format",
+                "summary",
+                "image",
+                "next_page",
+            ],
+        );
+        let item = self.field(list, "item", None);
+        let link = self.field(list, "link", Some("href"));
+        if item.is_none() || link.is_none() {
+            if !list.table.contains_key("item") || !list.table.contains_key("link") {
+                self.error(
+                    list.span.map(|s| s..s),
+                    &list_path,
+                    "`item` and `link` selectors are required",
+                );
+            }
+            return None;
+        }
+        let list_rules = ListRules {
+            item: item?,
+            link: link?,
+            title: self.field(list, "title", None),
+            date: self.field(list, "date", None),
+            date_format: self.string(list, "date_format").map(|(s, _)| s),
+            summary: self.field(list, "summary", None),
+            image: self.field(list, "image", Some("src")),
+            next_page: self.field(list, "next_page", Some("href")),
+        };
+        let article = match sect.table.get("article") {
+            None => None,
+            Some(a) => {
+                let art_path = format!("{path}.article");
+                let art = self.sub_section(a, &art_path)?;
+                self.unknown_keys(art, &["title", "content", "remove", "date", "author"]);
+                let remove = self
+                    .strings(art, "remove")
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter_map(|s| match Selector::parse(&s) {
+                        Ok(sel) => Some(sel),
+                        Err(e) => {
+                            let span = self.value_span(art, "remove");
+                            self.error(
+                                span,
+                                &format!("{art_path}.remove"),
+                                format!("invalid CSS selector `{s}`: {e}"),
+                            );
+                            None
+                        }
+                    })
+                    .collect();
+                Some(ArticleRules {
+                    title: self.field(art, "title", None),
+                    content: self.field(art, "content", None),
+                    remove,
+                    date: self.field(art, "date", None),
+                    author: self.field(art, "author", None),
+                })
+            }
+        };
+        Some(ScrapeConfig {
+            max_pages,
+            list: list_rules,
+            article,
+        })
+    }
+
+    fn sub_section<'d>(&mut self, item: &'d Item, path: &'d str) -> Option<Section<'d>> {
+        match item.as_table_like() {
+            Some(t) => Some(Section {
+                table: t,
+                path,
+                span: item.span().map(|r| r.start),
+                defaults: None,
+            }),
+            None => {
+                self.error(item.span(), path, "must be a table");
+                None
+            }
+        }
+    }
+
+    /// A selector field: `"css"` or `{ selector, attr, regex, format, text }`.
+    fn field(
+        &mut self,
+        sect: Section<'_>,
+        key: &str,
+        default_attr: Option<&str>,
+    ) -> Option<FieldRule> {
+        let path = format!("{}.{key}", sect.path);
+        let (item, span) = self.lookup(sect, key)?;
+        let mut rule = if let Some(css) = item.as_str() {
+            FieldRule {
+                selector_text: css.to_string(),
+                selector: self.selector(css, span.clone(), &path)?,
+                attr: None,
+                regex: None,
+                format: None,
+                text: None,
+            }
+        } else if let Some(t) = item.as_table_like() {
+            let fs = Section {
+                table: t,
+                path: &path,
+                span: span.clone().map(|r| r.start),
+                defaults: None,
+            };
+            self.unknown_keys(fs, &["selector", "attr", "regex", "format", "text"]);
+            let Some((css, css_span)) = self.string(fs, "selector") else {
+                self.error(span, &path, "missing `selector`");
+                return None;
+            };
+            let selector = self.selector(&css, css_span, &path)?;
+            let regex = match self.string(fs, "regex") {
+                None => None,
+                Some((re, re_span)) => match regex::Regex::new(&re) {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        self.error(
+                            re_span,
+                            &format!("{path}.regex"),
+                            format!("invalid regex: {e}"),
+                        );
+                        return None;
+                    }
+                },
+            };
+            FieldRule {
+                selector_text: css,
+                selector,
+                attr: self.string(fs, "attr").map(|(s, _)| s),
+                regex,
+                format: self.string(fs, "format").map(|(s, _)| s),
+                text: self.string(fs, "text").map(|(s, _)| s),
+            }
+        } else {
+            self.error(
+                span,
+                &path,
+                "must be a CSS selector string or a table { selector, attr, regex, format, text }",
+            );
+            return None;
+        };
+        if rule.attr.is_none() {
+            rule.attr = default_attr.map(str::to_string);
+        }
+        Some(rule)
+    }
+
+    fn selector(&mut self, css: &str, span: Option<Range<usize>>, path: &str) -> Option<Selector> {
+        match Selector::parse(css) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                self.error(span, path, format!("invalid CSS selector `{css}`: {e}"));
+                None
+            }
+        }
+    }
+
+    fn feed(&mut self, sect: Section<'_>, sources: &[Arc<SourceConfig>]) -> Option<FeedConfig> {
+        self.unknown_keys(sect, FEED_KEYS);
+        let path = sect.path;
+        let id = self.id(sect)?;
+        let title = self
+            .string(sect, "title")
+            .map(|(s, _)| s)
+            .unwrap_or_else(|| id.clone());
+        let description = self
+            .string(sect, "description")
+            .map(|(s, _)| s)
+            .unwrap_or_default();
+        let limit = self.int(sect, "limit", 1, 10_000).unwrap_or(50) as usize;
+
+        let mut selected: Vec<String> = Vec::new();
+        let named = self.strings(sect, "sources");
+        let tags = self.strings(sect, "tags");
+        for name in named.iter().flatten() {
+            if sources.iter().any(|s| &s.id == name) {
+                if !selected.contains(name) {
+                    selected.push(name.clone());
+                }
+            } else {
+                let span = self.value_span(sect, "sources");
+                self.error(
+                    span,
+                    &format!("{path}.sources"),
+                    format!("unknown source `{name}`: no [[source]] has this id"),
+                );
+            }
+        }
+        for tag in tags.iter().flatten() {
+            let matching: Vec<&Arc<SourceConfig>> =
+                sources.iter().filter(|s| s.tags.contains(tag)).collect();
+            if matching.is_empty() {
+                let span = self.value_span(sect, "tags");
+                self.error(
+                    span,
+                    &format!("{path}.tags"),
+                    format!("no source has the tag `{tag}`"),
+                );
+            }
+            for s in matching {
+                if !selected.contains(&s.id) {
+                    selected.push(s.id.clone());
+                }
+            }
+        }
+        if named.is_none() && tags.is_none() {
+            // An output that names nothing publishes every source.
+            selected = sources.iter().map(|s| s.id.clone()).collect();
+        }
+        Some(FeedConfig {
+            id,
+            title,
+            description,
+            sources: selected,
+            limit,
+        })
+    }
+
+    // ---- typed getters ----
+
+    /// The item for `key` in the section, or else in `[defaults]`.
+    fn lookup<'d>(&self, sect: Section<'d>, key: &str) -> Option<(&'d Item, Option<Range<usize>>)> {
+        let from = |t: &'d dyn TableLike| {
+            t.get_key_value(key).map(|(k, item)| {
+                let span = item.span().or_else(|| k.span());
+                (item, span)
+            })
+        };
+        from(sect.table).or_else(|| sect.defaults.and_then(from))
+    }
+
+    fn value_span(&self, sect: Section<'_>, key: &str) -> Option<Range<usize>> {
+        self.lookup(sect, key)
+            .and_then(|(_, s)| s)
+            .or(sect.span.map(|s| s..s))
+    }
+
+    fn field_path(sect: Section<'_>, key: &str) -> String {
+        if sect.path.is_empty() {
+            key.to_string()
+        } else {
+            format!("{}.{key}", sect.path)
+        }
+    }
+
+    fn string(&mut self, sect: Section<'_>, key: &str) -> Option<(String, Option<Range<usize>>)> {
+        let (item, span) = self.lookup(sect, key)?;
+        match item.as_str() {
+            Some(s) => Some((s.to_string(), span)),
+            None => {
+                self.error(span, &Self::field_path(sect, key), "must be a string");
+                None
+            }
+        }
+    }
+
+    /// A string, or an integer given as-is (sizes and durations accept both).
+    fn string_or_int(
+        &mut self,
+        sect: Section<'_>,
+        key: &str,
+    ) -> Option<(String, Option<Range<usize>>)> {
+        let (item, span) = self.lookup(sect, key)?;
+        if let Some(i) = item.as_integer() {
+            if i < 0 {
+                self.error(span, &Self::field_path(sect, key), "must not be negative");
+                return None;
+            }
+            return Some((i.to_string(), span));
+        }
+        self.string(sect, key)
+    }
+
+    fn duration(&mut self, sect: Section<'_>, key: &str) -> Option<Duration> {
+        let (text, span) = self.string_or_int(sect, key)?;
+        match parse_duration(&text) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.error(span, &Self::field_path(sect, key), e);
+                None
+            }
+        }
+    }
+
+    fn int(&mut self, sect: Section<'_>, key: &str, min: i64, max: i64) -> Option<i64> {
+        let (item, span) = self.lookup(sect, key)?;
+        match item.as_integer() {
+            Some(i) if (min..=max).contains(&i) => Some(i),
+            Some(i) => {
+                self.error(
+                    span,
+                    &Self::field_path(sect, key),
+                    format!("{i} is out of range: expected {min} to {max}"),
+                );
+                None
+            }
+            None => {
+                self.error(span, &Self::field_path(sect, key), "must be an integer");
+                None
+            }
+        }
+    }
+
+    fn strings(&mut self, sect: Section<'_>, key: &str) -> Option<Vec<String>> {
+        let (item, span) = self.lookup(sect, key)?;
+        let path = Self::field_path(sect, key);
+        let Some(arr) = item.as_array() else {
+            if let Some(s) = item.as_str() {
+                return Some(vec![s.to_string()]);
+            }
+            self.error(span, &path, "must be an array of strings");
+            return None;
+        };
+        let mut out = Vec::new();
+        for v in arr.iter() {
+            match v {
+                Value::String(s) => out.push(s.value().clone()),
+                other => self.error(other.span().or(span.clone()), &path, "must be a string"),
+            }
+        }
+        Some(out)
+    }
+
+    fn unknown_keys(&mut self, sect: Section<'_>, allowed: &[&str]) {
+        for (key, item) in sect.table.iter() {
+            if !allowed.contains(&key) {
+                let span = sect
+                    .table
+                    .key(key)
+                    .and_then(|k| k.span())
+                    .or_else(|| item.span());
+                let path = Self::field_path(sect, key);
+                let hint = closest(key, allowed)
+                    .map(|c| format!(" (did you mean `{c}`?)"))
+                    .unwrap_or_default();
+                self.error(
+                    span,
+                    &path,
+                    format!(
+                        "unknown key `{key}`{hint}; allowed here: {}",
+                        allowed.join(", ")
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn default_base_url(listen: std::net::SocketAddr) -> Url {
+    // `listen` is a valid socket address, so this URL always parses.
+    Url::parse(&format!("http://{listen}"))
+        .unwrap_or_else(|_| Url::parse("http://127.0.0.1:8080").expect("constant URL parses"))
+}
+
+/// A source URL: http(s) for `feed`/`html`; a path or `file://` URL for `file`.
+fn source_url(text: &str, kind: SourceKind, base_dir: &Path) -> Result<Url, String> {
+    match kind {
+        SourceKind::File => {
+            if let Ok(u) = Url::parse(text) {
+                if u.scheme() == "file" {
+                    return Ok(u);
+                }
+                if u.scheme().len() > 1 {
+                    return Err(format!(
+                        "`{text}`: a file source takes a local path or a file:// URL"
+                    ));
+                }
+            }
+            let p = PathBuf::from(text);
+            let abs = if p.is_absolute() { p } else { base_dir.join(p) };
+            let abs = std::path::absolute(&abs).unwrap_or(abs);
+            Url::from_file_path(&abs).map_err(|_| format!("`{text}` is not a usable path"))
+        }
+        SourceKind::Feed | SourceKind::Html => match Url::parse(text) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Ok(u),
+            Ok(u) if u.scheme() == "file" => Err(format!(
+                "`{text}` is a file URL: set `kind = \"file\"` for local files"
+            )),
+            Ok(_) => Err(format!("`{text}`: only http and https URLs can be fetched")),
+            Err(e) => Err(format!(
+                "`{text}` is not a valid URL ({e}); for a local file set `kind = \"file\"`"
+            )),
+        },
+    }
+}
+
+/// The allowed key closest to a misspelt one, if any is close.
+fn closest<'k>(key: &str, allowed: &[&'k str]) -> Option<&'k str> {
+    allowed
+        .iter()
+        .map(|a| (levenshtein(key, a), *a))
+        .filter(|(d, _)| *d <= 2)
+        .min()
+        .map(|(_, a)| a)
+}
+
+fn levenshtein(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur.push((prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1));
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Config, ConfigErrors> {
+        load_str(text, Path::new("/etc/huiliu/test.toml"))
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let cfg = load(
+            r#"
+[[source]]
+id = "a"
+url = "https://example.org/feed.xml"
+"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.sources[0].interval, Duration::from_secs(1800));
+        assert_eq!(cfg.sources[0].kind, SourceKind::Feed);
+        assert_eq!(cfg.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(
+            cfg.storage,
+            StorageConfig::Sqlite(PathBuf::from("/etc/huiliu/data/huiliu.db"))
+        );
+        assert!(cfg.feeds.is_empty());
+    }
+
+    #[test]
+    fn reports_every_error_with_position() {
+        let text = r#"[server]
+listen = "nowhere"
+
+[[source]]
+id = "a"
+url = "not a url"
+interval = "0s"
+colour = "blue"
+
+[[source]]
+id = "a"
+url = "https://example.org/rss"
+
+[[feed]]
+id = "out"
+sources = ["a", "missing"]
+"#;
+        let errs = load(text).unwrap_err().0;
+        let lines: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        let joined = lines.join("\n");
+        assert!(joined.contains("test.toml:2:10: server.listen"), "{joined}");
+        assert!(joined.contains("test.toml:6:7: source[1].url"), "{joined}");
+        assert!(
+            joined.contains("test.toml:7:12: source[1].interval: a zero interval"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("test.toml:8:1: source[1].colour: unknown key"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("test.toml:11:6: source[2].id: duplicate source id `a`"),
+            "{joined}"
+        );
+        assert!(
+            joined.contains("test.toml:16:11: feed[1].sources: unknown source `missing`"),
+            "{joined}"
+        );
+        assert_eq!(errs.len(), 6, "{joined}");
+    }
+
+    #[test]
+    fn syntax_error_has_position() {
+        let errs = load("[server\nlisten = 1").unwrap_err().0;
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].line, 1);
+    }
+
+    #[test]
+    fn defaults_apply_and_tags_select_sources() {
+        let cfg = load(
+            r#"
+[defaults]
+interval = "15m"
+timezone = "Asia/Shanghai"
+
+[[source]]
+id = "a"
+url = "https://example.org/a"
+tags = ["wujin"]
+
+[[source]]
+id = "b"
+url = "https://example.org/b"
+interval = "1h"
+
+[[feed]]
+id = "w"
+tags = ["wujin"]
+"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.sources[0].interval, Duration::from_secs(900));
+        assert_eq!(cfg.sources[1].interval, Duration::from_secs(3600));
+        assert_eq!(cfg.sources[0].timezone, chrono_tz::Asia::Shanghai);
+        assert_eq!(cfg.feeds[0].sources, vec!["a".to_string()]);
+    }
+
+    #[test]
+    fn html_source_selectors_compile_at_load() {
+        let errs = load(
+            r#"
+[[source]]
+id = "h"
+kind = "html"
+url = "https://example.org/list.html"
+  [source.list]
+  item = "div.list >> li"
+  link = "a"
+"#,
+        )
+        .unwrap_err()
+        .0;
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].field, "source[1].list.item");
+        assert_eq!(errs[0].line, 7);
+    }
+
+    #[test]
+    fn misspelt_key_gets_a_hint() {
+        let errs = load("[[source]]\nid = \"a\"\nurl = \"https://x.org/\"\nintervall = \"1h\"\n")
+            .unwrap_err()
+            .0;
+        assert!(
+            errs[0].message.contains("did you mean `interval`"),
+            "{errs:?}"
+        );
+    }
+}

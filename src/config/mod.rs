@@ -1,0 +1,216 @@
+//! The validated configuration: what `huiliu.toml` means once every value has
+//! been checked. Loading (with every error reported at once, each with file,
+//! line and column) lives in [`load`].
+
+mod load;
+mod units;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono_tz::Tz;
+use scraper::Selector;
+use url::Url;
+
+pub use load::{load_file, load_str};
+pub use units::{parse_duration, parse_size};
+
+/// The whole configuration of one huiliu instance.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from (for messages and relative paths).
+    pub path: PathBuf,
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub fetch: FetchConfig,
+    pub sources: Vec<Arc<SourceConfig>>,
+    pub feeds: Vec<FeedConfig>,
+}
+
+impl Config {
+    pub fn source(&self, id: &str) -> Option<&Arc<SourceConfig>> {
+        self.sources.iter().find(|s| s.id == id)
+    }
+
+    pub fn feed(&self, id: &str) -> Option<&FeedConfig> {
+        self.feeds.iter().find(|f| f.id == id)
+    }
+
+    /// The folder relative paths in the config are resolved against.
+    pub fn base_dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub listen: std::net::SocketAddr,
+    /// Public URL of the server, used in self links (no trailing slash).
+    pub base_url: Url,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorageConfig {
+    Sqlite(PathBuf),
+    /// Reserved for the scale-out store; accepted by the config schema.
+    Postgres(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct FetchConfig {
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    pub max_body_bytes: u64,
+    pub max_redirects: usize,
+    pub user_agent: String,
+    /// How many sources are polled at the same time.
+    pub concurrency: usize,
+}
+
+impl Default for FetchConfig {
+    fn default() -> Self {
+        FetchConfig {
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_body_bytes: 16 * 1024 * 1024,
+            max_redirects: 5,
+            user_agent: crate::USER_AGENT.to_string(),
+            concurrency: 8,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceKind {
+    /// RSS 0.9x/1.0/2.0, Atom, JSON Feed over HTTP(S); the format is detected.
+    Feed,
+    /// An HTML list page scraped with CSS selectors.
+    Html,
+    /// A local file in any of the above formats.
+    File,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Feed => "feed",
+            SourceKind::Html => "html",
+            SourceKind::File => "file",
+        }
+    }
+}
+
+/// One configured source.
+#[derive(Debug, Clone)]
+pub struct SourceConfig {
+    pub id: String,
+    pub name: String,
+    /// For `file` sources a `file://` URL of the resolved path.
+    pub url: Url,
+    pub kind: SourceKind,
+    pub interval: Duration,
+    pub timezone: Tz,
+    pub tags: Vec<String>,
+    pub priority: i32,
+    /// `None` means "auto": decide from the bytes.
+    pub encoding: Option<&'static encoding_rs::Encoding>,
+    pub date_formats: Vec<String>,
+    pub headers: Vec<(String, String)>,
+    pub language: Option<String>,
+    pub scrape: Option<ScrapeConfig>,
+}
+
+impl SourceConfig {
+    /// Local path of a `file` source.
+    pub fn file_path(&self) -> Option<PathBuf> {
+        self.url.to_file_path().ok()
+    }
+
+    /// A minimal source for tests and tools; every optional setting at its default.
+    pub fn new(id: &str, kind: SourceKind, url: Url) -> SourceConfig {
+        SourceConfig {
+            id: id.to_string(),
+            name: id.to_string(),
+            url,
+            kind,
+            interval: Duration::from_secs(30 * 60),
+            timezone: Tz::UTC,
+            tags: Vec::new(),
+            priority: 0,
+            encoding: None,
+            date_formats: Vec::new(),
+            headers: Vec::new(),
+            language: None,
+            scrape: None,
+        }
+    }
+}
+
+/// Where an extracted value comes from on a scraped page.
+#[derive(Clone)]
+pub struct FieldRule {
+    pub selector_text: String,
+    pub selector: Selector,
+    /// Take this attribute instead of the element's text.
+    pub attr: Option<String>,
+    /// Capture group 1 of the whitespace-collapsed text; no match = absent.
+    pub regex: Option<regex::Regex>,
+    /// strftime format for dates.
+    pub format: Option<String>,
+    /// Only elements whose trimmed text equals this.
+    pub text: Option<String>,
+}
+
+impl fmt::Debug for FieldRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FieldRule")
+            .field("selector", &self.selector_text)
+            .field("attr", &self.attr)
+            .field("regex", &self.regex.as_ref().map(|r| r.as_str()))
+            .field("format", &self.format)
+            .field("text", &self.text)
+            .finish()
+    }
+}
+
+/// Selectors for an `html` source: the list page and, optionally, the article pages.
+#[derive(Debug, Clone)]
+pub struct ScrapeConfig {
+    pub max_pages: usize,
+    pub list: ListRules,
+    pub article: Option<ArticleRules>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ListRules {
+    pub item: FieldRule,
+    pub link: FieldRule,
+    pub title: Option<FieldRule>,
+    pub date: Option<FieldRule>,
+    pub date_format: Option<String>,
+    pub summary: Option<FieldRule>,
+    pub image: Option<FieldRule>,
+    pub next_page: Option<FieldRule>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ArticleRules {
+    pub title: Option<FieldRule>,
+    pub content: Option<FieldRule>,
+    pub remove: Vec<Selector>,
+    pub date: Option<FieldRule>,
+    pub author: Option<FieldRule>,
+}
+
+/// One published output.
+#[derive(Debug, Clone)]
+pub struct FeedConfig {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    /// Source ids, after expanding `tags`; never empty once validated.
+    pub sources: Vec<String>,
+    pub limit: usize,
+}

@@ -1,0 +1,147 @@
+//! The common model every stage speaks. No I/O here.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Author {
+    pub name: String,
+    /// A title such as 湖塘镇党委副书记、镇长, from a byline.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub role: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub url: Option<String>,
+}
+
+impl Author {
+    pub fn named(name: &str) -> Author {
+        Author {
+            name: name.to_string(),
+            ..Author::default()
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enclosure {
+    pub url: String,
+    pub mime_type: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub length: Option<u64>,
+}
+
+/// A normalized entry, as it leaves the normalize stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Stable id: derived from the source id and [`Entry::key`], never changes.
+    pub id: String,
+    pub source_id: String,
+    /// What identifies the entry within its source: `guid:…`, `link:…` or `title:…`.
+    pub key: String,
+    /// The source's own guid/id, if it gave one.
+    pub guid: Option<String>,
+    /// Canonical absolute URL.
+    pub url: Option<String>,
+    pub title: String,
+    pub authors: Vec<Author>,
+    /// Sanitized HTML.
+    pub summary: Option<String>,
+    /// Sanitized HTML.
+    pub content: Option<String>,
+    /// Plain text of the content (or summary), for search and dedup.
+    pub text: String,
+    pub published: Option<DateTime<Utc>>,
+    pub updated: Option<DateTime<Utc>>,
+    pub language: Option<String>,
+    pub categories: Vec<String>,
+    pub enclosures: Vec<Enclosure>,
+    /// Hash of what a reader sees; a change means the entry was updated.
+    pub content_hash: String,
+}
+
+/// An entry as stored, with the times huiliu itself assigned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StoredEntry {
+    pub entry: Entry,
+    /// When huiliu first saw it; the published time of entries without a date.
+    pub first_seen: DateTime<Utc>,
+    /// When huiliu last saw its content change (or first saw it).
+    pub changed_at: DateTime<Utc>,
+}
+
+impl StoredEntry {
+    /// The date shown to readers: the source's, else the first-seen time.
+    pub fn published(&self) -> DateTime<Utc> {
+        self.entry.published.unwrap_or(self.first_seen)
+    }
+
+    pub fn updated(&self) -> DateTime<Utc> {
+        self.entry
+            .updated
+            .unwrap_or(self.changed_at)
+            .max(self.published())
+    }
+}
+
+/// What happened at the last poll of a source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PollStatus {
+    Ok,
+    NotModified,
+    Error,
+}
+
+impl PollStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PollStatus::Ok => "ok",
+            PollStatus::NotModified => "not_modified",
+            PollStatus::Error => "error",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PollStatus> {
+        match s {
+            "ok" => Some(PollStatus::Ok),
+            "not_modified" => Some(PollStatus::NotModified),
+            "error" => Some(PollStatus::Error),
+            _ => None,
+        }
+    }
+}
+
+/// The per-source state the poller keeps between polls.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceState {
+    pub source_id: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub last_attempt: Option<DateTime<Utc>>,
+    pub last_success: Option<DateTime<Utc>>,
+    pub last_status: Option<PollStatus>,
+    pub last_error: Option<String>,
+    pub consecutive_failures: u32,
+    pub next_due: Option<DateTime<Utc>>,
+    /// The URL after a permanent redirect, if the source moved.
+    pub moved_to: Option<String>,
+}
+
+impl SourceState {
+    pub fn new(source_id: &str) -> SourceState {
+        SourceState {
+            source_id: source_id.to_string(),
+            etag: None,
+            last_modified: None,
+            last_attempt: None,
+            last_success: None,
+            last_status: None,
+            last_error: None,
+            consecutive_failures: 0,
+            next_due: None,
+            moved_to: None,
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! HTML content: sanitized for republishing, and turned into plain text.
+
+use ammonia::UrlRelative;
+use scraper::{Html, Node};
+use url::Url;
+
+/// Removes scripts, event handlers, `javascript:` URLs, iframes and styles;
+/// makes relative links and images absolute against `base`.
+pub fn sanitize(html: &str, base: Option<&Url>) -> String {
+    let mut builder = ammonia::Builder::default();
+    builder
+        .link_rel(Some("noopener noreferrer"))
+        .add_tag_attributes("img", &["loading"])
+        .strip_comments(true);
+    builder.url_relative(match base {
+        Some(b) => UrlRelative::RewriteWithBase(b.clone()),
+        None => UrlRelative::Deny,
+    });
+    strip_control_chars(builder.clean(html).to_string().trim())
+}
+
+/// Characters XML 1.0 forbids (C0 controls but tab/LF/CR, U+FFFE, U+FFFF):
+/// removed so every output format serializes.
+pub fn strip_control_chars(s: &str) -> String {
+    s.chars()
+        .filter(|&c| {
+            !matches!(c, '\u{0}'..='\u{8}' | '\u{b}' | '\u{c}' | '\u{e}'..='\u{1f}' | '\u{fffe}' | '\u{ffff}' | '\u{7f}')
+        })
+        .collect()
+}
+
+const BLOCKS: &[&str] = &[
+    "p",
+    "div",
+    "br",
+    "li",
+    "ul",
+    "ol",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "table",
+    "tr",
+    "td",
+    "th",
+    "blockquote",
+    "pre",
+    "section",
+    "article",
+    "header",
+    "footer",
+    "figure",
+    "figcaption",
+    "dd",
+    "dt",
+    "dl",
+    "hr",
+    "center",
+    "aside",
+    "nav",
+    "main",
+];
+const SKIPPED: &[&str] = &["script", "style", "noscript", "template", "head", "title"];
+
+/// Plain text: one line per block element, whitespace (including U+00A0
+/// and the full-width U+3000 indent) collapsed, empty lines dropped, and
+/// paragraphs broken mid-sentence joined again.
+pub fn to_text(html: &str) -> String {
+    let doc = Html::parse_fragment(html);
+    let mut raw = String::with_capacity(html.len() / 2);
+    walk(doc.tree.root(), &mut raw);
+    let lines: Vec<String> = raw
+        .lines()
+        .map(collapse_whitespace)
+        .filter(|l| !l.is_empty())
+        .collect();
+    strip_control_chars(&super::text::join_broken_lines(&lines).join("\n"))
+}
+
+fn walk(node: ego_tree::NodeRef<'_, Node>, out: &mut String) {
+    for child in node.children() {
+        match child.value() {
+            Node::Text(t) => out.push_str(t),
+            Node::Element(e) => {
+                let name = e.name();
+                if SKIPPED.contains(&name) {
+                    continue;
+                }
+                let block = BLOCKS.contains(&name);
+                if block {
+                    out.push('\n');
+                }
+                walk(child, out);
+                if block {
+                    out.push('\n');
+                }
+            }
+            _ => walk(child, out),
+        }
+    }
+}
+
+/// Collapses runs of any Unicode white space to one ASCII space and trims.
+pub fn collapse_whitespace(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut space = false;
+    for c in s.chars() {
+        if c.is_whitespace() || c == '\u{200b}' {
+            space = true;
+        } else {
+            if space && !out.is_empty() {
+                out.push(' ');
+            }
+            space = false;
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Plain text of a title that may contain markup and entities.
+pub fn inline_text(s: &str) -> String {
+    if !s.contains('<') && !s.contains('&') {
+        return strip_control_chars(&collapse_whitespace(s));
+    }
+    to_text(s).replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_removes_active_content_and_absolutizes() {
+        let base = Url::parse("http://example.org/news/").unwrap();
+        let out = sanitize(
+            r#"<p onclick="x()">a<script>alert(1)</script><a href="javascript:evil()">j</a><a href="b.html">b</a><img src="/i.png"><iframe src="http://x"></iframe><style>p{}</style></p>"#,
+            Some(&base),
+        );
+        assert!(
+            !out.contains("script") && !out.contains("onclick") && !out.contains("javascript"),
+            "{out}"
+        );
+        assert!(!out.contains("iframe") && !out.contains("p{}"), "{out}");
+        assert!(
+            out.contains("href=\"http://example.org/news/b.html\""),
+            "{out}"
+        );
+        assert!(out.contains("src=\"http://example.org/i.png\""), "{out}");
+    }
+
+    #[test]
+    fn text_collapses_and_skips_styles() {
+        let t = to_text("<style>.TRS_Editor P{margin:0}</style><p>&nbsp;&nbsp;党员冬训是“必修课”。</p><p>　　第二段。</p>");
+        assert_eq!(t, "党员冬训是“必修课”。\n第二段。");
+    }
+
+    #[test]
+    fn control_characters_are_removed() {
+        assert_eq!(strip_control_chars("a\u{1}b\u{b}c\td"), "abc\td");
+        assert_eq!(inline_text("T&amp;C <b>x</b>\u{1}"), "T&C x");
+    }
+}

@@ -1,0 +1,246 @@
+//! Normalize stage: raw entries → the common [`Entry`] model. Pure functions.
+//!
+//! Order matters: links are resolved first (sanitizing needs the base), text
+//! is derived from the content, identity from the cleaned fields, and
+//! sanitizing of the HTML comes last.
+
+pub mod dates;
+pub mod html;
+pub mod text;
+pub mod urls;
+
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::config::SourceConfig;
+use crate::model::{Author, Entry};
+use crate::parse::{ParsedFeed, RawEntry};
+
+/// Normalizes every entry of a parsed document fetched from `doc_url`.
+pub fn normalize_feed(parsed: &ParsedFeed, source: &SourceConfig, doc_url: &Url) -> Vec<Entry> {
+    let feed_language = parsed.language.as_deref();
+    let mut entries: Vec<Entry> = parsed
+        .entries
+        .iter()
+        .map(|raw| normalize_entry(raw, source, doc_url, feed_language))
+        .collect();
+    // A feed listing the same item twice yields it once (the first wins).
+    let mut seen = std::collections::HashSet::new();
+    entries.retain(|e| seen.insert(e.key.clone()));
+    entries
+}
+
+pub fn normalize_entry(
+    raw: &RawEntry,
+    source: &SourceConfig,
+    doc_url: &Url,
+    feed_language: Option<&str>,
+) -> Entry {
+    let base = raw.base.as_ref().unwrap_or(doc_url);
+    let url = raw
+        .link
+        .as_deref()
+        .and_then(|l| urls::canonical(l, Some(doc_url)));
+
+    let content = raw
+        .content_html
+        .as_deref()
+        .map(|h| html::sanitize(h, Some(base)))
+        .filter(|h| !h.is_empty());
+    let summary = raw
+        .summary_html
+        .as_deref()
+        .map(|h| html::sanitize(h, Some(base)))
+        .filter(|h| !h.is_empty() && Some(h) != content.as_ref());
+    let text = content
+        .as_deref()
+        .or(summary.as_deref())
+        .map(html::to_text)
+        .unwrap_or_default();
+
+    let mut title = raw
+        .title
+        .as_deref()
+        .map(|t| {
+            if raw.title_is_html || t.contains('&') {
+                html::inline_text(t)
+            } else {
+                html::strip_control_chars(&html::collapse_whitespace(t))
+            }
+        })
+        .unwrap_or_default();
+    if title.is_empty() {
+        // An untitled entry (allowed in RSS) is titled by its first words.
+        title = text.lines().next().unwrap_or("").chars().take(60).collect();
+    }
+
+    let authors: Vec<Author> = raw
+        .authors
+        .iter()
+        .map(|a| Author {
+            name: html::strip_control_chars(&html::collapse_whitespace(&a.name)),
+            ..a.clone()
+        })
+        .filter(|a| !a.name.is_empty())
+        .collect();
+
+    let guid = raw
+        .guid
+        .as_deref()
+        .map(|g| html::strip_control_chars(g.trim()))
+        .filter(|g| !g.is_empty());
+    let published = raw.published.or(raw.updated);
+    let key = identity_key(guid.as_deref(), url.as_deref(), &title, published);
+    let id = stable_id(&source.id, &key);
+
+    let language = source
+        .language
+        .clone()
+        .or_else(|| raw.language.clone())
+        .or_else(|| feed_language.map(str::to_string))
+        .or_else(|| text::guess_language(&format!("{title} {text}")).map(str::to_string))
+        .map(|l| l.to_ascii_lowercase());
+
+    let mut entry = Entry {
+        id,
+        source_id: source.id.clone(),
+        key,
+        guid,
+        url,
+        title,
+        authors,
+        summary,
+        content,
+        text,
+        published,
+        updated: raw.updated,
+        language,
+        categories: raw
+            .categories
+            .iter()
+            .map(|c| html::strip_control_chars(c.trim()))
+            .collect(),
+        enclosures: raw.enclosures.clone(),
+        content_hash: String::new(),
+    };
+    entry.content_hash = content_hash(&entry);
+    entry
+}
+
+/// What makes an entry the same entry at the next poll: its guid, else its
+/// canonical link, else its title (and date).
+pub fn identity_key(
+    guid: Option<&str>,
+    url: Option<&str>,
+    title: &str,
+    published: Option<chrono::DateTime<chrono::Utc>>,
+) -> String {
+    if let Some(g) = guid {
+        return format!("guid:{g}");
+    }
+    if let Some(u) = url {
+        return format!("link:{u}");
+    }
+    match published {
+        Some(p) => format!("title:{title}@{}", p.timestamp()),
+        None => format!("title:{title}"),
+    }
+}
+
+/// The entry id: a hash of source id and identity key, so it never changes
+/// (and two sources sharing a guid still get different ids).
+pub fn stable_id(source_id: &str, key: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(source_id.as_bytes());
+    h.update([0]);
+    h.update(key.as_bytes());
+    hex(&h.finalize()[..16])
+}
+
+/// Hash of everything a reader sees; a change is an update.
+fn content_hash(e: &Entry) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        e.title.as_str(),
+        e.url.as_deref().unwrap_or(""),
+        e.summary.as_deref().unwrap_or(""),
+        e.content.as_deref().unwrap_or(""),
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    for a in &e.authors {
+        h.update(a.name.as_bytes());
+        h.update([1]);
+        h.update(a.role.as_deref().unwrap_or("").as_bytes());
+        h.update([0]);
+    }
+    for c in &e.categories {
+        h.update(c.as_bytes());
+        h.update([2]);
+    }
+    hex(&h.finalize()[..16])
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SourceKind;
+
+    fn source() -> SourceConfig {
+        SourceConfig::new(
+            "wjhtz",
+            SourceKind::Feed,
+            Url::parse("http://example.org/wjhtz/rss.xml").unwrap(),
+        )
+    }
+
+    #[test]
+    fn double_escaped_description_becomes_clean_text() {
+        let raw = RawEntry {
+            guid: Some("g1".into()),
+            link: Some("http://example.org/a?utm_source=rss#x".into()),
+            title: Some("  标题 ".into()),
+            summary_html: Some("<p>&nbsp;&nbsp;党员冬训是广大基层党员每年的“必修课”。</p>".into()),
+            ..RawEntry::default()
+        };
+        let url = source().url.clone();
+        let e = normalize_entry(&raw, &source(), &url, None);
+        assert_eq!(e.text, "党员冬训是广大基层党员每年的“必修课”。");
+        assert_eq!(e.url.as_deref(), Some("http://example.org/a"));
+        assert_eq!(e.title, "标题");
+        assert_eq!(e.key, "guid:g1");
+        assert_eq!(e.language.as_deref(), Some("zh"));
+        assert_eq!(e.id.len(), 32);
+    }
+
+    #[test]
+    fn ids_are_stable_and_per_source() {
+        assert_eq!(stable_id("a", "guid:1"), stable_id("a", "guid:1"));
+        assert_ne!(stable_id("a", "guid:1"), stable_id("b", "guid:1"));
+        assert_eq!(
+            identity_key(None, Some("http://x/"), "t", None),
+            "link:http://x/"
+        );
+    }
+
+    #[test]
+    fn changed_content_changes_the_hash_only() {
+        let url = source().url.clone();
+        let mut raw = RawEntry {
+            guid: Some("g".into()),
+            title: Some("t".into()),
+            content_html: Some("<p>one</p>".into()),
+            ..RawEntry::default()
+        };
+        let a = normalize_entry(&raw, &source(), &url, None);
+        raw.content_html = Some("<p>two</p>".into());
+        let b = normalize_entry(&raw, &source(), &url, None);
+        assert_eq!(a.id, b.id);
+        assert_ne!(a.content_hash, b.content_hash);
+    }
+}

@@ -1,0 +1,189 @@
+//! Publish stage: stored entries → a [`FeedDoc`] → RSS 2.0, Atom 1.0 and
+//! JSON Feed 1.1 bytes. Pure functions; serving and caching are elsewhere.
+
+mod atom;
+mod json;
+mod rss;
+
+use chrono::{DateTime, Utc};
+use url::Url;
+
+use crate::config::{Config, FeedConfig};
+use crate::model::{Author, Enclosure, StoredEntry};
+
+/// The output formats of every feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    Rss,
+    Atom,
+    Json,
+}
+
+impl Format {
+    pub const ALL: [Format; 3] = [Format::Rss, Format::Atom, Format::Json];
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Rss => "rss",
+            Format::Atom => "atom",
+            Format::Json => "json",
+        }
+    }
+
+    pub fn from_extension(ext: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.extension() == ext)
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Rss => "application/rss+xml; charset=utf-8",
+            Format::Atom => "application/atom+xml; charset=utf-8",
+            Format::Json => "application/feed+json; charset=utf-8",
+        }
+    }
+}
+
+/// The namespace of huiliu's own elements (source of an item, copies).
+pub const NAMESPACE: &str = "https://huiliu.dev/ns/1.0";
+
+/// A published feed, format-neutral.
+#[derive(Debug, Clone)]
+pub struct FeedDoc {
+    pub id: String,
+    pub title: String,
+    pub description: String,
+    /// The page that shows the feed to people (the server's index).
+    pub home_url: String,
+    pub base_url: String,
+    pub updated: DateTime<Utc>,
+    pub items: Vec<Item>,
+}
+
+impl FeedDoc {
+    /// The self link of the feed in `format`.
+    pub fn url_of(&self, format: Format) -> String {
+        format!("{}/feeds/{}.{}", self.base_url, self.id, format.extension())
+    }
+}
+
+/// Where an item came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemSource {
+    pub id: String,
+    pub name: String,
+    pub url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// `urn:uuid:…` derived from the stable entry id.
+    pub id: String,
+    pub url: Option<String>,
+    pub title: String,
+    pub published: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+    pub authors: Vec<Author>,
+    pub summary_html: Option<String>,
+    pub content_html: Option<String>,
+    pub text: String,
+    pub categories: Vec<String>,
+    pub enclosures: Vec<Enclosure>,
+    pub language: Option<String>,
+    pub source: ItemSource,
+}
+
+/// Builds the document of one output from its stored entries (newest first).
+pub fn build(config: &Config, feed: &FeedConfig, entries: &[StoredEntry]) -> FeedDoc {
+    let base_url = config
+        .server
+        .base_url
+        .as_str()
+        .trim_end_matches('/')
+        .to_string();
+    let items: Vec<Item> = entries
+        .iter()
+        .map(|stored| {
+            let e = &stored.entry;
+            let source = config.source(&e.source_id);
+            Item {
+                id: entry_urn(&e.id),
+                url: e.url.clone(),
+                title: e.title.clone(),
+                published: stored.published(),
+                updated: stored.updated(),
+                authors: e.authors.clone(),
+                summary_html: e.summary.clone(),
+                content_html: e.content.clone(),
+                text: e.text.clone(),
+                categories: e.categories.clone(),
+                enclosures: e.enclosures.clone(),
+                language: e.language.clone(),
+                source: ItemSource {
+                    id: e.source_id.clone(),
+                    name: source.map_or_else(|| e.source_id.clone(), |s| s.name.clone()),
+                    url: source.map_or_else(String::new, |s| public_source_url(&s.url)),
+                },
+            }
+        })
+        .collect();
+    let updated = items
+        .iter()
+        .map(|i| i.updated)
+        .max()
+        .unwrap_or(DateTime::<Utc>::UNIX_EPOCH);
+    FeedDoc {
+        id: feed.id.clone(),
+        title: feed.title.clone(),
+        description: if feed.description.is_empty() {
+            format!("{} (merged by huiliu)", feed.title)
+        } else {
+            feed.description.clone()
+        },
+        home_url: format!("{base_url}/"),
+        base_url,
+        updated,
+        items,
+    }
+}
+
+/// A local file path is nobody else's business: file sources show no URL.
+fn public_source_url(url: &Url) -> String {
+    if url.scheme() == "file" {
+        String::new()
+    } else {
+        url.to_string()
+    }
+}
+
+/// `urn:uuid:` form of a 32-hex-digit entry id: a valid, globally unique IRI.
+pub fn entry_urn(id: &str) -> String {
+    if id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        format!(
+            "urn:uuid:{}-{}-{}-{}-{}",
+            &id[0..8],
+            &id[8..12],
+            &id[12..16],
+            &id[16..20],
+            &id[20..32]
+        )
+    } else {
+        format!("urn:huiliu:entry:{id}")
+    }
+}
+
+/// Serializes a document.
+pub fn render(doc: &FeedDoc, format: Format) -> Vec<u8> {
+    match format {
+        Format::Rss => rss::render(doc),
+        Format::Atom => atom::render(doc),
+        Format::Json => json::render(doc),
+    }
+}
+
+/// "Name (role)" for formats that have one string per author.
+fn author_label(a: &Author) -> String {
+    match &a.role {
+        Some(role) => format!("{} ({role})", a.name),
+        None => a.name.clone(),
+    }
+}

@@ -1,0 +1,72 @@
+//! RSS 2.0 with the `rss` crate: RFC 822 dates, `isPermaLink="false"` guids,
+//! `atom:link rel="self"`, full content in `content:encoded`, authors in
+//! `dc:creator` (RSS `<author>` must be an e-mail address).
+
+use rss::extension::dublincore::DublinCoreExtension;
+use rss::{Category, Channel, Enclosure, Guid, Item, Source};
+
+use super::{author_label, FeedDoc, Format};
+
+pub fn render(doc: &FeedDoc) -> Vec<u8> {
+    let mut channel = Channel::default();
+    channel.set_title(doc.title.as_str());
+    channel.set_link(doc.home_url.as_str());
+    channel.set_description(doc.description.as_str());
+    channel.set_generator(Some(crate::USER_AGENT.to_string()));
+    channel.set_last_build_date(Some(doc.updated.to_rfc2822()));
+    let mut self_link = atom_syndication::Link::default();
+    self_link.set_href(doc.url_of(Format::Rss));
+    self_link.set_rel("self");
+    self_link.set_mime_type(Some("application/rss+xml".to_string()));
+    let mut atom_ext = rss::extension::atom::AtomExtension::default();
+    atom_ext.set_links(vec![self_link]);
+    channel.set_atom_ext(Some(atom_ext));
+    channel.set_items(doc.items.iter().map(item).collect::<Vec<_>>());
+    let mut out = channel.write_to(Vec::new()).unwrap_or_default();
+    out.push(b'\n');
+    out
+}
+
+fn item(i: &super::Item) -> Item {
+    let mut item = Item::default();
+    item.set_title(Some(i.title.clone()));
+    item.set_link(i.url.clone());
+    let mut guid = Guid::default();
+    guid.set_value(i.id.as_str());
+    guid.set_permalink(false);
+    item.set_guid(Some(guid));
+    item.set_pub_date(Some(i.published.to_rfc2822()));
+    item.set_description(i.summary_html.clone().or_else(|| i.content_html.clone()));
+    if i.content_html.is_some() && i.summary_html.is_some() {
+        item.set_content(i.content_html.clone());
+    }
+    if !i.authors.is_empty() {
+        let mut dc = DublinCoreExtension::default();
+        dc.set_creators(i.authors.iter().map(author_label).collect::<Vec<_>>());
+        item.set_dublin_core_ext(Some(dc));
+    }
+    item.set_categories(
+        i.categories
+            .iter()
+            .map(|c| {
+                let mut cat = Category::default();
+                cat.set_name(c.as_str());
+                cat
+            })
+            .collect::<Vec<_>>(),
+    );
+    if let Some(e) = i.enclosures.first() {
+        let mut enc = Enclosure::default();
+        enc.set_url(e.url.as_str());
+        enc.set_mime_type(e.mime_type.as_str());
+        enc.set_length(e.length.unwrap_or(0).to_string());
+        item.set_enclosure(Some(enc));
+    }
+    if !i.source.url.is_empty() {
+        let mut src = Source::default();
+        src.set_url(i.source.url.as_str());
+        src.set_title(Some(i.source.name.clone()));
+        item.set_source(Some(src));
+    }
+    item
+}

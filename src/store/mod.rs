@@ -1,0 +1,81 @@
+//! Store stage: the only place that persists anything. [`Store`] is the
+//! interface; SQLite is the embedded default.
+
+mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::config::StorageConfig;
+use crate::model::{Entry, SourceState, StoredEntry};
+
+pub use sqlite::SqliteStore;
+
+#[derive(Debug, thiserror::Error)]
+#[error("storage: {0}")]
+pub struct StoreError(pub String);
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError(e.to_string())
+    }
+}
+
+/// What one poll changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PollCounts {
+    pub new: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+impl PollCounts {
+    pub fn changed(&self) -> bool {
+        self.new + self.updated > 0
+    }
+}
+
+/// Which entries a published feed shows.
+#[derive(Debug, Clone)]
+pub struct EntryQuery {
+    pub sources: Vec<String>,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// The stored state of a source (a fresh one if it was never polled).
+    async fn state(&self, source_id: &str) -> Result<SourceState, StoreError>;
+
+    async fn states(&self) -> Result<Vec<SourceState>, StoreError>;
+
+    /// Writes one poll as one transaction: every entry (same source + key is
+    /// the same entry: a changed body updates it) and the source's new state.
+    async fn commit_poll(
+        &self,
+        state: &SourceState,
+        entries: &[Entry],
+        now: DateTime<Utc>,
+    ) -> Result<PollCounts, StoreError>;
+
+    /// Newest first (by published, else first-seen time), then by id.
+    async fn entries(&self, query: &EntryQuery) -> Result<Vec<StoredEntry>, StoreError>;
+
+    async fn entry_count(&self, source_id: &str) -> Result<u64, StoreError>;
+
+    /// Checks the database answers (for `/healthz`).
+    async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// Opens the configured store, running migrations.
+pub async fn open(cfg: &StorageConfig) -> Result<Arc<dyn Store>, StoreError> {
+    match cfg {
+        StorageConfig::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path).await?)),
+        StorageConfig::Postgres(_) => Err(StoreError(
+            "PostgreSQL storage is not available in this version; use storage.url = \"sqlite:PATH\"".into(),
+        )),
+    }
+}

@@ -1,0 +1,442 @@
+//! The embedded SQLite store: one file, WAL, versioned migrations at start.
+//! rusqlite is synchronous, so every call runs on the blocking pool.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::{EntryQuery, PollCounts, Store, StoreError};
+use crate::model::{Entry, PollStatus, SourceState, StoredEntry};
+
+/// Each migration moves the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    // 1: entries and per-source state.
+    "CREATE TABLE source_state (
+        source_id TEXT PRIMARY KEY,
+        etag TEXT,
+        last_modified TEXT,
+        last_attempt INTEGER,
+        last_success INTEGER,
+        last_status TEXT,
+        last_error TEXT,
+        consecutive_failures INTEGER NOT NULL DEFAULT 0,
+        next_due INTEGER,
+        moved_to TEXT
+    );
+    CREATE TABLE entry (
+        id TEXT PRIMARY KEY,
+        source_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        guid TEXT,
+        url TEXT,
+        title TEXT NOT NULL,
+        authors TEXT NOT NULL,
+        summary TEXT,
+        content TEXT,
+        text TEXT NOT NULL,
+        published INTEGER,
+        updated INTEGER,
+        language TEXT,
+        categories TEXT NOT NULL,
+        enclosures TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        first_seen INTEGER NOT NULL,
+        changed_at INTEGER NOT NULL,
+        sort_time INTEGER NOT NULL,
+        UNIQUE (source_id, key)
+    );
+    CREATE INDEX entry_by_source_time ON entry (source_id, sort_time DESC, id DESC);",
+];
+
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file and migrates it.
+    pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        let path = path.to_path_buf();
+        let conn = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError(format!("cannot create the folder {}: {e}", dir.display()))
+                })?;
+            }
+            let mut conn = Connection::open(&path).map_err(|e| {
+                StoreError(format!("cannot open the database {}: {e}", path.display()))
+            })?;
+            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            migrate(&mut conn)
+                .map_err(|e| StoreError(format!("migrating {}: {}", path.display(), e.0)))?;
+            Ok(conn)
+        })
+        .await
+        .map_err(|e| StoreError(format!("database task failed: {e}")))??;
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs `f` with the connection on the blocking pool.
+    async fn with<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = conn
+                .lock()
+                .map_err(|_| StoreError("database lock poisoned by an earlier panic".into()))?;
+            f(&mut guard)
+        })
+        .await
+        .map_err(|e| StoreError(format!("database task failed: {e}")))?
+    }
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(StoreError(format!(
+            "the database has schema version {version}, newer than this huiliu knows ({known}): upgrade huiliu"
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+fn ts(d: Option<DateTime<Utc>>) -> Option<i64> {
+    d.map(|d| d.timestamp())
+}
+
+fn from_ts(t: Option<i64>) -> Option<DateTime<Utc>> {
+    t.and_then(|t| Utc.timestamp_opt(t, 0).single())
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+    serde_json::to_string(v).map_err(|e| StoreError(format!("encoding JSON: {e}")))
+}
+
+fn state_from_row(r: &Row<'_>) -> rusqlite::Result<SourceState> {
+    Ok(SourceState {
+        source_id: r.get(0)?,
+        etag: r.get(1)?,
+        last_modified: r.get(2)?,
+        last_attempt: from_ts(r.get(3)?),
+        last_success: from_ts(r.get(4)?),
+        last_status: r
+            .get::<_, Option<String>>(5)?
+            .as_deref()
+            .and_then(PollStatus::parse),
+        last_error: r.get(6)?,
+        consecutive_failures: r.get(7)?,
+        next_due: from_ts(r.get(8)?),
+        moved_to: r.get(9)?,
+    })
+}
+
+const STATE_COLUMNS: &str = "source_id, etag, last_modified, last_attempt, last_success, last_status, last_error, consecutive_failures, next_due, moved_to";
+
+const ENTRY_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at";
+
+fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<StoredEntry> {
+    let parse_json = |i: usize| -> rusqlite::Result<String> { r.get(i) };
+    let bad = |i: usize, e: serde_json::Error| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    };
+    let entry = Entry {
+        id: r.get(0)?,
+        source_id: r.get(1)?,
+        key: r.get(2)?,
+        guid: r.get(3)?,
+        url: r.get(4)?,
+        title: r.get(5)?,
+        authors: serde_json::from_str(&parse_json(6)?).map_err(|e| bad(6, e))?,
+        summary: r.get(7)?,
+        content: r.get(8)?,
+        text: r.get(9)?,
+        published: from_ts(r.get(10)?),
+        updated: from_ts(r.get(11)?),
+        language: r.get(12)?,
+        categories: serde_json::from_str(&parse_json(13)?).map_err(|e| bad(13, e))?,
+        enclosures: serde_json::from_str(&parse_json(14)?).map_err(|e| bad(14, e))?,
+        content_hash: r.get(15)?,
+    };
+    Ok(StoredEntry {
+        entry,
+        first_seen: from_ts(r.get(16)?).unwrap_or_else(Utc::now),
+        changed_at: from_ts(r.get(17)?).unwrap_or_else(Utc::now),
+    })
+}
+
+/// Inserts or updates one entry inside the poll's transaction.
+fn upsert(
+    tx: &rusqlite::Transaction<'_>,
+    e: &Entry,
+    now: DateTime<Utc>,
+    counts: &mut PollCounts,
+) -> Result<(), StoreError> {
+    let existing: Option<(String, Option<i64>, Option<i64>, i64)> = tx
+        .query_row(
+            "SELECT content_hash, published, updated, first_seen FROM entry WHERE source_id = ?1 AND key = ?2",
+            params![e.source_id, e.key],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    let now_ts = now.timestamp();
+    match existing {
+        None => {
+            let published = ts(e.published);
+            tx.execute(
+                &format!("INSERT INTO entry ({ENTRY_COLUMNS}, sort_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"),
+                params![
+                    e.id, e.source_id, e.key, e.guid, e.url, e.title, json(&e.authors)?,
+                    e.summary, e.content, e.text, published, ts(e.updated), e.language,
+                    json(&e.categories)?, json(&e.enclosures)?, e.content_hash,
+                    now_ts, now_ts, published.unwrap_or(now_ts),
+                ],
+            )?;
+            counts.new += 1;
+        }
+        Some((hash, _, _, _)) if hash == e.content_hash => counts.unchanged += 1,
+        Some((_, old_published, old_updated, first_seen)) => {
+            // A date once known (or the first-seen time) is never replaced by "now".
+            let published = ts(e.published).or(old_published);
+            let updated = match ts(e.updated) {
+                Some(u) if Some(u) != old_updated => u,
+                _ => now_ts,
+            };
+            tx.execute(
+                "UPDATE entry SET guid = ?3, url = ?4, title = ?5, authors = ?6, summary = ?7, content = ?8,
+                    text = ?9, published = ?10, updated = ?11, language = ?12, categories = ?13,
+                    enclosures = ?14, content_hash = ?15, changed_at = ?16, sort_time = ?17
+                 WHERE source_id = ?1 AND key = ?2",
+                params![
+                    e.source_id, e.key, e.guid, e.url, e.title, json(&e.authors)?, e.summary,
+                    e.content, e.text, published, updated, e.language, json(&e.categories)?,
+                    json(&e.enclosures)?, e.content_hash, now_ts, published.unwrap_or(first_seen),
+                ],
+            )?;
+            counts.updated += 1;
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn state(&self, source_id: &str) -> Result<SourceState, StoreError> {
+        let id = source_id.to_string();
+        self.with(move |c| {
+            let found = c
+                .query_row(
+                    &format!("SELECT {STATE_COLUMNS} FROM source_state WHERE source_id = ?1"),
+                    [&id],
+                    state_from_row,
+                )
+                .optional()?;
+            Ok(found.unwrap_or_else(|| SourceState::new(&id)))
+        })
+        .await
+    }
+
+    async fn states(&self) -> Result<Vec<SourceState>, StoreError> {
+        self.with(|c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {STATE_COLUMNS} FROM source_state ORDER BY source_id"
+            ))?;
+            let rows = stmt.query_map([], state_from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn commit_poll(
+        &self,
+        state: &SourceState,
+        entries: &[Entry],
+        now: DateTime<Utc>,
+    ) -> Result<PollCounts, StoreError> {
+        let state = state.clone();
+        let entries = entries.to_vec();
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            let mut counts = PollCounts::default();
+            for e in &entries {
+                upsert(&tx, e, now, &mut counts)?;
+            }
+            tx.execute(
+                &format!(
+                    "INSERT INTO source_state ({STATE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                     ON CONFLICT (source_id) DO UPDATE SET etag = ?2, last_modified = ?3, last_attempt = ?4,
+                       last_success = ?5, last_status = ?6, last_error = ?7, consecutive_failures = ?8,
+                       next_due = ?9, moved_to = ?10"
+                ),
+                params![
+                    state.source_id,
+                    state.etag,
+                    state.last_modified,
+                    ts(state.last_attempt),
+                    ts(state.last_success),
+                    state.last_status.map(|s| s.as_str()),
+                    state.last_error,
+                    state.consecutive_failures,
+                    ts(state.next_due),
+                    state.moved_to,
+                ],
+            )?;
+            tx.commit()?;
+            Ok(counts)
+        })
+        .await
+    }
+
+    async fn entries(&self, query: &EntryQuery) -> Result<Vec<StoredEntry>, StoreError> {
+        let query = query.clone();
+        self.with(move |c| {
+            if query.sources.is_empty() {
+                return Ok(Vec::new());
+            }
+            let marks = vec!["?"; query.sources.len()].join(", ");
+            let sql = format!(
+                "SELECT {ENTRY_COLUMNS} FROM entry WHERE source_id IN ({marks})
+                 ORDER BY sort_time DESC, id DESC LIMIT {} OFFSET {}",
+                query.limit, query.offset
+            );
+            let mut stmt = c.prepare(&sql)?;
+            let rows = stmt.query_map(
+                rusqlite::params_from_iter(query.sources.iter()),
+                entry_from_row,
+            )?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn entry_count(&self, source_id: &str) -> Result<u64, StoreError> {
+        let id = source_id.to_string();
+        self.with(move |c| {
+            Ok(c.query_row(
+                "SELECT COUNT(*) FROM entry WHERE source_id = ?1",
+                [&id],
+                |r| r.get::<_, i64>(0),
+            )? as u64)
+        })
+        .await
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.with(|c| {
+            Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))
+                .map(|_| ())?)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(key: &str, body: &str) -> Entry {
+        Entry {
+            id: crate::normalize::stable_id("s", key),
+            source_id: "s".into(),
+            key: key.into(),
+            guid: None,
+            url: None,
+            title: "t".into(),
+            authors: vec![],
+            summary: None,
+            content: Some(body.into()),
+            text: body.into(),
+            published: None,
+            updated: None,
+            language: None,
+            categories: vec![],
+            enclosures: vec![],
+            content_hash: body.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn same_key_updates_and_keeps_first_seen() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("x/h.db")).await.unwrap();
+        let state = SourceState::new("s");
+        let t0 = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        let t1 = Utc.timestamp_opt(1_700_000_600, 0).unwrap();
+        let c = store
+            .commit_poll(&state, &[entry("a", "one")], t0)
+            .await
+            .unwrap();
+        assert_eq!(
+            c,
+            PollCounts {
+                new: 1,
+                updated: 0,
+                unchanged: 0
+            }
+        );
+        let c = store
+            .commit_poll(&state, &[entry("a", "one")], t1)
+            .await
+            .unwrap();
+        assert_eq!(c.unchanged, 1);
+        let c = store
+            .commit_poll(&state, &[entry("a", "two")], t1)
+            .await
+            .unwrap();
+        assert_eq!(c.updated, 1);
+        let q = EntryQuery {
+            sources: vec!["s".into()],
+            limit: 10,
+            offset: 0,
+        };
+        let got = store.entries(&q).await.unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].first_seen, t0);
+        assert_eq!(got[0].published(), t0);
+        assert_eq!(got[0].entry.updated, Some(t1));
+        assert_eq!(got[0].entry.text, "two");
+    }
+
+    #[tokio::test]
+    async fn reopening_keeps_data_and_refuses_newer_schemas() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        {
+            let store = SqliteStore::open(&path).await.unwrap();
+            let mut st = SourceState::new("s");
+            st.etag = Some("\"e\"".into());
+            store
+                .commit_poll(&st, &[entry("a", "x")], Utc::now())
+                .await
+                .unwrap();
+        }
+        let store = SqliteStore::open(&path).await.unwrap();
+        assert_eq!(
+            store.state("s").await.unwrap().etag.as_deref(),
+            Some("\"e\"")
+        );
+        assert_eq!(store.entry_count("s").await.unwrap(), 1);
+        drop(store);
+        let conn = Connection::open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let err = SqliteStore::open(&path).await.err().unwrap();
+        assert!(err.to_string().contains("newer"), "{err}");
+    }
+}
