@@ -49,6 +49,18 @@ enum Command {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Append the feeds of an OPML file to the config as [[source]] tables (comments kept).
+    ImportOpml {
+        /// The OPML file (exported from a feed reader).
+        file: PathBuf,
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Print the sources and outputs as OPML.
+    ExportOpml {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
     /// Show each source's polling state.
     Sources {
         #[arg(long, short)]
@@ -112,8 +124,41 @@ async fn dispatch(command: Command) -> ExitCode {
         Command::Poll { config, source } => poll(&config, source.as_deref()).await,
         Command::Run { config, listen } => run(&config, listen).await,
         Command::Sources { config, json } => sources(&config, json).await,
+        Command::ImportOpml { file, config } => import_opml(&file, &config),
+        Command::ExportOpml { config } => {
+            let cfg = load(&config);
+            cfg.map(|cfg| {
+                use std::io::Write;
+                let _ = std::io::stdout().write_all(&crate::publish::opml::render(&cfg, chrono::Utc::now()));
+                ExitCode::SUCCESS
+            })
+        }
     };
     result.unwrap_or_else(|code| code)
+}
+
+fn import_opml(file: &std::path::Path, config: &std::path::Path) -> Result<ExitCode, ExitCode> {
+    let opml = std::fs::read_to_string(file).map_err(|e| {
+        eprintln!("huiliu: cannot read {}: {e}", file.display());
+        ExitCode::from(2)
+    })?;
+    let report = config::import_opml(config, &opml).map_err(|e| {
+        eprintln!("huiliu: {e}");
+        ExitCode::from(2)
+    })?;
+    for (id, url) in &report.added {
+        println!("added    {id:<24} {url}");
+    }
+    for (url, why) in &report.skipped {
+        println!("skipped  {url} ({why})");
+    }
+    println!(
+        "{} added, {} skipped; {} updated",
+        report.added.len(),
+        report.skipped.len(),
+        config.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn check(path: &std::path::Path) -> Result<ExitCode, ExitCode> {
@@ -273,10 +318,19 @@ async fn run(
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let app = serve::AppState::new(cfg.clone(), p.store.clone(), p.changes.clone());
+    let app_for_hub = app.clone();
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(serve::serve(listener, app, async move {
         let _ = server_stop.wait_for(|s| *s).await;
     }));
+    if let Some(hub) = cfg.server.websub_hub.clone() {
+        tokio::spawn(serve::websub::notify_loop(
+            app_for_hub,
+            hub,
+            std::time::Duration::from_secs(5),
+            stop_rx.clone(),
+        ));
+    }
     let poller = tokio::spawn(schedule::run(
         p,
         cfg.sources.clone(),

@@ -19,6 +19,7 @@ pub mod refresh;
 pub mod schedule;
 
 pub mod cli;
+pub mod metrics;
 
 /// `huiliu/<version> (+<project url>)`, sent with every request.
 pub const USER_AGENT: &str = concat!(

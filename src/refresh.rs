@@ -184,6 +184,12 @@ async fn fetch_and_normalize(
 
 fn log_poll(source: &SourceConfig, url: &Url, r: &PollReport) {
     let ms = r.elapsed.as_millis() as u64;
+    let metrics = crate::metrics::get();
+    match &r.outcome {
+        Outcome::Fetched(c) => metrics.poll("ok", r.elapsed, c.new, c.updated),
+        Outcome::NotModified => metrics.poll("not_modified", r.elapsed, 0, 0),
+        Outcome::Failed(_) => metrics.poll("error", r.elapsed, 0, 0),
+    }
     match &r.outcome {
         Outcome::Fetched(c) => tracing::info!(
             source = %source.id, status = "ok", duration_ms = ms,

@@ -134,7 +134,20 @@ const SOURCE_KEYS: &[&str] = &[
     "list",
     "article",
 ];
-const FEED_KEYS: &[&str] = &["id", "title", "description", "sources", "tags", "limit"];
+const FEED_KEYS: &[&str] = &[
+    "id",
+    "title",
+    "description",
+    "sources",
+    "tags",
+    "limit",
+    "include",
+    "exclude",
+    "match",
+    "language",
+    "max_age",
+    "timezone",
+];
 
 impl<'a> Loader<'a> {
     fn error(&mut self, span: Option<Range<usize>>, field: &str, message: impl Into<String>) {
@@ -318,7 +331,34 @@ impl<'a> Loader<'a> {
         let default_listen: std::net::SocketAddr = ([127, 0, 0, 1], 8080).into();
         let mut listen = default_listen;
         let mut base_url = None;
-        if let Some(sect) = self.section(root, "server", &["listen", "base_url"]) {
+        let mut websub_hub = None;
+        let mut admin_token = None;
+        if let Some(sect) = self.section(
+            root,
+            "server",
+            &["listen", "base_url", "websub_hub", "admin_token"],
+        ) {
+            if let Some((text, span)) = self.string(sect, "websub_hub") {
+                match Url::parse(&text) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") => websub_hub = Some(u),
+                    _ => self.error(
+                        span,
+                        "server.websub_hub",
+                        format!("`{text}` is not an http(s) URL"),
+                    ),
+                }
+            }
+            if let Some((text, span)) = self.string(sect, "admin_token") {
+                if text.len() < 16 {
+                    self.error(
+                        span,
+                        "server.admin_token",
+                        "too short: use at least 16 random characters",
+                    );
+                } else {
+                    admin_token = Some(text);
+                }
+            }
             if let Some((text, span)) = self.string(sect, "listen") {
                 match text.parse() {
                     Ok(addr) => listen = addr,
@@ -341,7 +381,12 @@ impl<'a> Loader<'a> {
             }
         }
         let base_url = base_url.unwrap_or_else(|| default_base_url(listen));
-        ServerConfig { listen, base_url }
+        ServerConfig {
+            listen,
+            base_url,
+            websub_hub,
+            admin_token,
+        }
     }
 
     fn storage(&mut self, root: &toml_edit::Table, base_dir: &Path) -> StorageConfig {
@@ -821,13 +866,92 @@ impl<'a> Loader<'a> {
             // An output that names nothing publishes every source.
             selected = sources.iter().map(|s| s.id.clone()).collect();
         }
+        let filter = self.entry_filter(sect);
+        let timezone = match self.string(sect, "timezone") {
+            Some((text, span)) => text.parse::<Tz>().unwrap_or_else(|_| {
+                self.error(
+                    span,
+                    &format!("{path}.timezone"),
+                    format!("unknown time zone `{text}`"),
+                );
+                Tz::UTC
+            }),
+            // The page shows times where the first source is.
+            None => selected
+                .first()
+                .and_then(|id| sources.iter().find(|s| &s.id == id))
+                .map_or(Tz::UTC, |s| s.timezone),
+        };
         Some(FeedConfig {
             id,
             title,
             description,
             sources: selected,
             limit,
+            filter,
+            timezone,
         })
+    }
+
+    fn entry_filter(&mut self, sect: Section<'_>) -> EntryFilter {
+        let path = sect.path;
+        let matchers = |loader: &mut Self, key: &str| -> Vec<Matcher> {
+            let list = loader.strings(sect, key).unwrap_or_default();
+            let span = loader.value_span(sect, key);
+            list.iter()
+                .filter_map(|t| match Matcher::parse(t) {
+                    Ok(m) => Some(m),
+                    Err(e) => {
+                        loader.error(span.clone(), &format!("{path}.{key}"), e);
+                        None
+                    }
+                })
+                .collect()
+        };
+        let include = matchers(self, "include");
+        let exclude = matchers(self, "exclude");
+        let fields = match self.strings(sect, "match") {
+            None => vec![
+                MatchField::Title,
+                MatchField::Content,
+                MatchField::Author,
+                MatchField::Category,
+            ],
+            Some(names) => {
+                let span = self.value_span(sect, "match");
+                names
+                    .iter()
+                    .filter_map(|n| match n.as_str() {
+                        "title" => Some(MatchField::Title),
+                        "content" => Some(MatchField::Content),
+                        "author" => Some(MatchField::Author),
+                        "category" => Some(MatchField::Category),
+                        other => {
+                            self.error(
+                                span.clone(),
+                                &format!("{path}.match"),
+                                format!("unknown field `{other}`: use title, content, author or category"),
+                            );
+                            None
+                        }
+                    })
+                    .collect()
+            }
+        };
+        let languages = self
+            .strings(sect, "language")
+            .unwrap_or_default()
+            .into_iter()
+            .map(|l| l.to_ascii_lowercase())
+            .collect();
+        let max_age = self.duration(sect, "max_age");
+        EntryFilter {
+            include,
+            exclude,
+            fields,
+            languages,
+            max_age,
+        }
     }
 
     // ---- typed getters ----

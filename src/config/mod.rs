@@ -3,6 +3,7 @@
 //! line and column) lives in [`load`].
 
 mod load;
+mod opml_import;
 mod units;
 
 use std::fmt;
@@ -14,7 +15,8 @@ use chrono_tz::Tz;
 use scraper::Selector;
 use url::Url;
 
-pub use load::{load_file, load_str};
+pub use load::{load_file, load_str, ConfigError, ConfigErrors};
+pub use opml_import::{import_opml, parse_opml, ImportReport, OpmlFeed};
 pub use units::{parse_duration, parse_size};
 
 /// The whole configuration of one huiliu instance.
@@ -49,6 +51,10 @@ pub struct ServerConfig {
     pub listen: std::net::SocketAddr,
     /// Public URL of the server, used in self links (no trailing slash).
     pub base_url: Url,
+    /// WebSub hub announced in feeds and notified when an output changes.
+    pub websub_hub: Option<Url>,
+    /// Bearer token required for `/status` and `/metrics` (none: open).
+    pub admin_token: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -210,7 +216,59 @@ pub struct FeedConfig {
     pub id: String,
     pub title: String,
     pub description: String,
-    /// Source ids, after expanding `tags`; never empty once validated.
+    /// Source ids, after expanding `tags`.
     pub sources: Vec<String>,
+    /// Entries per page (the feed shows the newest page; older ones are paged).
     pub limit: usize,
+    pub filter: EntryFilter,
+    /// Local time of the HTML page.
+    pub timezone: Tz,
+}
+
+/// Which entries an output keeps, beyond its sources.
+#[derive(Debug, Clone, Default)]
+pub struct EntryFilter {
+    /// An entry must match one of these (when any are given).
+    pub include: Vec<Matcher>,
+    /// An entry matching any of these is left out.
+    pub exclude: Vec<Matcher>,
+    /// Fields the matchers look at.
+    pub fields: Vec<MatchField>,
+    /// Language prefixes (`zh` keeps `zh-cn`); empty keeps all.
+    pub languages: Vec<String>,
+    pub max_age: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchField {
+    Title,
+    Content,
+    Author,
+    Category,
+}
+
+/// A keyword (case-insensitive substring) or `/a regex/`.
+#[derive(Debug, Clone)]
+pub enum Matcher {
+    Keyword(String),
+    Regex(regex::Regex),
+}
+
+impl Matcher {
+    pub fn parse(text: &str) -> Result<Matcher, String> {
+        match text.strip_prefix('/').and_then(|t| t.strip_suffix('/')) {
+            Some(re) if !re.is_empty() => regex::Regex::new(re)
+                .map(Matcher::Regex)
+                .map_err(|e| format!("invalid regex /{re}/: {e}")),
+            _ if text.trim().is_empty() => Err("empty keyword".into()),
+            _ => Ok(Matcher::Keyword(text.to_lowercase())),
+        }
+    }
+
+    pub fn is_match(&self, haystack: &str) -> bool {
+        match self {
+            Matcher::Keyword(k) => haystack.to_lowercase().contains(k.as_str()),
+            Matcher::Regex(r) => r.is_match(haystack),
+        }
+    }
 }

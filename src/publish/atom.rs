@@ -24,14 +24,18 @@ pub fn render(doc: &FeedDoc) -> Vec<u8> {
     feed.set_title(Text::plain(doc.title.as_str()));
     feed.set_subtitle(Some(Text::plain(doc.description.as_str())));
     feed.set_updated(fixed(doc.updated));
-    feed.set_links(vec![
-        link(
-            &doc.url_of(Format::Atom),
-            "self",
-            Some("application/atom+xml"),
-        ),
-        link(&doc.home_url, "alternate", Some("text/html")),
-    ]);
+    let atom_type = Some("application/atom+xml");
+    let mut links = vec![
+        link(&doc.page_url(Format::Atom, doc.page), "self", atom_type),
+        link(&doc.html_url(doc.page), "alternate", Some("text/html")),
+    ];
+    for (rel, page) in doc.paging_links() {
+        links.push(link(&doc.page_url(Format::Atom, page), rel, atom_type));
+    }
+    if let Some(hub) = &doc.hub {
+        links.push(link(hub, "hub", None));
+    }
+    feed.set_links(links);
     let mut generator = atom_syndication::Generator::default();
     generator.set_value("huiliu");
     generator.set_version(Some(env!("CARGO_PKG_VERSION").to_string()));

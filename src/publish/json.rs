@@ -7,14 +7,22 @@ use super::{FeedDoc, Format};
 
 pub fn render(doc: &FeedDoc) -> Vec<u8> {
     let items: Vec<Value> = doc.items.iter().map(item).collect();
-    let feed = json!({
+    let mut feed = json!({
         "version": "https://jsonfeed.org/version/1.1",
         "title": doc.title,
-        "home_page_url": doc.home_url,
+        "home_page_url": doc.html_url(1),
         "feed_url": doc.url_of(Format::Json),
         "description": doc.description,
         "items": items,
     });
+    if let Some(obj) = feed.as_object_mut() {
+        if doc.has_next {
+            obj.insert("next_url".into(), json!(doc.page_url(Format::Json, doc.page + 1)));
+        }
+        if let Some(hub) = &doc.hub {
+            obj.insert("hubs".into(), json!([{ "type": "WebSub", "url": hub }]));
+        }
+    }
     let mut out = serde_json::to_vec_pretty(&feed).unwrap_or_default();
     out.push(b'\n');
     out

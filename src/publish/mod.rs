@@ -2,8 +2,11 @@
 //! JSON Feed 1.1 bytes. Pure functions; serving and caching are elsewhere.
 
 mod atom;
+pub mod html;
 mod json;
+pub mod opml;
 mod rss;
+pub mod select;
 
 use chrono::{DateTime, Utc};
 use url::Url;
@@ -57,12 +60,50 @@ pub struct FeedDoc {
     pub base_url: String,
     pub updated: DateTime<Utc>,
     pub items: Vec<Item>,
+    /// 1-based page of the feed; page 1 is the newest (RFC 5005 paging).
+    pub page: usize,
+    pub has_next: bool,
+    /// WebSub hub to announce.
+    pub hub: Option<String>,
+    /// Local time zone of the HTML page.
+    pub timezone: chrono_tz::Tz,
 }
 
 impl FeedDoc {
-    /// The self link of the feed in `format`.
+    /// The self link of the feed's first page in `format`.
     pub fn url_of(&self, format: Format) -> String {
         format!("{}/feeds/{}.{}", self.base_url, self.id, format.extension())
+    }
+
+    /// The link to `page` in `format` (page 1 has no query).
+    pub fn page_url(&self, format: Format, page: usize) -> String {
+        if page <= 1 {
+            self.url_of(format)
+        } else {
+            format!("{}?page={page}", self.url_of(format))
+        }
+    }
+
+    /// The HTML page of this feed.
+    pub fn html_url(&self, page: usize) -> String {
+        let base = format!("{}/feeds/{}.html", self.base_url, self.id);
+        if page <= 1 {
+            base
+        } else {
+            format!("{base}?page={page}")
+        }
+    }
+
+    /// RFC 5005 links of this page: (rel, page).
+    pub fn paging_links(&self) -> Vec<(&'static str, usize)> {
+        let mut links = vec![("first", 1)];
+        if self.page > 1 {
+            links.push(("previous", self.page - 1));
+        }
+        if self.has_next {
+            links.push(("next", self.page + 1));
+        }
+        links
     }
 }
 
@@ -90,10 +131,19 @@ pub struct Item {
     pub enclosures: Vec<Enclosure>,
     pub language: Option<String>,
     pub source: ItemSource,
+    /// Other copies of the same report (near-duplicates from other sources).
+    pub also_at: Vec<ItemSource>,
 }
 
-/// Builds the document of one output from its stored entries (newest first).
-pub fn build(config: &Config, feed: &FeedConfig, entries: &[StoredEntry]) -> FeedDoc {
+/// Builds page `page` of one output from its stored entries (newest first,
+/// already filtered and paged).
+pub fn build(
+    config: &Config,
+    feed: &FeedConfig,
+    entries: &[StoredEntry],
+    page: usize,
+    has_next: bool,
+) -> FeedDoc {
     let base_url = config
         .server
         .base_url
@@ -123,6 +173,7 @@ pub fn build(config: &Config, feed: &FeedConfig, entries: &[StoredEntry]) -> Fee
                     name: source.map_or_else(|| e.source_id.clone(), |s| s.name.clone()),
                     url: source.map_or_else(String::new, |s| public_source_url(&s.url)),
                 },
+                also_at: Vec::new(),
             }
         })
         .collect();
@@ -143,6 +194,10 @@ pub fn build(config: &Config, feed: &FeedConfig, entries: &[StoredEntry]) -> Fee
         base_url,
         updated,
         items,
+        page: page.max(1),
+        has_next,
+        hub: config.server.websub_hub.as_ref().map(|u| u.to_string()),
+        timezone: feed.timezone,
     }
 }
 
@@ -171,7 +226,7 @@ pub fn entry_urn(id: &str) -> String {
     }
 }
 
-/// Serializes a document.
+/// Serializes a document as a feed.
 pub fn render(doc: &FeedDoc, format: Format) -> Vec<u8> {
     match format {
         Format::Rss => rss::render(doc),

@@ -10,16 +10,28 @@ use super::{author_label, FeedDoc, Format};
 pub fn render(doc: &FeedDoc) -> Vec<u8> {
     let mut channel = Channel::default();
     channel.set_title(doc.title.as_str());
-    channel.set_link(doc.home_url.as_str());
+    channel.set_link(doc.html_url(1));
     channel.set_description(doc.description.as_str());
     channel.set_generator(Some(crate::USER_AGENT.to_string()));
     channel.set_last_build_date(Some(doc.updated.to_rfc2822()));
-    let mut self_link = atom_syndication::Link::default();
-    self_link.set_href(doc.url_of(Format::Rss));
-    self_link.set_rel("self");
-    self_link.set_mime_type(Some("application/rss+xml".to_string()));
+    let link = |rel: &str, href: String| {
+        let mut l = atom_syndication::Link::default();
+        l.set_href(href);
+        l.set_rel(rel);
+        if rel != "hub" {
+            l.set_mime_type(Some("application/rss+xml".to_string()));
+        }
+        l
+    };
+    let mut links = vec![link("self", doc.page_url(Format::Rss, doc.page))];
+    for (rel, page) in doc.paging_links() {
+        links.push(link(rel, doc.page_url(Format::Rss, page)));
+    }
+    if let Some(hub) = &doc.hub {
+        links.push(link("hub", hub.clone()));
+    }
     let mut atom_ext = rss::extension::atom::AtomExtension::default();
-    atom_ext.set_links(vec![self_link]);
+    atom_ext.set_links(links);
     channel.set_atom_ext(Some(atom_ext));
     channel.set_items(doc.items.iter().map(item).collect::<Vec<_>>());
     let mut out = channel.write_to(Vec::new()).unwrap_or_default();

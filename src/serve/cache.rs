@@ -1,8 +1,10 @@
-//! Serialized feed bytes kept until the store changes: a request for an
-//! unchanged feed costs a hash-map lookup, never a rebuild.
+//! Serialized pages kept until the store changes: a request for an unchanged
+//! feed costs a map lookup, never a rebuild or a compression. Each rendering
+//! holds its identity, gzip and brotli bytes, compressed once.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::io::Write;
+use std::sync::{Arc, RwLock};
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -10,17 +12,30 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::publish::Format;
+/// Bodies smaller than this are not worth compressing.
+const MIN_COMPRESS: usize = 512;
 
-/// One serialized feed with its validators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Coding {
+    Identity,
+    Gzip,
+    Brotli,
+}
+
+/// One serialized page with its validators and compressed forms.
 #[derive(Debug)]
 pub struct Rendered {
     pub body: Bytes,
+    gzip: Option<Bytes>,
+    brotli: Option<Bytes>,
     pub content_type: &'static str,
-    /// Strong ETag: a hash of the bytes.
+    /// Strong ETag of the identity bytes; encoded forms append `-gzip`/`-br`.
     pub etag: String,
     pub last_modified: DateTime<Utc>,
     last_modified_header: String,
+    cache_control: String,
+    /// Extra headers (e.g. the Content-Security-Policy of HTML pages).
+    extra: Vec<(header::HeaderName, HeaderValue)>,
 }
 
 impl Rendered {
@@ -28,28 +43,52 @@ impl Rendered {
         body: Vec<u8>,
         content_type: &'static str,
         last_modified: DateTime<Utc>,
+        max_age: u64,
     ) -> Rendered {
         let digest = Sha256::digest(&body);
-        let etag = format!("\"{}\"", crate::normalize::hex(&digest[..12]));
+        let etag = crate::normalize::hex(&digest[..12]);
+        let (gzip, brotli) = if body.len() >= MIN_COMPRESS {
+            (compress_gzip(&body), compress_brotli(&body))
+        } else {
+            (None, None)
+        };
         Rendered {
             body: Bytes::from(body),
+            gzip,
+            brotli,
             content_type,
             etag,
             last_modified,
             last_modified_header: httpdate::fmt_http_date(last_modified.into()),
+            cache_control: format!("public, max-age={max_age}"),
+            extra: Vec::new(),
         }
     }
 
-    /// True when the request's validators show the client has these bytes.
-    /// If-None-Match takes precedence over If-Modified-Since (RFC 9110 §13.2.2).
+    pub fn with_header(mut self, name: header::HeaderName, value: &'static str) -> Rendered {
+        self.extra.push((name, HeaderValue::from_static(value)));
+        self
+    }
+
+    fn etag_for(&self, coding: Coding) -> String {
+        match coding {
+            Coding::Identity => format!("\"{}\"", self.etag),
+            Coding::Gzip => format!("\"{}-gzip\"", self.etag),
+            Coding::Brotli => format!("\"{}-br\"", self.etag),
+        }
+    }
+
+    /// True when the request's validators show the client has these bytes
+    /// (in any encoding). If-None-Match takes precedence over
+    /// If-Modified-Since (RFC 9110 §13.2.2).
     pub fn not_modified(&self, headers: &HeaderMap) -> bool {
-        if let Some(inm) = headers
-            .get(header::IF_NONE_MATCH)
-            .and_then(|v| v.to_str().ok())
-        {
+        if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
             return inm.split(',').any(|t| {
                 let t = t.trim();
-                t == "*" || t.trim_start_matches("W/") == self.etag
+                t == "*"
+                    || [Coding::Identity, Coding::Gzip, Coding::Brotli]
+                        .iter()
+                        .any(|c| t.trim_start_matches("W/") == self.etag_for(*c))
             });
         }
         if let Some(ims) = headers
@@ -63,99 +102,174 @@ impl Rendered {
         false
     }
 
+    fn negotiate(&self, request: &HeaderMap) -> (Coding, &Bytes) {
+        let accept = request
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if let Some(b) = self.brotli.as_ref().filter(|_| accepts(accept, "br")) {
+            return (Coding::Brotli, b);
+        }
+        if let Some(g) = self.gzip.as_ref().filter(|_| accepts(accept, "gzip")) {
+            return (Coding::Gzip, g);
+        }
+        (Coding::Identity, &self.body)
+    }
+
     pub fn respond(&self, request: &HeaderMap) -> Response {
+        let (coding, body) = self.negotiate(request);
         let mut headers = HeaderMap::new();
-        if let Ok(v) = HeaderValue::from_str(&self.etag) {
+        if let Ok(v) = HeaderValue::from_str(&self.etag_for(coding)) {
             headers.insert(header::ETAG, v);
         }
         if let Ok(v) = HeaderValue::from_str(&self.last_modified_header) {
             headers.insert(header::LAST_MODIFIED, v);
         }
-        headers.insert(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("public, max-age=300"),
-        );
-        headers.insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_static("*"),
-        );
+        if let Ok(v) = HeaderValue::from_str(&self.cache_control) {
+            headers.insert(header::CACHE_CONTROL, v);
+        }
+        headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        for (k, v) in &self.extra {
+            headers.insert(k.clone(), v.clone());
+        }
         if self.not_modified(request) {
             return (StatusCode::NOT_MODIFIED, headers).into_response();
         }
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(self.content_type),
-        );
-        (StatusCode::OK, headers, self.body.clone()).into_response()
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(self.content_type));
+        match coding {
+            Coding::Gzip => {
+                headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            }
+            Coding::Brotli => {
+                headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("br"));
+            }
+            Coding::Identity => {}
+        }
+        (StatusCode::OK, headers, body.clone()).into_response()
     }
 }
 
-/// Cached feeds by (feed id, format), each tagged with the store generation it was built from.
+/// Whether an Accept-Encoding value accepts `coding` (q > 0).
+fn accepts(accept: &str, coding: &str) -> bool {
+    accept.split(',').any(|part| {
+        let mut it = part.split(';');
+        let name = it.next().unwrap_or("").trim();
+        if !name.eq_ignore_ascii_case(coding) {
+            return false;
+        }
+        !it.any(|p| {
+            p.trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        })
+    })
+}
+
+fn compress_gzip(body: &[u8]) -> Option<Bytes> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+    enc.write_all(body).ok()?;
+    enc.finish().ok().map(Bytes::from)
+}
+
+fn compress_brotli(body: &[u8]) -> Option<Bytes> {
+    let mut out = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams {
+        quality: 6,
+        ..Default::default()
+    };
+    brotli::BrotliCompress(&mut &body[..], &mut out, &params).ok()?;
+    Some(Bytes::from(out))
+}
+
+/// What a cached page is: a feed id, a format or page kind, and a page number.
+pub type CacheKey = (String, &'static str, usize);
+
 /// A rendering and the store generation it was built from.
 type Slot = (u64, Arc<Rendered>);
 
+/// Cached pages, each tagged with the store generation it was built from.
 #[derive(Default)]
 pub struct FeedCache {
-    entries: Mutex<HashMap<(String, Format), Slot>>,
+    entries: RwLock<HashMap<CacheKey, Slot>>,
 }
 
 impl FeedCache {
-    pub fn get(&self, id: &str, format: Format, generation: u64) -> Option<Arc<Rendered>> {
-        let map = self.entries.lock().ok()?;
-        map.get(&(id.to_string(), format))
+    pub fn get(&self, key: &CacheKey, generation: u64) -> Option<Arc<Rendered>> {
+        let map = self.entries.read().ok()?;
+        map.get(key)
             .filter(|(g, _)| *g == generation)
             .map(|(_, r)| r.clone())
     }
 
-    pub fn put(
-        &self,
-        id: &str,
-        format: Format,
-        generation: u64,
-        rendered: Rendered,
-    ) -> Arc<Rendered> {
+    pub fn put(&self, key: CacheKey, generation: u64, rendered: Rendered) -> Arc<Rendered> {
         let rendered = Arc::new(rendered);
-        if let Ok(mut map) = self.entries.lock() {
-            map.insert((id.to_string(), format), (generation, rendered.clone()));
+        if let Ok(mut map) = self.entries.write() {
+            // Older generations are garbage now.
+            map.retain(|_, (g, _)| *g == generation);
+            map.insert(key, (generation, rendered.clone()));
         }
         rendered
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.entries.write() {
+            map.clear();
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
-    #[test]
-    fn validators() {
+    fn rendered() -> Rendered {
         let t = DateTime::parse_from_rfc3339("2024-02-20T08:45:00Z")
             .unwrap()
             .to_utc();
-        let r = Rendered::new(b"<rss/>".to_vec(), "application/rss+xml", t);
+        Rendered::new("<rss>湖塘</rss>".repeat(100).into_bytes(), "application/rss+xml", t, 300)
+    }
+
+    #[test]
+    fn validators() {
+        let r = rendered();
         let mut h = HeaderMap::new();
         assert!(!r.not_modified(&h));
         h.insert(
             header::IF_NONE_MATCH,
-            HeaderValue::from_str(&format!("\"x\", {}", r.etag)).unwrap(),
+            HeaderValue::from_str(&format!("\"x\", \"{}-gzip\"", r.etag)).unwrap(),
         );
         assert!(r.not_modified(&h));
         let mut h = HeaderMap::new();
-        h.insert(
-            header::IF_MODIFIED_SINCE,
-            HeaderValue::from_static("Tue, 20 Feb 2024 08:45:00 GMT"),
-        );
+        h.insert(header::IF_MODIFIED_SINCE, HeaderValue::from_static("Tue, 20 Feb 2024 08:45:00 GMT"));
         assert!(r.not_modified(&h));
-        h.insert(
-            header::IF_MODIFIED_SINCE,
-            HeaderValue::from_static("Tue, 20 Feb 2024 08:44:59 GMT"),
-        );
+        h.insert(header::IF_MODIFIED_SINCE, HeaderValue::from_static("Tue, 20 Feb 2024 08:44:59 GMT"));
         assert!(!r.not_modified(&h));
         // A non-matching ETag wins over a matching date.
         h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"other\""));
-        h.insert(
-            header::IF_MODIFIED_SINCE,
-            HeaderValue::from_static("Tue, 20 Feb 2024 08:45:00 GMT"),
-        );
+        h.insert(header::IF_MODIFIED_SINCE, HeaderValue::from_static("Tue, 20 Feb 2024 08:45:00 GMT"));
         assert!(!r.not_modified(&h));
+    }
+
+    #[test]
+    fn negotiates_and_decompresses_to_the_same_bytes() {
+        let r = rendered();
+        let mut h = HeaderMap::new();
+        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip, deflate"));
+        let (coding, body) = r.negotiate(&h);
+        assert_eq!(coding, Coding::Gzip);
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut out).unwrap();
+        assert_eq!(out, r.body);
+        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip;q=0.5, br"));
+        let (coding, body) = r.negotiate(&h);
+        assert_eq!(coding, Coding::Brotli);
+        let mut out = Vec::new();
+        brotli::BrotliDecompress(&mut &body[..], &mut out).unwrap();
+        assert_eq!(out, r.body);
+        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("br;q=0, identity"));
+        assert_eq!(r.negotiate(&h).0, Coding::Identity);
     }
 }

@@ -1,29 +1,35 @@
-//! Serve stage: axum routes over the published feeds, with the serialized
-//! bytes cached until the store changes, strong ETags, Last-Modified and 304s.
+//! Serve stage: axum routes over the published feeds and pages. Feed bytes
+//! are cached until the store changes (see [`cache`]); every feed response
+//! carries a strong ETag, Last-Modified, Cache-Control, Vary and CORS.
 
 mod cache;
+mod feeds;
+mod ops;
+pub mod websub;
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, RwLock};
 
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{Html, IntoResponse, Response};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use chrono::Utc;
 
 use crate::config::Config;
-use crate::publish::{self, Format};
-use crate::store::{EntryQuery, Store};
+use crate::store::Store;
 
 pub use cache::{FeedCache, Rendered};
+pub use feeds::page_entries;
 
 /// What every request handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub config: Arc<Config>,
+    /// Swapped whole on reload; handlers take a snapshot per request.
+    config: Arc<RwLock<Arc<Config>>>,
     pub store: Arc<dyn Store>,
+    /// The store generation: bumped by every poll that changed entries.
     pub changes: Arc<AtomicU64>,
     pub cache: Arc<FeedCache>,
 }
@@ -31,20 +37,41 @@ pub struct AppState {
 impl AppState {
     pub fn new(config: Arc<Config>, store: Arc<dyn Store>, changes: Arc<AtomicU64>) -> AppState {
         AppState {
-            config,
+            config: Arc::new(RwLock::new(config)),
             store,
             changes,
             cache: Arc::new(FeedCache::default()),
         }
     }
+
+    pub fn config(&self) -> Arc<Config> {
+        match self.config.read() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Serves `config` from now on (outputs change at once).
+    pub fn replace_config(&self, config: Arc<Config>) {
+        match self.config.write() {
+            Ok(mut c) => *c = config,
+            Err(poisoned) => *poisoned.into_inner() = config,
+        }
+        self.cache.clear();
+    }
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(index))
-        .route("/feeds/{file}", get(feed))
-        .route("/healthz", get(healthz))
-        .route("/status.json", get(status_json))
+        .route("/", get(ops::index))
+        .route("/feeds/{file}", get(feeds::feed))
+        .route("/opml", get(ops::opml))
+        .route("/healthz", get(ops::healthz))
+        .route("/metrics", get(ops::metrics))
+        .route("/status", get(ops::status_page))
+        .route("/status.json", get(ops::status_json))
+        .fallback(not_found_route)
+        .layer(middleware::from_fn(count_requests))
         .with_state(state)
 }
 
@@ -59,6 +86,26 @@ pub async fn serve(
         .await
 }
 
+async fn count_requests(request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("other", |p| p.as_str())
+        .to_string();
+    let response = next.run(request).await;
+    crate::metrics::get().http(&route, response.status().as_u16());
+    response
+}
+
+async fn not_found_route(State(_): State<AppState>) -> Response {
+    not_found("nothing here: see / for the feeds, /status for the sources\n".into())
+}
+
+/// The Content-Security-Policy of every HTML page.
+fn feeds_csp() -> &'static str {
+    feeds::CSP
+}
+
 fn not_found(msg: String) -> Response {
     (
         StatusCode::NOT_FOUND,
@@ -68,114 +115,12 @@ fn not_found(msg: String) -> Response {
         .into_response()
 }
 
-async fn feed(
-    State(app): State<AppState>,
-    Path(file): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let Some((id, ext)) = file.rsplit_once('.') else {
-        return not_found(format!(
-            "no such feed `{file}`: feeds end in .rss, .atom or .json (see /)\n"
-        ));
-    };
-    let Some(format) = Format::from_extension(ext) else {
-        return not_found(format!(
-            "unknown format `.{ext}`: use .rss, .atom or .json\n"
-        ));
-    };
-    let Some(feed_cfg) = app.config.feed(id) else {
-        return not_found(format!(
-            "no feed `{id}` is configured (see / for the list)\n"
-        ));
-    };
-    let generation = app.changes.load(Ordering::Acquire);
-    let rendered = match app.cache.get(id, format, generation) {
-        Some(r) => r,
-        None => {
-            let query = EntryQuery {
-                sources: feed_cfg.sources.clone(),
-                limit: feed_cfg.limit,
-                offset: 0,
-            };
-            let entries = match app.store.entries(&query).await {
-                Ok(e) => e,
-                Err(e) => {
-                    tracing::error!(feed = id, error = %e, "cannot read entries");
-                    return (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "the database is not answering; try again later\n",
-                    )
-                        .into_response();
-                }
-            };
-            let doc = publish::build(&app.config, feed_cfg, &entries);
-            let bytes = publish::render(&doc, format);
-            app.cache.put(
-                id,
-                format,
-                generation,
-                Rendered::new(bytes, format.content_type(), doc.updated),
-            )
-        }
-    };
-    rendered.respond(&headers)
-}
-
-async fn index(State(app): State<AppState>) -> Html<String> {
-    let mut out = String::from(
-        "<!DOCTYPE html><html lang=\"zh\"><head><meta charset=\"utf-8\"><title>huiliu</title></head><body><h1>huiliu feeds</h1><ul>",
-    );
-    for f in &app.config.feeds {
-        let id = html_escape(&f.id);
-        out.push_str(&format!(
-            "<li>{} — <a href=\"/feeds/{id}.rss\">RSS</a> · <a href=\"/feeds/{id}.atom\">Atom</a> · <a href=\"/feeds/{id}.json\">JSON Feed</a></li>",
-            html_escape(&f.title)
-        ));
-    }
-    out.push_str("</ul></body></html>\n");
-    Html(out)
-}
-
-async fn healthz(State(app): State<AppState>) -> Response {
-    match app.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("database: {e}\n")).into_response(),
-    }
-}
-
-async fn status_json(State(app): State<AppState>) -> Response {
-    let states = match app.store.states().await {
-        Ok(s) => s,
-        Err(e) => return (StatusCode::SERVICE_UNAVAILABLE, format!("{e}\n")).into_response(),
-    };
-    let sources: Vec<serde_json::Value> = app
-        .config
-        .sources
-        .iter()
-        .map(|s| {
-            let st = states.iter().find(|st| st.source_id == s.id);
-            serde_json::json!({
-                "id": s.id,
-                "name": s.name,
-                "kind": s.kind.as_str(),
-                "state": st,
-            })
-        })
-        .collect();
-    let body = serde_json::json!({ "generated": Utc::now().to_rfc3339(), "sources": sources });
+fn unavailable(what: &str, e: impl std::fmt::Display) -> Response {
+    tracing::error!(error = %e, "{what}");
     (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        body.to_string(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "the database is not answering; try again later\n",
     )
         .into_response()
-}
-
-pub fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }

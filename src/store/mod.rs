@@ -66,6 +66,14 @@ pub trait Store: Send + Sync {
 
     async fn entry_count(&self, source_id: &str) -> Result<u64, StoreError>;
 
+    async fn total_entries(&self) -> Result<u64, StoreError>;
+
+    /// Entries first seen per UTC day since `since`: (source id, `YYYY-MM-DD`, count).
+    async fn daily_counts(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, String, u64)>, StoreError>;
+
     /// Checks the database answers (for `/healthz`).
     async fn ping(&self) -> Result<(), StoreError>;
 }

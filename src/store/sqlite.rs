@@ -337,6 +337,29 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn total_entries(&self) -> Result<u64, StoreError> {
+        self.with(|c| Ok(c.query_row("SELECT COUNT(*) FROM entry", [], |r| r.get::<_, i64>(0))? as u64))
+            .await
+    }
+
+    async fn daily_counts(
+        &self,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<(String, String, u64)>, StoreError> {
+        let since = since.timestamp();
+        self.with(move |c| {
+            let mut stmt = c.prepare(
+                "SELECT source_id, date(first_seen, 'unixepoch'), COUNT(*) FROM entry
+                 WHERE first_seen >= ?1 GROUP BY 1, 2 ORDER BY 2, 1",
+            )?;
+            let rows = stmt.query_map([since], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         self.with(|c| {
             Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i64>(0))

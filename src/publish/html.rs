@@ -1,0 +1,149 @@
+//! HTML pages for people: the river of news of each output and the index,
+//! rendered with minijinja (autoescaped; entry HTML was sanitized by the
+//! normalize stage, so it is the only thing marked safe).
+
+use std::sync::OnceLock;
+
+use minijinja::{context, Environment, Value};
+use serde::Serialize;
+
+use super::{FeedDoc, Format};
+use crate::config::Config;
+
+fn env() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        for (name, source) in [
+            ("base.html", include_str!("templates/base.html")),
+            ("river.html", include_str!("templates/river.html")),
+            ("index.html", include_str!("templates/index.html")),
+            ("status.html", include_str!("templates/status.html")),
+        ] {
+            // The templates are part of the binary and tested: a syntax error
+            // is a bug caught by the unit tests, never a runtime condition.
+            if let Err(e) = env.add_template(name, source) {
+                tracing::error!(template = name, error = %e, "bad built-in template");
+            }
+        }
+        env
+    })
+}
+
+/// Renders a built-in template; an error page instead of a panic if it fails.
+pub fn page(name: &str, ctx: Value) -> Vec<u8> {
+    let rendered = env()
+        .get_template(name)
+        .and_then(|t| t.render(ctx));
+    match rendered {
+        Ok(s) => s.into_bytes(),
+        Err(e) => {
+            tracing::error!(template = name, error = %e, "cannot render page");
+            b"<!DOCTYPE html><title>error</title><p>This page could not be rendered; see the server log.</p>".to_vec()
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Copy {
+    name: String,
+    url: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct RiverItem {
+    anchor: String,
+    title: String,
+    url: Option<String>,
+    source: String,
+    iso: String,
+    local: String,
+    authors: String,
+    summary: Option<String>,
+    also_at: Vec<Copy>,
+}
+
+/// The river of news of one output page.
+pub fn river(doc: &FeedDoc) -> Vec<u8> {
+    let items: Vec<RiverItem> = doc
+        .items
+        .iter()
+        .map(|i| RiverItem {
+            anchor: i.id.rsplit(':').next().unwrap_or("").to_string(),
+            title: i.title.clone(),
+            url: i.url.clone(),
+            source: i.source.name.clone(),
+            iso: i.published.to_rfc3339(),
+            local: i
+                .published
+                .with_timezone(&doc.timezone)
+                .format("%Y-%m-%d %H:%M")
+                .to_string(),
+            authors: i
+                .authors
+                .iter()
+                .map(super::author_label)
+                .collect::<Vec<_>>()
+                .join(", "),
+            summary: i.summary_html.clone().or_else(|| i.content_html.clone()),
+            also_at: i
+                .also_at
+                .iter()
+                .map(|c| Copy {
+                    name: c.name.clone(),
+                    url: c.url.clone(),
+                })
+                .collect(),
+        })
+        .collect();
+    let lang = if doc.items.iter().any(|i| i.language.as_deref().is_some_and(|l| l.starts_with("zh"))) {
+        "zh"
+    } else {
+        "en"
+    };
+    page(
+        "river.html",
+        context! {
+            lang,
+            version => env!("CARGO_PKG_VERSION"),
+            title => doc.title.clone(),
+            description => doc.description.clone(),
+            rss_url => doc.url_of(Format::Rss),
+            atom_url => doc.url_of(Format::Atom),
+            json_url => doc.url_of(Format::Json),
+            index_url => format!("{}/", doc.base_url),
+            items => Value::from(minijinja::value::Serde(&items)),
+            prev_url => (doc.page > 1).then(|| doc.html_url(doc.page - 1)),
+            next_url => doc.has_next.then(|| doc.html_url(doc.page + 1)),
+        },
+    )
+}
+
+/// `/`: the list of outputs.
+pub fn index(config: &Config) -> Vec<u8> {
+    let base = config.server.base_url.as_str().trim_end_matches('/');
+    let feeds: Vec<Value> = config
+        .feeds
+        .iter()
+        .map(|f| {
+            context! {
+                title => f.title.clone(),
+                description => f.description.clone(),
+                html_url => format!("{base}/feeds/{}.html", f.id),
+                rss_url => format!("{base}/feeds/{}.rss", f.id),
+                atom_url => format!("{base}/feeds/{}.atom", f.id),
+                json_url => format!("{base}/feeds/{}.json", f.id),
+            }
+        })
+        .collect();
+    page(
+        "index.html",
+        context! {
+            lang => "zh",
+            version => env!("CARGO_PKG_VERSION"),
+            feeds,
+            opml_url => format!("{base}/opml"),
+            status_url => format!("{base}/status"),
+        },
+    )
+}
