@@ -129,7 +129,8 @@ async fn dispatch(command: Command) -> ExitCode {
             let cfg = load(&config);
             cfg.map(|cfg| {
                 use std::io::Write;
-                let _ = std::io::stdout().write_all(&crate::publish::opml::render(&cfg, chrono::Utc::now()));
+                let _ = std::io::stdout()
+                    .write_all(&crate::publish::opml::render(&cfg, chrono::Utc::now()));
                 ExitCode::SUCCESS
             })
         }

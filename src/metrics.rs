@@ -60,7 +60,10 @@ impl Metrics {
     /// The Prometheus text exposition; `stored` is the current entry count.
     pub fn render(&self, stored: Option<u64>) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP huiliu_polls_total Polls by result.\n# TYPE huiliu_polls_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP huiliu_polls_total Polls by result.\n# TYPE huiliu_polls_total counter"
+        );
         if let Ok(m) = self.polls.lock() {
             for (result, n) in m.iter() {
                 let _ = writeln!(out, "huiliu_polls_total{{result=\"{result}\"}} {n}");
@@ -69,16 +72,30 @@ impl Metrics {
         let _ = writeln!(out, "# HELP huiliu_poll_duration_seconds Time of one poll (fetch to stored).\n# TYPE huiliu_poll_duration_seconds histogram");
         for (i, bound) in BUCKETS.iter().enumerate() {
             let n = self.fetch_buckets[i].load(Ordering::Relaxed);
-            let _ = writeln!(out, "huiliu_poll_duration_seconds_bucket{{le=\"{bound}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "huiliu_poll_duration_seconds_bucket{{le=\"{bound}\"}} {n}"
+            );
         }
         let count = self.fetch_count.load(Ordering::Relaxed);
         let sum = self.fetch_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(out, "huiliu_poll_duration_seconds_bucket{{le=\"+Inf\"}} {count}");
+        let _ = writeln!(
+            out,
+            "huiliu_poll_duration_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
         let _ = writeln!(out, "huiliu_poll_duration_seconds_sum {sum}");
         let _ = writeln!(out, "huiliu_poll_duration_seconds_count {count}");
         let _ = writeln!(out, "# HELP huiliu_entries_written_total Entries written by polls.\n# TYPE huiliu_entries_written_total counter");
-        let _ = writeln!(out, "huiliu_entries_written_total{{kind=\"new\"}} {}", self.entries_new.load(Ordering::Relaxed));
-        let _ = writeln!(out, "huiliu_entries_written_total{{kind=\"updated\"}} {}", self.entries_updated.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "huiliu_entries_written_total{{kind=\"new\"}} {}",
+            self.entries_new.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "huiliu_entries_written_total{{kind=\"updated\"}} {}",
+            self.entries_updated.load(Ordering::Relaxed)
+        );
         if let Some(n) = stored {
             let _ = writeln!(out, "# HELP huiliu_entries_stored Entries in the database.\n# TYPE huiliu_entries_stored gauge\nhuiliu_entries_stored {n}");
         }
@@ -86,7 +103,10 @@ impl Metrics {
         let _ = writeln!(out, "# HELP huiliu_http_requests_total HTTP requests by route and status.\n# TYPE huiliu_http_requests_total counter");
         if let Ok(m) = self.http.lock() {
             for ((route, status), n) in m.iter() {
-                let _ = writeln!(out, "huiliu_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}");
+                let _ = writeln!(
+                    out,
+                    "huiliu_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"
+                );
             }
         }
         out
@@ -108,6 +128,8 @@ mod tests {
         assert!(text.contains("huiliu_poll_duration_seconds_bucket{le=\"0.1\"} 1"));
         assert!(text.contains("huiliu_poll_duration_seconds_bucket{le=\"5\"} 2"));
         assert!(text.contains("huiliu_entries_stored 7"));
-        assert!(text.contains("huiliu_http_requests_total{route=\"/feeds/{file}\",status=\"200\"} 1"));
+        assert!(
+            text.contains("huiliu_http_requests_total{route=\"/feeds/{file}\",status=\"200\"} 1")
+        );
     }
 }

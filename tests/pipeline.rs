@@ -4,10 +4,9 @@
 mod common;
 
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
 
-use common::{config_in, fixture_copy, pipeline, MockServer};
-use huiliu::refresh::{Outcome, Pipeline};
+use common::{config_in, fixture_copy, pipeline, serve, MockServer};
+use huiliu::refresh::Outcome;
 use huiliu::schedule::poll_once;
 use huiliu::store::PollCounts;
 use serde_json::Value;
@@ -36,21 +35,6 @@ id    = "all"
 title = "武进要闻"
 "#
     )
-}
-
-/// Starts huiliu's HTTP server on an ephemeral port.
-async fn serve(cfg: &huiliu::config::Config, p: &Pipeline) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mut cfg = cfg.clone();
-    cfg.server.base_url = url::Url::parse(&format!("http://{addr}")).unwrap();
-    let state = huiliu::serve::AppState::new(Arc::new(cfg), p.store.clone(), p.changes.clone());
-    tokio::spawn(huiliu::serve::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
-    format!("http://{addr}")
 }
 
 fn counts(outcome: &Outcome) -> PollCounts {

@@ -91,7 +91,10 @@ fn slug_for(feed: &OpmlFeed) -> String {
     }
     let host = url::Url::parse(&feed.xml_url)
         .ok()
-        .and_then(|u| u.host_str().map(|h| h.trim_start_matches("www.").to_string()))
+        .and_then(|u| {
+            u.host_str()
+                .map(|h| h.trim_start_matches("www.").to_string())
+        })
         .unwrap_or_default();
     let h = from(&host);
     if h.is_empty() {
@@ -127,7 +130,9 @@ pub fn import_opml(config_path: &Path, opml: &str) -> Result<ImportReport, Strin
         let url = match url::Url::parse(&feed.xml_url) {
             Ok(u) if matches!(u.scheme(), "http" | "https") => u.to_string(),
             _ => {
-                report.skipped.push((feed.xml_url.clone(), "not an http(s) URL".into()));
+                report
+                    .skipped
+                    .push((feed.xml_url.clone(), "not an http(s) URL".into()));
                 continue;
             }
         };
@@ -176,7 +181,9 @@ pub fn import_opml(config_path: &Path, opml: &str) -> Result<ImportReport, Strin
     // Validate before writing: never leave a config huiliu would refuse.
     let new_text = doc.to_string();
     if let Err(errors) = super::load_str(&new_text, config_path) {
-        return Err(format!("the imported config would be invalid, nothing written:\n{errors}"));
+        return Err(format!(
+            "the imported config would be invalid, nothing written:\n{errors}"
+        ));
     }
     let tmp = config_path.with_extension("toml.tmp");
     std::fs::write(&tmp, &new_text)
@@ -205,7 +212,10 @@ mod tests {
         assert_eq!(feeds.len(), 4);
         assert_eq!(feeds[0].folders, vec!["Wujin".to_string()]);
         assert!(feeds[2].folders.is_empty());
-        assert!(parse_opml("<opml><body><outline").is_err() || parse_opml("<opml><body><outline").unwrap().is_empty());
+        assert!(
+            parse_opml("<opml><body><outline").is_err()
+                || parse_opml("<opml><body><outline").unwrap().is_empty()
+        );
     }
 
     #[test]

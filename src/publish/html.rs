@@ -14,6 +14,24 @@ fn env() -> &'static Environment<'static> {
     static ENV: OnceLock<Environment<'static>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Environment::new();
+        // minijinja's HTML escaping also escapes `/`, which makes every URL in
+        // the page unreadable; & < > " ' are all that HTML needs.
+        env.set_formatter(|out, state, value| {
+            if value.is_safe() || !matches!(state.auto_escape(), minijinja::AutoEscape::Html) {
+                return minijinja::escape_formatter(out, state, value);
+            }
+            if value.is_undefined() || value.is_none() {
+                return Ok(());
+            }
+            let text = value.to_string();
+            let escaped = text
+                .replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+                .replace('\'', "&#39;");
+            out.write_str(&escaped).map_err(minijinja::Error::from)
+        });
         for (name, source) in [
             ("base.html", include_str!("templates/base.html")),
             ("river.html", include_str!("templates/river.html")),
@@ -32,9 +50,7 @@ fn env() -> &'static Environment<'static> {
 
 /// Renders a built-in template; an error page instead of a panic if it fails.
 pub fn page(name: &str, ctx: Value) -> Vec<u8> {
-    let rendered = env()
-        .get_template(name)
-        .and_then(|t| t.render(ctx));
+    let rendered = env().get_template(name).and_then(|t| t.render(ctx));
     match rendered {
         Ok(s) => s.into_bytes(),
         Err(e) => {
@@ -96,7 +112,11 @@ pub fn river(doc: &FeedDoc) -> Vec<u8> {
                 .collect(),
         })
         .collect();
-    let lang = if doc.items.iter().any(|i| i.language.as_deref().is_some_and(|l| l.starts_with("zh"))) {
+    let lang = if doc
+        .items
+        .iter()
+        .any(|i| i.language.as_deref().is_some_and(|l| l.starts_with("zh")))
+    {
         "zh"
     } else {
         "en"
@@ -146,4 +166,62 @@ pub fn index(config: &Config) -> Vec<u8> {
             status_url => format!("{base}/status"),
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::publish::{Item, ItemSource};
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn river_escapes_what_sources_wrote() {
+        let t = Utc.with_ymd_and_hms(2024, 1, 20, 1, 30, 0).unwrap();
+        let item = Item {
+            id: "urn:uuid:1".into(),
+            url: Some("https://example.org/a?x=1&y=\"2\"".into()),
+            title: "<script>alert(1)</script> & \"quotes\"".into(),
+            published: t,
+            updated: t,
+            authors: vec![],
+            summary_html: Some("<p>safe <b>markup</b></p>".into()),
+            content_html: None,
+            text: String::new(),
+            categories: vec![],
+            enclosures: vec![],
+            language: Some("zh".into()),
+            source: ItemSource {
+                id: "s".into(),
+                name: "<i>src</i>".into(),
+                url: String::new(),
+            },
+            also_at: vec![],
+        };
+        let doc = FeedDoc {
+            id: "f".into(),
+            title: "T".into(),
+            description: String::new(),
+            home_url: "http://h/".into(),
+            base_url: "http://h".into(),
+            updated: t,
+            items: vec![item],
+            page: 1,
+            has_next: true,
+            hub: None,
+            timezone: chrono_tz::Asia::Shanghai,
+        };
+        let html = String::from_utf8(river(&doc)).unwrap();
+        assert!(
+            html.contains("&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;quotes&quot;"),
+            "{html}"
+        );
+        assert!(html.contains("&lt;i&gt;src&lt;/i&gt;"));
+        assert!(
+            html.contains("<p>safe <b>markup</b></p>"),
+            "sanitized HTML is kept"
+        );
+        assert!(html.contains("2024-01-20 09:30"));
+        assert!(html.contains("href=\"http://h/feeds/f.html?page=2\""));
+        assert!(!html.contains("<script>"));
+    }
 }

@@ -17,7 +17,10 @@ pub fn render(doc: &FeedDoc) -> Vec<u8> {
     });
     if let Some(obj) = feed.as_object_mut() {
         if doc.has_next {
-            obj.insert("next_url".into(), json!(doc.page_url(Format::Json, doc.page + 1)));
+            obj.insert(
+                "next_url".into(),
+                json!(doc.page_url(Format::Json, doc.page + 1)),
+            );
         }
         if let Some(hub) = &doc.hub {
             obj.insert("hubs".into(), json!([{ "type": "WebSub", "url": hub }]));

@@ -15,7 +15,9 @@ fn esc(s: &str) -> String {
 /// and the outputs as subscribable feeds.
 pub fn render(config: &Config, now: DateTime<Utc>) -> Vec<u8> {
     let base = config.server.base_url.as_str().trim_end_matches('/');
-    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n<head>\n");
+    let mut out = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<opml version=\"2.0\">\n<head>\n",
+    );
     out.push_str(&format!(
         "  <title>huiliu sources</title>\n  <dateCreated>{}</dateCreated>\n  <docs>http://opml.org/spec2.opml</docs>\n</head>\n<body>\n",
         now.to_rfc2822()

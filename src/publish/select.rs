@@ -78,7 +78,12 @@ mod tests {
 
     fn filter() -> EntryFilter {
         EntryFilter {
-            fields: vec![MatchField::Title, MatchField::Content, MatchField::Author, MatchField::Category],
+            fields: vec![
+                MatchField::Title,
+                MatchField::Content,
+                MatchField::Author,
+                MatchField::Category,
+            ],
             ..EntryFilter::default()
         }
     }

@@ -82,7 +82,10 @@ impl Rendered {
     /// (in any encoding). If-None-Match takes precedence over
     /// If-Modified-Since (RFC 9110 §13.2.2).
     pub fn not_modified(&self, headers: &HeaderMap) -> bool {
-        if let Some(inm) = headers.get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
+        if let Some(inm) = headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+        {
             return inm.split(',').any(|t| {
                 let t = t.trim();
                 t == "*"
@@ -129,14 +132,20 @@ impl Rendered {
             headers.insert(header::CACHE_CONTROL, v);
         }
         headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        headers.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        );
         for (k, v) in &self.extra {
             headers.insert(k.clone(), v.clone());
         }
         if self.not_modified(request) {
             return (StatusCode::NOT_MODIFIED, headers).into_response();
         }
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(self.content_type));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        );
         match coding {
             Coding::Gzip => {
                 headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
@@ -229,7 +238,12 @@ mod tests {
         let t = DateTime::parse_from_rfc3339("2024-02-20T08:45:00Z")
             .unwrap()
             .to_utc();
-        Rendered::new("<rss>湖塘</rss>".repeat(100).into_bytes(), "application/rss+xml", t, 300)
+        Rendered::new(
+            "<rss>湖塘</rss>".repeat(100).into_bytes(),
+            "application/rss+xml",
+            t,
+            300,
+        )
     }
 
     #[test]
@@ -243,13 +257,22 @@ mod tests {
         );
         assert!(r.not_modified(&h));
         let mut h = HeaderMap::new();
-        h.insert(header::IF_MODIFIED_SINCE, HeaderValue::from_static("Tue, 20 Feb 2024 08:45:00 GMT"));
+        h.insert(
+            header::IF_MODIFIED_SINCE,
+            HeaderValue::from_static("Tue, 20 Feb 2024 08:45:00 GMT"),
+        );
         assert!(r.not_modified(&h));
-        h.insert(header::IF_MODIFIED_SINCE, HeaderValue::from_static("Tue, 20 Feb 2024 08:44:59 GMT"));
+        h.insert(
+            header::IF_MODIFIED_SINCE,
+            HeaderValue::from_static("Tue, 20 Feb 2024 08:44:59 GMT"),
+        );
         assert!(!r.not_modified(&h));
         // A non-matching ETag wins over a matching date.
         h.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"other\""));
-        h.insert(header::IF_MODIFIED_SINCE, HeaderValue::from_static("Tue, 20 Feb 2024 08:45:00 GMT"));
+        h.insert(
+            header::IF_MODIFIED_SINCE,
+            HeaderValue::from_static("Tue, 20 Feb 2024 08:45:00 GMT"),
+        );
         assert!(!r.not_modified(&h));
     }
 
@@ -257,19 +280,30 @@ mod tests {
     fn negotiates_and_decompresses_to_the_same_bytes() {
         let r = rendered();
         let mut h = HeaderMap::new();
-        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip, deflate"));
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip, deflate"),
+        );
         let (coding, body) = r.negotiate(&h);
         assert_eq!(coding, Coding::Gzip);
         let mut out = Vec::new();
-        flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut out).unwrap();
+        flate2::read::GzDecoder::new(&body[..])
+            .read_to_end(&mut out)
+            .unwrap();
         assert_eq!(out, r.body);
-        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("gzip;q=0.5, br"));
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("gzip;q=0.5, br"),
+        );
         let (coding, body) = r.negotiate(&h);
         assert_eq!(coding, Coding::Brotli);
         let mut out = Vec::new();
         brotli::BrotliDecompress(&mut &body[..], &mut out).unwrap();
         assert_eq!(out, r.body);
-        h.insert(header::ACCEPT_ENCODING, HeaderValue::from_static("br;q=0, identity"));
+        h.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("br;q=0, identity"),
+        );
         assert_eq!(r.negotiate(&h).0, Coding::Identity);
     }
 }

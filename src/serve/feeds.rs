@@ -40,7 +40,9 @@ pub async fn feed(
     };
     let config = app.config();
     let Some(feed_cfg) = config.feed(id) else {
-        return not_found(format!("no feed `{id}` is configured (see / for the list)\n"));
+        return not_found(format!(
+            "no feed `{id}` is configured (see / for the list)\n"
+        ));
     };
     let page = match query.get("page").map(|p| p.parse::<usize>()) {
         None => 1,
@@ -113,7 +115,10 @@ pub async fn page_entries(
             .await?;
         let exhausted = rows.len() < batch;
         offset += rows.len();
-        kept.extend(rows.into_iter().filter(|e| select::keep(&feed.filter, e, now)));
+        kept.extend(
+            rows.into_iter()
+                .filter(|e| select::keep(&feed.filter, e, now)),
+        );
         if kept.len() >= want || exhausted {
             break;
         }

@@ -44,7 +44,7 @@ pub async fn healthz(State(app): State<AppState>) -> Response {
 
 /// With `server.admin_token` set, `/status*` and `/metrics` want
 /// `Authorization: Bearer <token>`.
-fn authorized(config: &Config, headers: &HeaderMap) -> Result<(), Response> {
+fn authorized(config: &Config, headers: &HeaderMap) -> Result<(), Box<Response>> {
     let Some(token) = &config.server.admin_token else {
         return Ok(());
     };
@@ -55,12 +55,14 @@ fn authorized(config: &Config, headers: &HeaderMap) -> Result<(), Response> {
     if given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
         return Ok(());
     }
-    Err((
-        StatusCode::UNAUTHORIZED,
-        [(header::WWW_AUTHENTICATE, "Bearer realm=\"huiliu\"")],
-        "this page needs `Authorization: Bearer <server.admin_token>`\n",
-    )
-        .into_response())
+    Err(Box::new(
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer realm=\"huiliu\"")],
+            "this page needs `Authorization: Bearer <server.admin_token>`\n",
+        )
+            .into_response(),
+    ))
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -69,11 +71,14 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 pub async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(r) = authorized(&app.config(), &headers) {
-        return r;
+        return *r;
     }
     let stored = app.store.total_entries().await.ok();
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         crate::metrics::get().render(stored),
     )
         .into_response()
@@ -103,10 +108,19 @@ async fn gather(app: &AppState) -> Result<Status, crate::store::StoreError> {
     let config = app.config();
     let now = Utc::now();
     let states = app.store.states().await?;
-    let since = (now - Duration::days(29)).date_naive().and_hms_opt(0, 0, 0).map(|d| d.and_utc()).unwrap_or(now);
+    let since = (now - Duration::days(29))
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map(|d| d.and_utc())
+        .unwrap_or(now);
     let daily = app.store.daily_counts(since).await?;
     let mut per_day: BTreeMap<String, u64> = (0..30)
-        .map(|i| ((since + Duration::days(i)).format("%Y-%m-%d").to_string(), 0))
+        .map(|i| {
+            (
+                (since + Duration::days(i)).format("%Y-%m-%d").to_string(),
+                0,
+            )
+        })
         .collect();
     let mut added: BTreeMap<&str, u64> = BTreeMap::new();
     for (source, day, n) in &daily {
@@ -146,11 +160,14 @@ fn publish_url(url: &url::Url) -> String {
 
 pub async fn status_json(State(app): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(r) = authorized(&app.config(), &headers) {
-        return r;
+        return *r;
     }
     match gather(&app).await {
         Ok(status) => (
-            [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
             serde_json::to_string_pretty(&status).unwrap_or_default(),
         )
             .into_response(),
@@ -161,7 +178,7 @@ pub async fn status_json(State(app): State<AppState>, headers: HeaderMap) -> Res
 pub async fn status_page(State(app): State<AppState>, headers: HeaderMap) -> Response {
     let config = app.config();
     if let Err(r) = authorized(&config, &headers) {
-        return r;
+        return *r;
     }
     let status = match gather(&app).await {
         Ok(s) => s,
@@ -171,7 +188,13 @@ pub async fn status_page(State(app): State<AppState>, headers: HeaderMap) -> Res
         d.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
             .unwrap_or_else(|| "—".into())
     };
-    let peak = status.per_day.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+    let peak = status
+        .per_day
+        .iter()
+        .map(|(_, n)| *n)
+        .max()
+        .unwrap_or(0)
+        .max(1);
     let chart: Vec<minijinja::Value> = status
         .per_day
         .iter()

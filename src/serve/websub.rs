@@ -14,7 +14,12 @@ use super::AppState;
 use crate::publish::{self, Format};
 
 /// Checks for changes every `every` until `stop` turns true.
-pub async fn notify_loop(app: AppState, hub: Url, every: Duration, mut stop: watch::Receiver<bool>) {
+pub async fn notify_loop(
+    app: AppState,
+    hub: Url,
+    every: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     let client = match reqwest::Client::builder()
         .user_agent(crate::USER_AGENT)
         .timeout(Duration::from_secs(10))
@@ -61,8 +66,12 @@ pub async fn notify_loop(app: AppState, hub: Url, every: Duration, mut stop: wat
                         Ok(r) if r.status().is_success() => {
                             tracing::info!(feed = %feed.id, topic = %topic, "WebSub hub notified")
                         }
-                        Ok(r) => tracing::warn!(feed = %feed.id, hub = %hub, status = r.status().as_u16(), "WebSub hub refused the notification"),
-                        Err(e) => tracing::warn!(feed = %feed.id, hub = %hub, error = %e, "WebSub hub unreachable"),
+                        Ok(r) => {
+                            tracing::warn!(feed = %feed.id, hub = %hub, status = r.status().as_u16(), "WebSub hub refused the notification")
+                        }
+                        Err(e) => {
+                            tracing::warn!(feed = %feed.id, hub = %hub, error = %e, "WebSub hub unreachable")
+                        }
                     }
                 }
             }

@@ -338,8 +338,10 @@ impl Store for SqliteStore {
     }
 
     async fn total_entries(&self) -> Result<u64, StoreError> {
-        self.with(|c| Ok(c.query_row("SELECT COUNT(*) FROM entry", [], |r| r.get::<_, i64>(0))? as u64))
-            .await
+        self.with(|c| {
+            Ok(c.query_row("SELECT COUNT(*) FROM entry", [], |r| r.get::<_, i64>(0))? as u64)
+        })
+        .await
     }
 
     async fn daily_counts(

@@ -290,3 +290,26 @@ pub async fn pipeline(cfg: &huiliu::config::Config) -> huiliu::refresh::Pipeline
         changes: Arc::new(std::sync::atomic::AtomicU64::new(1)),
     }
 }
+
+/// Starts huiliu's HTTP server for `cfg` on an ephemeral port; returns its base URL.
+pub async fn serve(cfg: &huiliu::config::Config, p: &huiliu::refresh::Pipeline) -> String {
+    serve_state(cfg, p).await.0
+}
+
+/// Like [`serve`], also returning the state (to swap configs, read caches).
+pub async fn serve_state(
+    cfg: &huiliu::config::Config,
+    p: &huiliu::refresh::Pipeline,
+) -> (String, huiliu::serve::AppState) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let mut cfg = cfg.clone();
+    cfg.server.base_url = url::Url::parse(&format!("http://{addr}")).unwrap();
+    let state = huiliu::serve::AppState::new(Arc::new(cfg), p.store.clone(), p.changes.clone());
+    tokio::spawn(huiliu::serve::serve(
+        listener,
+        state.clone(),
+        std::future::pending(),
+    ));
+    (format!("http://{addr}"), state)
+}
