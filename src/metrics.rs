@@ -1,10 +1,10 @@
 //! Process-wide counters, exposed at `/metrics` in the Prometheus text
 //! format. Plain atomics: recording costs nothing on the hot paths.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
 /// Upper bounds (seconds) of the fetch latency histogram.
@@ -19,7 +19,8 @@ pub struct Metrics {
     entries_new: AtomicU64,
     entries_updated: AtomicU64,
     dedup_merges: AtomicU64,
-    http: Mutex<BTreeMap<(String, u16), u64>>,
+    /// route → status → count; a read lock and an atomic add per request.
+    http: RwLock<HashMap<String, HashMap<u16, AtomicU64>>>,
 }
 
 pub fn get() -> &'static Metrics {
@@ -52,8 +53,18 @@ impl Metrics {
     }
 
     pub fn http(&self, route: &str, status: u16) {
-        if let Ok(mut m) = self.http.lock() {
-            *m.entry((route.to_string(), status)).or_default() += 1;
+        if let Ok(m) = self.http.read() {
+            if let Some(n) = m.get(route).and_then(|r| r.get(&status)) {
+                n.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
+        if let Ok(mut m) = self.http.write() {
+            m.entry(route.to_string())
+                .or_default()
+                .entry(status)
+                .or_default()
+                .fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -101,8 +112,15 @@ impl Metrics {
         }
         let _ = writeln!(out, "# HELP huiliu_dedup_merges_total Entries merged into another's cluster.\n# TYPE huiliu_dedup_merges_total counter\nhuiliu_dedup_merges_total {}", self.dedup_merges.load(Ordering::Relaxed));
         let _ = writeln!(out, "# HELP huiliu_http_requests_total HTTP requests by route and status.\n# TYPE huiliu_http_requests_total counter");
-        if let Ok(m) = self.http.lock() {
-            for ((route, status), n) in m.iter() {
+        if let Ok(m) = self.http.read() {
+            let sorted: BTreeMap<(&String, u16), u64> = m
+                .iter()
+                .flat_map(|(route, by)| {
+                    by.iter()
+                        .map(move |(s, n)| ((route, *s), n.load(Ordering::Relaxed)))
+                })
+                .collect();
+            for ((route, status), n) in sorted {
                 let _ = writeln!(
                     out,
                     "huiliu_http_requests_total{{route=\"{route}\",status=\"{status}\"}} {n}"

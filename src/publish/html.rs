@@ -79,6 +79,25 @@ struct RiverItem {
     also_at: Vec<Copy>,
 }
 
+/// What the river shows of an entry: its summary, its content when short,
+/// else the opening of its text.
+fn teaser(i: &super::Item) -> Option<String> {
+    const SHORT: usize = 600;
+    if let Some(s) = &i.summary_html {
+        return Some(s.clone());
+    }
+    if i.text.chars().count() <= SHORT {
+        return i.content_html.clone();
+    }
+    let opening: String = i.text.chars().take(SHORT / 2).collect();
+    let escaped = opening
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\n', "<br>");
+    Some(format!("<p>{escaped}…</p>"))
+}
+
 /// The river of news of one output page.
 pub fn river(doc: &FeedDoc) -> Vec<u8> {
     let items: Vec<RiverItem> = doc
@@ -101,7 +120,7 @@ pub fn river(doc: &FeedDoc) -> Vec<u8> {
                 .map(super::author_label)
                 .collect::<Vec<_>>()
                 .join(", "),
-            summary: i.summary_html.clone().or_else(|| i.content_html.clone()),
+            summary: teaser(i),
             also_at: i
                 .also_at
                 .iter()
