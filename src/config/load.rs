@@ -131,6 +131,10 @@ const SOURCE_KEYS: &[&str] = &[
     "headers",
     "language",
     "max_pages",
+    "fetch_articles",
+    "refetch_articles",
+    "robots",
+    "article_delay",
     "list",
     "article",
 ];
@@ -580,7 +584,15 @@ impl<'a> Loader<'a> {
         let path = sect.path;
         let list_item = sect.table.get("list");
         if kind != SourceKind::Html {
-            for key in ["list", "article", "max_pages"] {
+            for key in [
+                "list",
+                "article",
+                "max_pages",
+                "fetch_articles",
+                "refetch_articles",
+                "robots",
+                "article_delay",
+            ] {
                 if sect.table.contains_key(key) {
                     let span = self.value_span(sect, key);
                     self.error(
@@ -643,7 +655,10 @@ impl<'a> Loader<'a> {
             Some(a) => {
                 let art_path = format!("{path}.article");
                 let art = self.sub_section(a, &art_path)?;
-                self.unknown_keys(art, &["title", "content", "remove", "date", "author"]);
+                self.unknown_keys(
+                    art,
+                    &["title", "content", "remove", "date", "author", "origin"],
+                );
                 let remove = self
                     .strings(art, "remove")
                     .unwrap_or_default()
@@ -667,6 +682,7 @@ impl<'a> Loader<'a> {
                     remove,
                     date: self.field(art, "date", None),
                     author: self.field(art, "author", None),
+                    origin: self.field(art, "origin", None),
                 })
             }
         };
@@ -674,6 +690,12 @@ impl<'a> Loader<'a> {
             max_pages,
             list: list_rules,
             article,
+            fetch_articles: self.bool(sect, "fetch_articles").unwrap_or(true),
+            refetch_articles: self.bool(sect, "refetch_articles").unwrap_or(false),
+            robots: self.bool(sect, "robots").unwrap_or(true),
+            article_delay: self
+                .duration(sect, "article_delay")
+                .unwrap_or(Duration::from_secs(1)),
         })
     }
 
@@ -891,6 +913,17 @@ impl<'a> Loader<'a> {
             Ok(d) => Some(d),
             Err(e) => {
                 self.error(span, &Self::field_path(sect, key), e);
+                None
+            }
+        }
+    }
+
+    fn bool(&mut self, sect: Section<'_>, key: &str) -> Option<bool> {
+        let (item, span) = self.lookup(sect, key)?;
+        match item.as_bool() {
+            Some(b) => Some(b),
+            None => {
+                self.error(span, &Self::field_path(sect, key), "must be true or false");
                 None
             }
         }
