@@ -1184,6 +1184,62 @@ url = "https://example.org/list.html"
     }
 
     #[test]
+    fn html_politeness_keys() {
+        let cfg = load(
+            r#"
+[defaults]
+article_delay = "250ms"
+[[source]]
+id = "h"
+kind = "html"
+url = "https://example.org/list.html"
+robots = false
+refetch_articles = true
+  [source.list]
+  item = "li"
+  link = "a"
+  [source.article]
+  origin = { selector = "div.info", regex = '来源：\s*(\S+)' }
+[[source]]
+id = "f"
+url = "https://example.org/rss.xml"
+"#,
+        )
+        .unwrap();
+        let s = cfg.source("h").unwrap().scrape.as_ref().unwrap();
+        assert!(!s.robots && s.refetch_articles && s.fetch_articles);
+        assert_eq!(s.article_delay, Duration::from_millis(250));
+        assert!(s.article.as_ref().unwrap().origin.is_some());
+        assert!(cfg.source("f").unwrap().scrape.is_none());
+
+        let errs = load(
+            r#"
+[[source]]
+id = "f"
+url = "https://example.org/rss.xml"
+robots = false
+[[source]]
+id = "h"
+kind = "html"
+url = "https://example.org/list.html"
+robots = "no"
+  [source.list]
+  item = "li"
+  link = "a"
+"#,
+        )
+        .unwrap_err()
+        .0;
+        let fields: Vec<(&str, usize)> = errs.iter().map(|e| (e.field.as_str(), e.line)).collect();
+        assert_eq!(
+            fields,
+            vec![("source[1].robots", 5), ("source[2].robots", 10)],
+            "{errs:?}"
+        );
+        assert!(errs[1].message.contains("true or false"));
+    }
+
+    #[test]
     fn misspelt_key_gets_a_hint() {
         let errs = load("[[source]]\nid = \"a\"\nurl = \"https://x.org/\"\nintervall = \"1h\"\n")
             .unwrap_err()
