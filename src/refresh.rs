@@ -140,7 +140,12 @@ pub async fn refresh_source(p: &Pipeline, source: &SourceConfig) -> PollReport {
                 p.changes.fetch_add(1, Ordering::Release);
             }
             match outcome {
-                Outcome::Fetched(_) => Outcome::Fetched(counts),
+                Outcome::Fetched(_) => {
+                    let mut counts = counts;
+                    // Scraped items already stored were not re-read: they are unchanged.
+                    counts.unchanged += state.scrape.as_ref().map_or(0, |h| h.articles_known);
+                    Outcome::Fetched(counts)
+                }
                 other => other,
             }
         }

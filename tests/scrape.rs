@@ -213,6 +213,10 @@ async fn article_pages_are_fetched_once_and_new_items_only() {
     server.clear_log();
     let outcome = poll(&p, &cfg).await;
     assert_eq!(new_count(&outcome), 1, "{outcome:?}");
+    match &outcome {
+        Outcome::Fetched(c) => assert_eq!((c.updated, c.unchanged), (0, 4), "{c:?}"),
+        other => panic!("{other:?}"),
+    }
     assert_eq!(
         article_requests(&server),
         vec!["/hutang/202402/t20240229_4823001.html".to_string()]
@@ -417,4 +421,35 @@ async fn without_article_selectors_main_content_is_extracted() {
     let ours = serve(&cfg, &p).await;
     let feed = get_json(&format!("{ours}/feeds/hutang.json")).await;
     check_expected(site.path(), &server, feed["items"].as_array().unwrap());
+}
+
+#[tokio::test]
+async fn a_failed_article_page_is_retried_at_the_next_poll() {
+    let site = fixture_copy("mockweb");
+    let server = MockServer::start(site.path()).await;
+    let work = tempfile::tempdir().unwrap();
+    let cfg = config_in(work.path(), &config_text(site.path(), &server.base()));
+    let p = pipeline(&cfg).await;
+    let article = site.path().join("hutang/202402/t20240218_4819502.html");
+    let saved = std::fs::read(&article).unwrap();
+    std::fs::remove_file(&article).unwrap();
+
+    assert_eq!(new_count(&poll(&p, &cfg).await), 3);
+    let state = p.store.state("hutang").await.unwrap();
+    let health = state.scrape.unwrap();
+    assert_eq!((health.articles_fetched, health.articles_failed), (3, 1));
+    assert!(
+        health.problems[0].contains("t20240218_4819502.html"),
+        "{:?}",
+        health.problems
+    );
+    assert_eq!(state.etag, None, "the list must be read again next time");
+
+    std::fs::write(&article, saved).unwrap();
+    server.clear_log();
+    assert_eq!(new_count(&poll(&p, &cfg).await), 1);
+    assert_eq!(
+        article_requests(&server),
+        vec!["/hutang/202402/t20240218_4819502.html".to_string()]
+    );
 }
