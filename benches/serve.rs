@@ -84,7 +84,13 @@ fn start_nginx(dir: &Path, port: u16) -> std::process::Child {
     std::fs::write(dir.join("nginx.conf"), conf).expect("write nginx.conf");
     let nginx = ["/usr/sbin/nginx", "nginx"]
         .into_iter()
-        .find(|p| Command::new(p).arg("-v").stderr(Stdio::null()).status().is_ok())
+        .find(|p| {
+            Command::new(p)
+                .arg("-v")
+                .stderr(Stdio::null())
+                .status()
+                .is_ok()
+        })
         .unwrap_or_else(|| {
             eprintln!("nginx not found: apt-get install nginx-light");
             std::process::exit(2);
@@ -122,7 +128,9 @@ fn main() {
     let addr = listener.local_addr().expect("addr");
     cfg.server.base_url = url::Url::parse(&format!("http://{addr}")).expect("url");
     let cfg = Arc::new(cfg);
-    let store = runtime.block_on(huiliu::store::open(&cfg.storage)).expect("store");
+    let store = runtime
+        .block_on(huiliu::store::open(&cfg.storage))
+        .expect("store");
     let pipeline = huiliu::refresh::Pipeline {
         fetcher: huiliu::fetch::Fetcher::new(&cfg.fetch).expect("fetcher"),
         store: store.clone(),
@@ -130,11 +138,19 @@ fn main() {
     };
     runtime.block_on(huiliu::schedule::poll_once(&pipeline, &cfg.sources, 1));
     let state = huiliu::serve::AppState::new(cfg.clone(), store, pipeline.changes.clone());
-    runtime.spawn(huiliu::serve::serve(listener, state, std::future::pending()));
+    runtime.spawn(huiliu::serve::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
     std::thread::sleep(Duration::from_millis(200));
 
     let ours = format!("http://{addr}/feeds/merged.rss");
-    let body = Command::new("curl").args(["-s", &ours]).output().expect("curl").stdout;
+    let body = Command::new("curl")
+        .args(["-s", &ours])
+        .output()
+        .expect("curl")
+        .stdout;
     let www = dir.path().join("www");
     std::fs::create_dir_all(&www).expect("www");
     std::fs::write(www.join("merged.rss"), &body).expect("static copy");
@@ -150,8 +166,15 @@ fn main() {
     let theirs = format!("http://127.0.0.1:{port}/merged.rss");
     println!("feed: {} entries, {} bytes", ENTRIES, body.len());
 
-    let cases: [(&str, bool, bool); 3] = [("plain", false, false), ("gzip", true, false), ("304", false, true)];
-    println!("{:<8} {:>14} {:>14} {:>7}", "case", "huiliu req/s", "nginx req/s", "ratio");
+    let cases: [(&str, bool, bool); 3] = [
+        ("plain", false, false),
+        ("gzip", true, false),
+        ("304", false, true),
+    ];
+    println!(
+        "{:<8} {:>14} {:>14} {:>7}",
+        "case", "huiliu req/s", "nginx req/s", "ratio"
+    );
     for (name, gzip, conditional) in cases {
         let mut rates = Vec::new();
         for url in [&ours, &theirs] {

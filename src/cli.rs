@@ -19,7 +19,7 @@ use crate::{schedule, serve, store};
     name = "huiliu",
     version,
     about = "汇流 huiliu: polls feeds and news pages, merges them, serves RSS, Atom and JSON Feed",
-    after_help = "Examples:\n  huiliu run --config config/demo.toml\n  huiliu poll --config huiliu.toml --source hutang\n  huiliu check --config huiliu.toml\n\nExit status: 0 ok, 1 some sources failed, 2 bad config or arguments.\nLogs: set HUILIU_LOG (or RUST_LOG), e.g. HUILIU_LOG=debug."
+    after_help = "Examples:\n  huiliu run --config config/demo.toml\n  huiliu poll --config huiliu.toml --source hutang\n  huiliu check --config huiliu.toml\n  huiliu scrape --config huiliu.toml --source hutang\n\nExit status: 0 ok, 1 some sources failed, 2 bad config or arguments.\nLogs: set HUILIU_LOG (or RUST_LOG), e.g. HUILIU_LOG=debug."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -60,6 +60,18 @@ enum Command {
     ExportOpml {
         #[arg(long, short)]
         config: PathBuf,
+    },
+    /// Fetch an html source and print what would be extracted, field by
+    /// field, without storing anything (for writing selectors).
+    Scrape {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The source id (a `kind = "html"` source).
+        #[arg(long)]
+        source: String,
+        /// One JSON object per entry (url, title, published, authors, content text).
+        #[arg(long)]
+        json: bool,
     },
     /// Show each source's polling state.
     Sources {
@@ -134,6 +146,11 @@ async fn dispatch(command: Command) -> ExitCode {
                 ExitCode::SUCCESS
             })
         }
+        Command::Scrape {
+            config,
+            source,
+            json,
+        } => scrape(&config, &source, json).await,
     };
     result.unwrap_or_else(|code| code)
 }
@@ -255,7 +272,7 @@ async fn sources(path: &std::path::Path, json: bool) -> Result<ExitCode, ExitCod
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "{:<16} {:<6} {:>7} {:<13} {:<20} {:<20} {:>5}  last error",
+        "{:<16} {:<6} {:>7} {:<13} {:<20} {:<20} {:>5}  last error / scrape health",
         "source", "kind", "entries", "last status", "last success", "next due", "fails"
     );
     let t = |d: Option<chrono::DateTime<chrono::Utc>>| {
@@ -273,8 +290,120 @@ async fn sources(path: &std::path::Path, json: bool) -> Result<ExitCode, ExitCod
             t(st.last_success),
             t(st.next_due),
             st.consecutive_failures,
-            st.last_error.unwrap_or_default()
+            match (&st.last_error, &st.scrape) {
+                (Some(e), _) => e.clone(),
+                (None, Some(h)) => h.summary(),
+                (None, None) => String::new(),
+            }
         );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn scrape(path: &std::path::Path, id: &str, json: bool) -> Result<ExitCode, ExitCode> {
+    use crate::refresh::scrape::{scrape as run_scrape, Scrape};
+    let cfg = load(path)?;
+    let Some(source) = cfg.source(id) else {
+        eprintln!(
+            "huiliu: no source `{id}` in {}; html sources: {}",
+            path.display(),
+            cfg.sources
+                .iter()
+                .filter(|s| s.kind == config::SourceKind::Html)
+                .map(|s| s.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        return Err(ExitCode::from(2));
+    };
+    if source.kind != config::SourceKind::Html {
+        eprintln!(
+            "huiliu: source `{id}` is kind = \"{}\"; `huiliu scrape` checks html sources (use `huiliu poll --source {id}`)",
+            source.kind.as_str()
+        );
+        return Err(ExitCode::from(2));
+    }
+    let fetcher = Fetcher::new(&cfg.fetch).map_err(|e| {
+        eprintln!("huiliu: {e}");
+        ExitCode::from(2)
+    })?;
+    let pages = match run_scrape(&fetcher, None, source, &source.url, &Default::default()).await {
+        Ok(Scrape::Pages(p)) => p,
+        Ok(Scrape::NotModified) => {
+            eprintln!("huiliu: {}: not modified", source.url);
+            return Ok(ExitCode::SUCCESS);
+        }
+        Err(f) => {
+            eprintln!("huiliu: {id}: {}", f.message);
+            if let Some(h) = f.health {
+                eprintln!("  ({})", h.summary());
+            }
+            return Ok(ExitCode::from(1));
+        }
+    };
+    for raw in &pages.entries {
+        let e = crate::normalize::normalize_entry(raw, source, &pages.url, None);
+        let authors: Vec<_> = e
+            .authors
+            .iter()
+            .map(|a| serde_json::json!({"name": a.name, "role": a.role}))
+            .collect();
+        if json {
+            let doc = serde_json::json!({
+                "url": e.url,
+                "title": e.title,
+                "published": e.published.map(|d| d.with_timezone(&source.timezone).to_rfc3339()),
+                "authors": authors,
+                "origin": raw.origin,
+                "content_text": e.text,
+            });
+            println!("{doc}");
+            continue;
+        }
+        let or_dash = |s: Option<String>| s.unwrap_or_else(|| "-".into());
+        println!("url:       {}", or_dash(e.url.clone()));
+        println!("title:     {}", e.title);
+        println!(
+            "published: {}",
+            or_dash(
+                e.published
+                    .map(|d| d.with_timezone(&source.timezone).to_rfc3339())
+            )
+        );
+        let names: Vec<String> = e
+            .authors
+            .iter()
+            .map(|a| match &a.role {
+                Some(r) => format!("{} ({r})", a.name),
+                None => a.name.clone(),
+            })
+            .collect();
+        println!(
+            "authors:   {}",
+            if names.is_empty() {
+                "-".into()
+            } else {
+                names.join(", ")
+            }
+        );
+        println!("origin:    {}", or_dash(raw.origin.clone()));
+        let text: String = e.text.chars().take(300).collect();
+        let more = if e.text.chars().count() > 300 {
+            " …"
+        } else {
+            ""
+        };
+        println!("content:   {}{more}", text.replace('\n', "\n           "));
+        println!();
+    }
+    let summary = pages.health.summary();
+    if json {
+        eprintln!("{id}: {summary}");
+    } else {
+        println!("{id}: {summary}");
+        for p in &pages.health.problems {
+            println!("  problem: {p}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -127,6 +127,54 @@ pub struct SourceState {
     pub next_due: Option<DateTime<Utc>>,
     /// The URL after a permanent redirect, if the source moved.
     pub moved_to: Option<String>,
+    /// For `html` sources: what the last scrape found.
+    #[serde(default)]
+    pub scrape: Option<ScrapeHealth>,
+}
+
+/// How well an `html` source's selectors matched at its last poll, for the
+/// status page and `huiliu sources`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScrapeHealth {
+    /// List pages read.
+    pub pages: usize,
+    /// Elements the `item` selector matched, over all pages.
+    pub items: usize,
+    /// Items (list fields) or article pages (`article.*` fields) that had each field.
+    pub filled: std::collections::BTreeMap<String, usize>,
+    /// Article pages fetched, failed, and skipped because already stored.
+    pub articles_fetched: usize,
+    pub articles_failed: usize,
+    pub articles_known: usize,
+    /// Article pages robots.txt did not allow.
+    pub robots_denied: usize,
+    /// A few of the problems met (failed article fetches, …).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub problems: Vec<String>,
+}
+
+impl ScrapeHealth {
+    /// One line for `huiliu sources`: `2 pages, 4 items; title 4/4, date 4/4, …`.
+    pub fn summary(&self) -> String {
+        let mut s = format!("{} page(s), {} item(s)", self.pages, self.items);
+        let fields: Vec<String> = self
+            .filled
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        if !fields.is_empty() {
+            s.push_str("; ");
+            s.push_str(&fields.join(", "));
+        }
+        s.push_str(&format!(
+            "; articles fetched {}, failed {}, known {}",
+            self.articles_fetched, self.articles_failed, self.articles_known
+        ));
+        if self.robots_denied > 0 {
+            s.push_str(&format!(", robots-denied {}", self.robots_denied));
+        }
+        s
+    }
 }
 
 impl SourceState {
@@ -142,6 +190,7 @@ impl SourceState {
             consecutive_failures: 0,
             next_due: None,
             moved_to: None,
+            scrape: None,
         }
     }
 }

@@ -5,6 +5,8 @@
 //! Every failure ends as a recorded error on the source with a backoff; it
 //! never touches the entries already stored, nor any other source.
 
+pub mod scrape;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,8 +16,8 @@ use url::Url;
 
 use crate::config::{SourceConfig, SourceKind};
 use crate::fetch::{Fetched, Fetcher, Validators};
-use crate::model::{Entry, PollStatus, SourceState};
-use crate::normalize::normalize_feed;
+use crate::model::{Entry, PollStatus, ScrapeHealth, SourceState};
+use crate::normalize::{normalize_entry, normalize_feed};
 use crate::parse::{decode::decode, parse_feed};
 use crate::schedule;
 use crate::store::{PollCounts, Store};
@@ -59,7 +61,24 @@ enum Step {
         entries: Vec<Entry>,
         validators: Validators,
         moved_to: Option<Url>,
+        /// `html` sources: how the selectors fared.
+        scrape: Option<Box<ScrapeHealth>>,
     },
+}
+
+/// Why the fetch-to-normalize steps failed (with scrape health, if any).
+struct Failure {
+    message: String,
+    scrape: Option<ScrapeHealth>,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure {
+            message,
+            scrape: None,
+        }
+    }
 }
 
 /// Refreshes one source and records the result.
@@ -89,8 +108,10 @@ pub async fn refresh_source(p: &Pipeline, source: &SourceConfig) -> PollReport {
             entries,
             validators,
             moved_to,
+            scrape,
         }) => {
             succeeded(&mut state, source, now, PollStatus::Ok);
+            state.scrape = scrape.map(|h| *h);
             state.etag = validators.etag;
             state.last_modified = validators.last_modified;
             if let Some(new_url) = moved_to {
@@ -100,7 +121,10 @@ pub async fn refresh_source(p: &Pipeline, source: &SourceConfig) -> PollReport {
             }
             (entries, Outcome::Fetched(PollCounts::default()))
         }
-        Err(message) => {
+        Err(Failure { message, scrape }) => {
+            if scrape.is_some() {
+                state.scrape = scrape;
+            }
             state.last_status = Some(PollStatus::Error);
             state.last_error = Some(message.clone());
             state.consecutive_failures = state.consecutive_failures.saturating_add(1);
@@ -116,7 +140,12 @@ pub async fn refresh_source(p: &Pipeline, source: &SourceConfig) -> PollReport {
                 p.changes.fetch_add(1, Ordering::Release);
             }
             match outcome {
-                Outcome::Fetched(_) => Outcome::Fetched(counts),
+                Outcome::Fetched(_) => {
+                    let mut counts = counts;
+                    // Scraped items already stored were not re-read: they are unchanged.
+                    counts.unchanged += state.scrape.as_ref().map_or(0, |h| h.articles_known);
+                    Outcome::Fetched(counts)
+                }
                 other => other,
             }
         }
@@ -157,28 +186,69 @@ async fn fetch_and_normalize(
     source: &SourceConfig,
     url: &Url,
     state: &SourceState,
-) -> Result<Step, String> {
+) -> Result<Step, Failure> {
     if source.kind == SourceKind::Html {
-        return Err("html sources cannot be polled by this version of huiliu".into());
+        return scrape_and_normalize(p, source, url, state).await;
     }
     let body = match p
         .fetcher
         .fetch(source, url, &Validators::of(state))
         .await
-        .map_err(|e| e.to_string())?
+        .map_err(|e| Failure::from(e.to_string()))?
     {
         Fetched::NotModified(_) => return Ok(Step::NotModified),
         Fetched::Body(body) => body,
     };
     let (text, _, _) = decode(&body.bytes, body.content_type.as_deref(), source.encoding);
     let parsed = parse_feed(&text, &body.url, source.timezone, &source.date_formats)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Failure::from(e.to_string()))?;
     let base = parsed.base.clone().unwrap_or_else(|| body.url.clone());
     let entries = normalize_feed(&parsed, source, &base);
     Ok(Step::Entries {
         entries,
         validators: body.validators,
         moved_to: body.moved_permanently,
+        scrape: None,
+    })
+}
+
+/// `html` sources: list pages and the article pages of new items
+/// ([`scrape::scrape`]), then the same normalization as feeds. Items already
+/// stored are not in the result, so they stay as they are.
+async fn scrape_and_normalize(
+    p: &Pipeline,
+    source: &SourceConfig,
+    url: &Url,
+    state: &SourceState,
+) -> Result<Step, Failure> {
+    let scraped = scrape::scrape(
+        &p.fetcher,
+        Some(p.store.as_ref()),
+        source,
+        url,
+        &Validators::of(state),
+    )
+    .await
+    .map_err(|f| Failure {
+        message: f.message,
+        scrape: f.health,
+    })?;
+    let pages = match scraped {
+        scrape::Scrape::NotModified => return Ok(Step::NotModified),
+        scrape::Scrape::Pages(pages) => pages,
+    };
+    let mut entries: Vec<Entry> = pages
+        .entries
+        .iter()
+        .map(|raw| normalize_entry(raw, source, &pages.url, None))
+        .collect();
+    let mut seen = std::collections::HashSet::new();
+    entries.retain(|e| seen.insert(e.key.clone()));
+    Ok(Step::Entries {
+        entries,
+        validators: pages.validators,
+        moved_to: pages.moved_to,
+        scrape: Some(Box::new(pages.health)),
     })
 }
 

@@ -41,7 +41,10 @@ fn demo_config(dir: &Path) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let text = std::fs::read_to_string(root.join("config/demo.toml"))
         .unwrap()
-        .replace("sqlite:../data/demo.db", &format!("sqlite:{}/demo.db", dir.display()))
+        .replace(
+            "sqlite:../data/demo.db",
+            &format!("sqlite:{}/demo.db", dir.display()),
+        )
         .replace("\"demo/", &format!("\"{}/config/demo/", root.display()));
     let path = dir.join("demo.toml");
     std::fs::write(&path, text).unwrap();
@@ -121,30 +124,59 @@ fn river_and_status_pages_render_in_chromium() {
             && Command::new("curl")
                 .args(["-sf", &format!("{base}/status.json")])
                 .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).matches("\"last_status\": \"ok\"").count() == 3)
+                .map(|o| {
+                    String::from_utf8_lossy(&o.stdout)
+                        .matches("\"last_status\": \"ok\"")
+                        .count()
+                        == 3
+                })
                 .unwrap_or(false);
         if ready {
             break;
         }
-        assert!(Instant::now() < deadline, "huiliu did not poll the demo in time");
+        assert!(
+            Instant::now() < deadline,
+            "huiliu did not poll the demo in time"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 
     let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
     let profile = dir.path().join("chrome-profile");
-    let (dom, log) = browse(&chrome, &profile, &format!("{base}/feeds/wujin.html"), &target.join("river.png"));
+    let (dom, log) = browse(
+        &chrome,
+        &profile,
+        &format!("{base}/feeds/wujin.html"),
+        &target.join("river.png"),
+    );
     assert_eq!(dom.matches("<article").count(), 7, "{dom}");
-    assert!(dom.contains("凝心聚力推动高质量发展 用心用情建设高品质城区"), "Chinese title intact");
+    assert!(
+        dom.contains("凝心聚力推动高质量发展 用心用情建设高品质城区"),
+        "Chinese title intact"
+    );
     assert!(dom.contains("武进国家高新区：开展多维课堂 上好党员冬训“第一课”"));
     assert!(dom.contains("Spring job fair offers more than 5,000 positions"));
     assert!(dom.contains("丁涛"));
     assert!(!dom.contains("<script"), "no script reached the page");
-    assert!(console_errors(&log).is_empty(), "console: {:?}", console_errors(&log));
+    assert!(
+        console_errors(&log).is_empty(),
+        "console: {:?}",
+        console_errors(&log)
+    );
 
-    let (dom, log) = browse(&chrome, &profile, &format!("{base}/status"), &target.join("status.png"));
+    let (dom, log) = browse(
+        &chrome,
+        &profile,
+        &format!("{base}/status"),
+        &target.join("status.png"),
+    );
     assert!(dom.contains("湖塘镇人民政府 · 湖塘要闻"));
     assert!(dom.contains("<svg"));
     assert!(dom.contains("3 sources"));
-    assert!(console_errors(&log).is_empty(), "console: {:?}", console_errors(&log));
+    assert!(
+        console_errors(&log).is_empty(),
+        "console: {:?}",
+        console_errors(&log)
+    );
     assert!(target.join("river.png").is_file() && target.join("status.png").is_file());
 }

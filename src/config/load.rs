@@ -131,6 +131,10 @@ const SOURCE_KEYS: &[&str] = &[
     "headers",
     "language",
     "max_pages",
+    "fetch_articles",
+    "refetch_articles",
+    "robots",
+    "article_delay",
     "list",
     "article",
 ];
@@ -625,7 +629,15 @@ impl<'a> Loader<'a> {
         let path = sect.path;
         let list_item = sect.table.get("list");
         if kind != SourceKind::Html {
-            for key in ["list", "article", "max_pages"] {
+            for key in [
+                "list",
+                "article",
+                "max_pages",
+                "fetch_articles",
+                "refetch_articles",
+                "robots",
+                "article_delay",
+            ] {
                 if sect.table.contains_key(key) {
                     let span = self.value_span(sect, key);
                     self.error(
@@ -688,7 +700,10 @@ impl<'a> Loader<'a> {
             Some(a) => {
                 let art_path = format!("{path}.article");
                 let art = self.sub_section(a, &art_path)?;
-                self.unknown_keys(art, &["title", "content", "remove", "date", "author"]);
+                self.unknown_keys(
+                    art,
+                    &["title", "content", "remove", "date", "author", "origin"],
+                );
                 let remove = self
                     .strings(art, "remove")
                     .unwrap_or_default()
@@ -712,6 +727,7 @@ impl<'a> Loader<'a> {
                     remove,
                     date: self.field(art, "date", None),
                     author: self.field(art, "author", None),
+                    origin: self.field(art, "origin", None),
                 })
             }
         };
@@ -719,6 +735,12 @@ impl<'a> Loader<'a> {
             max_pages,
             list: list_rules,
             article,
+            fetch_articles: self.bool(sect, "fetch_articles").unwrap_or(true),
+            refetch_articles: self.bool(sect, "refetch_articles").unwrap_or(false),
+            robots: self.bool(sect, "robots").unwrap_or(true),
+            article_delay: self
+                .duration(sect, "article_delay")
+                .unwrap_or(Duration::from_secs(1)),
         })
     }
 
@@ -1020,6 +1042,17 @@ impl<'a> Loader<'a> {
         }
     }
 
+    fn bool(&mut self, sect: Section<'_>, key: &str) -> Option<bool> {
+        let (item, span) = self.lookup(sect, key)?;
+        match item.as_bool() {
+            Some(b) => Some(b),
+            None => {
+                self.error(span, &Self::field_path(sect, key), "must be true or false");
+                None
+            }
+        }
+    }
+
     fn int(&mut self, sect: Section<'_>, key: &str, min: i64, max: i64) -> Option<i64> {
         let (item, span) = self.lookup(sect, key)?;
         match item.as_integer() {
@@ -1272,6 +1305,62 @@ url = "https://example.org/list.html"
         assert_eq!(errs.len(), 1, "{errs:?}");
         assert_eq!(errs[0].field, "source[1].list.item");
         assert_eq!(errs[0].line, 7);
+    }
+
+    #[test]
+    fn html_politeness_keys() {
+        let cfg = load(
+            r#"
+[defaults]
+article_delay = "250ms"
+[[source]]
+id = "h"
+kind = "html"
+url = "https://example.org/list.html"
+robots = false
+refetch_articles = true
+  [source.list]
+  item = "li"
+  link = "a"
+  [source.article]
+  origin = { selector = "div.info", regex = '来源：\s*(\S+)' }
+[[source]]
+id = "f"
+url = "https://example.org/rss.xml"
+"#,
+        )
+        .unwrap();
+        let s = cfg.source("h").unwrap().scrape.as_ref().unwrap();
+        assert!(!s.robots && s.refetch_articles && s.fetch_articles);
+        assert_eq!(s.article_delay, Duration::from_millis(250));
+        assert!(s.article.as_ref().unwrap().origin.is_some());
+        assert!(cfg.source("f").unwrap().scrape.is_none());
+
+        let errs = load(
+            r#"
+[[source]]
+id = "f"
+url = "https://example.org/rss.xml"
+robots = false
+[[source]]
+id = "h"
+kind = "html"
+url = "https://example.org/list.html"
+robots = "no"
+  [source.list]
+  item = "li"
+  link = "a"
+"#,
+        )
+        .unwrap_err()
+        .0;
+        let fields: Vec<(&str, usize)> = errs.iter().map(|e| (e.field.as_str(), e.line)).collect();
+        assert_eq!(
+            fields,
+            vec![("source[1].robots", 5), ("source[2].robots", 10)],
+            "{errs:?}"
+        );
+        assert!(errs[1].message.contains("true or false"));
     }
 
     #[test]

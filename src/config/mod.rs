@@ -187,6 +187,15 @@ pub struct ScrapeConfig {
     pub max_pages: usize,
     pub list: ListRules,
     pub article: Option<ArticleRules>,
+    /// Follow each new item's link to its article page (`fetch_articles`,
+    /// default true). Without `[source.article]` the main content is extracted.
+    pub fetch_articles: bool,
+    /// Fetch article pages again even when the entry is stored (`refetch_articles`).
+    pub refetch_articles: bool,
+    /// Honour robots.txt (`robots`, default true).
+    pub robots: bool,
+    /// Pause between two article requests to the same host (`article_delay`, default 1s).
+    pub article_delay: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -208,6 +217,8 @@ pub struct ArticleRules {
     pub remove: Vec<Selector>,
     pub date: Option<FieldRule>,
     pub author: Option<FieldRule>,
+    /// The publishing organisation (`来源：`).
+    pub origin: Option<FieldRule>,
 }
 
 /// One published output.

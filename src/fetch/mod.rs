@@ -5,6 +5,8 @@
 
 mod file;
 mod http;
+pub mod polite;
+pub mod robots;
 
 use std::fmt;
 
@@ -112,6 +114,8 @@ impl std::error::Error for FetchError {}
 pub struct Fetcher {
     http: HttpClient,
     max_body_bytes: u64,
+    /// Per-host turns for scraped pages.
+    pub hosts: polite::HostGate,
 }
 
 impl Fetcher {
@@ -119,6 +123,7 @@ impl Fetcher {
         Ok(Fetcher {
             http: HttpClient::new(cfg)?,
             max_body_bytes: cfg.max_body_bytes,
+            hosts: polite::HostGate::default(),
         })
     }
 

@@ -4,6 +4,7 @@
 //! is derived from the content, identity from the cleaned fields, and
 //! sanitizing of the HTML comes last.
 
+pub mod article;
 pub mod dates;
 pub mod html;
 pub mod text;

@@ -1,7 +1,7 @@
 //! Repairs of layout artifacts in plain text.
 
 /// Sentence-ending punctuation after which a line break is a real paragraph break.
-const SENTENCE_END: &[char] = &[
+pub(crate) const SENTENCE_END: &[char] = &[
     '。', '！', '？', '…', '”', '」', '』', '）', ')', '.', '!', '?', '：', ':', '；', ';', '》',
     '】',
 ];

@@ -162,6 +162,7 @@ fn entry(e: model::Entry, url: &Url) -> RawEntry {
             .collect(),
         enclosures,
         language: e.language,
+        origin: None,
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod decode;
 mod feed;
+pub mod scrape;
 
 use chrono::{DateTime, Utc};
 use url::Url;
@@ -44,6 +45,9 @@ pub struct RawEntry {
     pub categories: Vec<String>,
     pub enclosures: Vec<Enclosure>,
     pub language: Option<String>,
+    /// Scraped pages: the organisation that first published it (`来源：`).
+    /// Shown by `huiliu scrape`; not stored yet.
+    pub origin: Option<String>,
 }
 
 /// Why a document could not be read; the source records it and backs off.

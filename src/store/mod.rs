@@ -3,6 +3,7 @@
 
 mod sqlite;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -63,6 +64,14 @@ pub trait Store: Send + Sync {
 
     /// Newest first (by published, else first-seen time), then by id.
     async fn entries(&self, query: &EntryQuery) -> Result<Vec<StoredEntry>, StoreError>;
+
+    /// Which of `keys` (entry identity keys) the source already has stored;
+    /// scraping uses it to fetch article pages of new items only.
+    async fn known_keys(
+        &self,
+        source_id: &str,
+        keys: &[String],
+    ) -> Result<HashSet<String>, StoreError>;
 
     async fn entry_count(&self, source_id: &str) -> Result<u64, StoreError>;
 

@@ -1,6 +1,7 @@
 //! The embedded SQLite store: one file, WAL, versioned migrations at start.
 //! rusqlite is synchronous, so every call runs on the blocking pool.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -49,6 +50,8 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (source_id, key)
     );
     CREATE INDEX entry_by_source_time ON entry (source_id, sort_time DESC, id DESC);",
+    // 2: scrape health of html sources (JSON of `ScrapeHealth`).
+    "ALTER TABLE source_state ADD COLUMN scrape_health TEXT;",
 ];
 
 pub struct SqliteStore {
@@ -144,10 +147,13 @@ fn state_from_row(r: &Row<'_>) -> rusqlite::Result<SourceState> {
         consecutive_failures: r.get(7)?,
         next_due: from_ts(r.get(8)?),
         moved_to: r.get(9)?,
+        scrape: r
+            .get::<_, Option<String>>(10)?
+            .and_then(|j| serde_json::from_str(&j).ok()),
     })
 }
 
-const STATE_COLUMNS: &str = "source_id, etag, last_modified, last_attempt, last_success, last_status, last_error, consecutive_failures, next_due, moved_to";
+const STATE_COLUMNS: &str = "source_id, etag, last_modified, last_attempt, last_success, last_status, last_error, consecutive_failures, next_due, moved_to, scrape_health";
 
 const ENTRY_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at";
 
@@ -279,10 +285,10 @@ impl Store for SqliteStore {
             }
             tx.execute(
                 &format!(
-                    "INSERT INTO source_state ({STATE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                    "INSERT INTO source_state ({STATE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
                      ON CONFLICT (source_id) DO UPDATE SET etag = ?2, last_modified = ?3, last_attempt = ?4,
                        last_success = ?5, last_status = ?6, last_error = ?7, consecutive_failures = ?8,
-                       next_due = ?9, moved_to = ?10"
+                       next_due = ?9, moved_to = ?10, scrape_health = ?11"
                 ),
                 params![
                     state.source_id,
@@ -295,6 +301,7 @@ impl Store for SqliteStore {
                     state.consecutive_failures,
                     ts(state.next_due),
                     state.moved_to,
+                    state.scrape.as_ref().map(json).transpose()?,
                 ],
             )?;
             tx.commit()?;
@@ -321,6 +328,26 @@ impl Store for SqliteStore {
                 entry_from_row,
             )?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn known_keys(
+        &self,
+        source_id: &str,
+        keys: &[String],
+    ) -> Result<HashSet<String>, StoreError> {
+        let id = source_id.to_string();
+        let keys = keys.to_vec();
+        self.with(move |c| {
+            let mut stmt = c.prepare("SELECT 1 FROM entry WHERE source_id = ?1 AND key = ?2")?;
+            let mut known = HashSet::new();
+            for k in keys {
+                if stmt.exists(params![id, k])? {
+                    known.insert(k);
+                }
+            }
+            Ok(known)
         })
         .await
     }
@@ -463,5 +490,34 @@ mod tests {
         drop(conn);
         let err = SqliteStore::open(&path).await.err().unwrap();
         assert!(err.to_string().contains("newer"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn known_keys_and_scrape_health_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("h.db")).await.unwrap();
+        let mut st = SourceState::new("s");
+        let mut health = crate::model::ScrapeHealth {
+            pages: 2,
+            items: 4,
+            ..Default::default()
+        };
+        health.filled.insert("title".into(), 4);
+        st.scrape = Some(health.clone());
+        store
+            .commit_poll(&st, &[entry("a", "x")], Utc::now())
+            .await
+            .unwrap();
+        let known = store
+            .known_keys("s", &["a".to_string(), "b".to_string()])
+            .await
+            .unwrap();
+        assert_eq!(known.into_iter().collect::<Vec<_>>(), vec!["a".to_string()]);
+        assert!(store
+            .known_keys("other", &["a".to_string()])
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(store.state("s").await.unwrap().scrape, Some(health));
     }
 }

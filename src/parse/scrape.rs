@@ -1,0 +1,823 @@
+//! Parse stage for `html` sources: decoded list and article pages + the
+//! compiled selectors of the source → raw items and article fields. Pure
+//! functions: no fetching, no storing (the pagination loop and the article
+//! fetches live in `refresh::scrape`).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use scraper::{ElementRef, Html, Node, Selector};
+use url::Url;
+
+use crate::config::{ArticleRules, FieldRule, ListRules};
+use crate::model::Author;
+use crate::normalize::article::{
+    self, clean_content, clean_page_title, merge_byline, parse_byline,
+};
+use crate::normalize::dates::{parse_date, ParsedDate};
+use crate::normalize::html::collapse_whitespace;
+
+/// A list page that matched nothing, or a page that is not what the rules expect.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ScrapeError {
+    #[error("selector \"{selector}\" matched 0 items on {url}: the page layout may have changed; check the `[source.list] item` selector with `huiliu scrape`")]
+    NoItems { selector: String, url: String },
+    #[error("selector \"{selector}\" ({field}) found nothing in {missing} of {total} items on {url}: the page layout may have changed; check it with `huiliu scrape`")]
+    FieldMissing {
+        field: &'static str,
+        selector: String,
+        missing: usize,
+        total: usize,
+        url: String,
+    },
+}
+
+/// One item of a list page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListItem {
+    /// Absolute, resolved against the page (or its `<base href>`).
+    pub link: Url,
+    pub title: Option<String>,
+    /// The title looked cut (`…`, `...`) and no full one was found.
+    pub title_truncated: bool,
+    pub date: Option<ParsedDate>,
+    pub summary_html: Option<String>,
+    pub image: Option<Url>,
+}
+
+/// What one list page gave.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListPage {
+    pub items: Vec<ListItem>,
+    /// Elements the `item` selector matched (items without a usable link included).
+    pub matched: usize,
+    /// How many items had each field (`link`, `title`, `date`, …).
+    pub filled: BTreeMap<String, usize>,
+    /// The next list page, resolved; `None` on the last page.
+    pub next_page: Option<Url>,
+}
+
+/// Reads a list page. Dates use `rule.format`, then `date_format`, then the
+/// source's `date_formats`, then every form [`parse_date`] knows.
+pub fn parse_list(
+    html: &str,
+    page_url: &Url,
+    rules: &ListRules,
+    tz: Tz,
+    date_formats: &[String],
+    now: DateTime<Utc>,
+) -> Result<ListPage, ScrapeError> {
+    let doc = Html::parse_document(html);
+    let base = document_base(&doc, page_url);
+    let elements: Vec<ElementRef<'_>> = doc.select(&rules.item.selector).collect();
+    if elements.is_empty() {
+        return Err(ScrapeError::NoItems {
+            selector: rules.item.selector_text.clone(),
+            url: page_url.to_string(),
+        });
+    }
+    let mut formats: Vec<String> = Vec::new();
+    if let Some(f) = rules.date.as_ref().and_then(|d| d.format.clone()) {
+        formats.push(f);
+    }
+    formats.extend(rules.date_format.clone());
+    formats.extend(date_formats.iter().cloned());
+
+    let mut filled: BTreeMap<String, usize> = BTreeMap::new();
+    let mut count = |field: &str, present: bool| {
+        let n = filled.entry(field.to_string()).or_insert(0);
+        if present {
+            *n += 1;
+        }
+    };
+    let mut items = Vec::new();
+    for el in &elements {
+        let link = field_value(*el, &rules.link, true).and_then(|href| resolve_link(&href, &base));
+        count("link", link.is_some());
+        let Some(link) = link else { continue };
+        let (title, title_truncated) = match &rules.title {
+            Some(rule) => {
+                let t = title_value(*el, rule);
+                count("title", t.is_some());
+                match t {
+                    Some((t, cut)) => (Some(t), cut),
+                    None => (None, false),
+                }
+            }
+            None => (None, false),
+        };
+        let date = rules.date.as_ref().and_then(|rule| {
+            let d = field_value(*el, rule, true).and_then(|s| parse_date(&s, tz, &formats, now));
+            count("date", d.is_some());
+            d
+        });
+        let summary_html = rules.summary.as_ref().and_then(|rule| {
+            let s = field_html(*el, rule);
+            count("summary", s.is_some());
+            s
+        });
+        let image = rules.image.as_ref().and_then(|rule| {
+            let i = field_value(*el, rule, true).and_then(|src| base.join(src.trim()).ok());
+            count("image", i.is_some());
+            i
+        });
+        if items.iter().any(|i: &ListItem| i.link == link) {
+            continue; // the same article listed twice
+        }
+        items.push(ListItem {
+            link,
+            title,
+            title_truncated,
+            date,
+            summary_html,
+            image,
+        });
+    }
+    let next_page = rules.next_page.as_ref().and_then(|rule| {
+        field_value(doc.root_element(), rule, false).and_then(|href| resolve_link(&href, &base))
+    });
+    Ok(ListPage {
+        items,
+        matched: elements.len(),
+        filled,
+        next_page,
+    })
+}
+
+/// What an article page gave.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ArticlePage {
+    pub title: Option<String>,
+    /// Cleaned (not yet sanitized) content HTML; relative URLs still relative to `base`.
+    pub content_html: Option<String>,
+    pub date: Option<ParsedDate>,
+    pub authors: Vec<Author>,
+    pub origin: Option<String>,
+    /// What relative URLs in the content resolve against.
+    pub base: Option<Url>,
+    /// The content came from main-content extraction, not a selector.
+    pub extracted: bool,
+}
+
+/// Reads an article page. Without rules (or without a `content` rule) the
+/// main content is extracted (dom_smoothie); without `date`/`author` rules
+/// the gov-site meta tags and the meta line (`发布时间：… 作者：…`) are read.
+/// A byline (`□ 镇长 丁涛`) anywhere on the page gives its author a role.
+pub fn parse_article(
+    html: &str,
+    page_url: &Url,
+    rules: Option<&ArticleRules>,
+    tz: Tz,
+    date_formats: &[String],
+    now: DateTime<Utc>,
+) -> ArticlePage {
+    let doc = Html::parse_document(html);
+    let base = document_base(&doc, page_url);
+    let root = doc.root_element();
+    let meta = meta_line(&doc);
+    let mut page = ArticlePage {
+        base: Some(base.clone()),
+        ..ArticlePage::default()
+    };
+
+    page.title = match rules.and_then(|r| r.title.as_ref()) {
+        Some(rule) => field_value(root, rule, false),
+        None => first_text(&doc, "h1").or_else(|| {
+            first_text(&doc, "title")
+                .map(|t| clean_page_title(&t))
+                .filter(|t| !t.is_empty())
+        }),
+    };
+
+    let remove: &[Selector] = rules.map(|r| r.remove.as_slice()).unwrap_or(&[]);
+    page.content_html = match rules.and_then(|r| r.content.as_ref()) {
+        Some(rule) => content_of(&doc, rule).map(|h| clean_content(&h, remove)),
+        None => {
+            page.extracted = true;
+            main_content(html, page_url).map(|h| clean_content(&h, remove))
+        }
+    }
+    .filter(|h| has_text_or_media(h));
+
+    let mut formats: Vec<String> = Vec::new();
+    if let Some(f) = rules
+        .and_then(|r| r.date.as_ref())
+        .and_then(|d| d.format.clone())
+    {
+        formats.push(f);
+    }
+    formats.extend(date_formats.iter().cloned());
+    page.date = match rules.and_then(|r| r.date.as_ref()) {
+        Some(rule) => {
+            field_value(root, rule, false).and_then(|s| parse_date(&s, tz, &formats, now))
+        }
+        None => meta_content(
+            &doc,
+            &[
+                "PubDate",
+                "pubdate",
+                "publishdate",
+                "article:published_time",
+                "og:article:published_time",
+            ],
+        )
+        .and_then(|s| parse_date(&s, tz, &formats, now))
+        .or_else(|| {
+            meta.published
+                .as_deref()
+                .and_then(|s| parse_date(s, tz, &formats, now))
+        }),
+    };
+
+    page.authors = match rules.and_then(|r| r.author.as_ref()) {
+        Some(rule) => field_value(root, rule, false)
+            .map(|v| authors_from(&v))
+            .unwrap_or_default(),
+        None => {
+            if meta.authors.is_empty() {
+                meta_content(&doc, &["Author", "author"])
+                    .map(|v| authors_from(&v))
+                    .unwrap_or_default()
+            } else {
+                meta.authors.clone()
+            }
+        }
+    };
+    if let Some(byline) = find_byline(&doc) {
+        merge_byline(&mut page.authors, byline);
+    }
+
+    page.origin = match rules.and_then(|r| r.origin.as_ref()) {
+        Some(rule) => field_value(root, rule, false),
+        None => meta
+            .origin
+            .clone()
+            .or_else(|| meta_content(&doc, &["ContentSource", "source"])),
+    };
+    page
+}
+
+/// Authors from a field value: a meta line (`记者 张三 通讯员 李四`) or names.
+fn authors_from(value: &str) -> Vec<Author> {
+    let meta = article::parse_meta_line(value);
+    if !meta.authors.is_empty() || !meta.editors.is_empty() {
+        return meta.authors;
+    }
+    article::names(value)
+        .into_iter()
+        .map(|n| Author::named(&n))
+        .collect()
+}
+
+/// `<base href>` if the page has one, else the page URL.
+fn document_base(doc: &Html, page_url: &Url) -> Url {
+    let Ok(sel) = Selector::parse("base[href]") else {
+        return page_url.clone();
+    };
+    doc.select(&sel)
+        .next()
+        .and_then(|b| b.value().attr("href"))
+        .and_then(|h| page_url.join(h.trim()).ok())
+        .unwrap_or_else(|| page_url.clone())
+}
+
+/// Resolves `./x`, `x`, `/x`, `//host/x` and absolute links; drops
+/// `javascript:`, `mailto:` and fragment-only links.
+pub fn resolve_link(href: &str, base: &Url) -> Option<Url> {
+    let href = href.trim();
+    if href.is_empty() || href.starts_with('#') {
+        return None;
+    }
+    let mut url = base.join(href).ok()?;
+    if !matches!(url.scheme(), "http" | "https" | "file") {
+        return None;
+    }
+    url.set_fragment(None);
+    Some(url)
+}
+
+/// The elements a rule selects within `scope` (the scope itself first, if it
+/// matches), filtered by the rule's `text`.
+fn candidates<'a>(
+    scope: ElementRef<'a>,
+    rule: &FieldRule,
+    include_self: bool,
+) -> Vec<ElementRef<'a>> {
+    let mut out = Vec::new();
+    if include_self && rule.selector.matches(&scope) {
+        out.push(scope);
+    }
+    out.extend(scope.select(&rule.selector));
+    if let Some(wanted) = &rule.text {
+        let wanted = collapse_whitespace(wanted);
+        out.retain(|e| collapse_whitespace(&visible_text(*e)) == wanted);
+    }
+    out
+}
+
+/// The value of a field: attribute or collapsed text of the first match,
+/// through the rule's regex (capture group 1; no match = absent). Empty = absent.
+pub fn field_value(scope: ElementRef<'_>, rule: &FieldRule, include_self: bool) -> Option<String> {
+    for el in candidates(scope, rule, include_self) {
+        let raw = match &rule.attr {
+            Some(a) => match el.value().attr(a) {
+                Some(v) => collapse_whitespace(v),
+                None => continue,
+            },
+            None => collapse_whitespace(&visible_text(el)),
+        };
+        let value = match &rule.regex {
+            Some(re) => match re.captures(&raw) {
+                Some(c) => c
+                    .get(1)
+                    .or_else(|| c.get(0))
+                    .map(|m| m.as_str().trim().to_string()),
+                None => continue,
+            },
+            None => Some(raw),
+        };
+        // The first element that matched decides (a regex may skip elements).
+        return value.filter(|v| !v.is_empty());
+    }
+    None
+}
+
+/// A title, preferring the element's `title` attribute when the text is cut.
+fn title_value(scope: ElementRef<'_>, rule: &FieldRule) -> Option<(String, bool)> {
+    let text = field_value(scope, rule, true)?;
+    let cut = text.ends_with("...") || text.ends_with('…') || text.ends_with("..");
+    if cut && rule.attr.is_none() {
+        let full = candidates(scope, rule, true)
+            .into_iter()
+            .find_map(|e| e.value().attr("title").map(collapse_whitespace))
+            .filter(|t| !t.is_empty());
+        if let Some(full) = full {
+            return Some((full, false));
+        }
+    }
+    Some((text, cut))
+}
+
+/// Inner HTML of the first match (for summaries), or the attribute.
+fn field_html(scope: ElementRef<'_>, rule: &FieldRule) -> Option<String> {
+    if rule.attr.is_some() || rule.regex.is_some() {
+        return field_value(scope, rule, false).map(|v| escape_text(&v));
+    }
+    candidates(scope, rule, false)
+        .first()
+        .map(|e| e.inner_html())
+        .filter(|h| !h.trim().is_empty())
+}
+
+fn escape_text(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The content: every match of the selector that is not inside another match.
+fn content_of(doc: &Html, rule: &FieldRule) -> Option<String> {
+    let matches: Vec<ElementRef<'_>> = doc.select(&rule.selector).collect();
+    let ids: Vec<_> = matches.iter().map(|m| m.id()).collect();
+    let outer: Vec<&ElementRef<'_>> = matches
+        .iter()
+        .filter(|m| !m.ancestors().any(|a| ids.contains(&a.id())))
+        .collect();
+    match outer.as_slice() {
+        [] => None,
+        [one] => Some(one.inner_html()),
+        many => Some(many.iter().map(|m| m.html()).collect::<Vec<_>>().join("\n")),
+    }
+}
+
+/// Main-content extraction for pages without a content selector.
+fn main_content(html: &str, page_url: &Url) -> Option<String> {
+    let mut reader =
+        dom_smoothie::Readability::new(html.to_string(), Some(page_url.as_str()), None)
+            .map_err(
+                |e| tracing::debug!(url = %page_url, error = %e, "main-content extraction failed"),
+            )
+            .ok()?;
+    match reader.parse() {
+        Ok(article) => Some(article.content.to_string()),
+        Err(e) => {
+            tracing::debug!(url = %page_url, error = %e, "no main content found");
+            None
+        }
+    }
+}
+
+fn has_text_or_media(html: &str) -> bool {
+    html.contains("<img") || !crate::normalize::html::to_text(html).trim().is_empty()
+}
+
+/// Text of an element without `<script>`/`<style>` contents.
+fn visible_text(el: ElementRef<'_>) -> String {
+    let mut out = String::new();
+    for d in el.descendants() {
+        if let Node::Text(t) = d.value() {
+            let hidden = d.ancestors().any(|a| {
+                matches!(a.value(), Node::Element(e) if matches!(e.name(), "script" | "style" | "noscript"))
+            });
+            if !hidden {
+                out.push_str(t);
+            }
+        }
+    }
+    out
+}
+
+fn first_text(doc: &Html, css: &str) -> Option<String> {
+    let sel = Selector::parse(css).ok()?;
+    doc.select(&sel)
+        .map(|e| collapse_whitespace(&visible_text(e)))
+        .find(|t| !t.is_empty())
+}
+
+/// `<meta name="…" content="…">` (or `property=`), first non-empty.
+fn meta_content(doc: &Html, names: &[&str]) -> Option<String> {
+    let sel = Selector::parse("meta[content]").ok()?;
+    for name in names {
+        for m in doc.select(&sel) {
+            let v = m.value();
+            let key = v.attr("name").or_else(|| v.attr("property")).unwrap_or("");
+            if key.eq_ignore_ascii_case(name) {
+                let content = collapse_whitespace(v.attr("content").unwrap_or(""));
+                if !content.is_empty() {
+                    return Some(content);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The innermost short elements that read as meta lines, merged.
+fn meta_line(doc: &Html) -> article::MetaLine {
+    let Ok(body) = Selector::parse("body *") else {
+        return article::MetaLine::default();
+    };
+    let mut out = article::MetaLine::default();
+    for el in doc.select(&body) {
+        if matches!(el.value().name(), "script" | "style" | "head" | "title") {
+            continue;
+        }
+        let text = collapse_whitespace(&visible_text(el));
+        if text.is_empty() || text.chars().count() > 200 || !article::is_meta_block(&text) {
+            continue;
+        }
+        // Only the innermost: a child that is itself a meta line is read instead.
+        let child_is_meta = el.children().filter_map(ElementRef::wrap).any(|c| {
+            let t = collapse_whitespace(&visible_text(c));
+            !t.is_empty() && article::is_meta_block(&t)
+        });
+        if child_is_meta {
+            continue;
+        }
+        let m = article::parse_meta_line(&text);
+        if out.published.is_none() {
+            out.published = m.published;
+        }
+        if out.origin.is_none() {
+            out.origin = m.origin;
+        }
+        for a in m.authors {
+            if !out.authors.iter().any(|x| x.name == a.name) {
+                out.authors.push(a);
+            }
+        }
+        out.editors.extend(m.editors);
+    }
+    out
+}
+
+/// A `□ 职务 姓名` byline anywhere in the body.
+fn find_byline(doc: &Html) -> Option<Author> {
+    let sel = Selector::parse("body *").ok()?;
+    doc.select(&sel).find_map(|el| {
+        if el.children().filter_map(ElementRef::wrap).next().is_some() {
+            return None; // innermost elements only
+        }
+        parse_byline(&visible_text(el))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::dates::Precision;
+
+    fn rule(css: &str) -> FieldRule {
+        FieldRule {
+            selector_text: css.into(),
+            selector: Selector::parse(css).unwrap(),
+            attr: None,
+            regex: None,
+            format: None,
+            text: None,
+        }
+    }
+
+    fn list_rules() -> ListRules {
+        ListRules {
+            item: rule("ul.list > li"),
+            link: FieldRule {
+                attr: Some("href".into()),
+                ..rule("a")
+            },
+            title: Some(rule("a")),
+            date: Some(rule("span")),
+            date_format: Some("%Y-%m-%d".into()),
+            summary: None,
+            image: None,
+            next_page: Some(FieldRule {
+                attr: Some("href".into()),
+                text: Some("下一页".into()),
+                ..rule("div.page a")
+            }),
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2024-03-01T12:00:00+08:00")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    const LIST: &str = r#"<html><body>
+        <ul class="side"><li><a href="dead.html">sidebar</a></li></ul>
+        <ul class="list">
+          <li><a href="./202402/a.html" title="全称标题很长很长">全称标题...</a><span>2024-02-26</span></li>
+          <li><a href="202402/b.html">乙</a><span>02-18</span></li>
+          <li><a href="/hutang/202402/c.html">丙</a><span>2024年2月5日</span></li>
+          <li><a href="//other.example/x.html">丁</a><span>3天前</span></li>
+          <li><a href="javascript:void(0)">戊</a></li>
+          <li><a href="./202402/a.html#top">重复</a></li>
+        </ul>
+        <div class="page"><a href="index.html">首页</a> <a href="list_2.html">下一页</a> <a href="list_9.html">尾页</a></div>
+        </body></html>"#;
+
+    #[test]
+    fn list_links_titles_dates_and_next_page() {
+        let url = Url::parse("http://gov.example/hutang/index.html").unwrap();
+        let page = parse_list(LIST, &url, &list_rules(), Tz::Asia__Shanghai, &[], now()).unwrap();
+        let links: Vec<&str> = page.items.iter().map(|i| i.link.as_str()).collect();
+        assert_eq!(
+            links,
+            vec![
+                "http://gov.example/hutang/202402/a.html",
+                "http://gov.example/hutang/202402/b.html",
+                "http://gov.example/hutang/202402/c.html",
+                "http://other.example/x.html",
+            ]
+        );
+        assert_eq!(page.items[0].title.as_deref(), Some("全称标题很长很长"));
+        assert!(!page.items[0].title_truncated);
+        let d = page.items[0].date.unwrap();
+        assert_eq!(d.utc.to_rfc3339(), "2024-02-25T16:00:00+00:00");
+        assert_eq!(d.precision, Precision::Day);
+        // Year-less, Chinese and relative dates on list pages.
+        assert_eq!(
+            page.items[1].date.unwrap().utc.to_rfc3339(),
+            "2024-02-17T16:00:00+00:00"
+        );
+        assert_eq!(
+            page.items[2].date.unwrap().utc.to_rfc3339(),
+            "2024-02-04T16:00:00+00:00"
+        );
+        assert_eq!(
+            page.items[3].date.unwrap().utc,
+            now() - chrono::Duration::days(3)
+        );
+        assert_eq!(page.matched, 6);
+        assert_eq!(page.filled["link"], 5);
+        assert_eq!(
+            page.next_page.as_ref().map(Url::as_str),
+            Some("http://gov.example/hutang/list_2.html")
+        );
+    }
+
+    #[test]
+    fn zero_items_is_an_error_naming_selector_and_page() {
+        let url = Url::parse("http://gov.example/hutang/index.html").unwrap();
+        let mut rules = list_rules();
+        rules.item = rule("div.list li");
+        let err = parse_list(LIST, &url, &rules, Tz::UTC, &[], now()).unwrap_err();
+        assert_eq!(
+            err.to_string().split(':').next().unwrap(),
+            "selector \"div.list li\" matched 0 items on http"
+        );
+        assert!(err
+            .to_string()
+            .contains("http://gov.example/hutang/index.html"));
+    }
+
+    #[test]
+    fn base_href_and_regex_fields() {
+        let html = r#"<html><head><base href="http://cdn.example/news/"></head><body>
+            <div class="item"><a href="x.html">甲</a><em>发布于 2024/1/20 09:30</em></div></body></html>"#;
+        let url = Url::parse("http://gov.example/list.html").unwrap();
+        let mut rules = list_rules();
+        rules.item = rule("div.item");
+        rules.date = Some(FieldRule {
+            regex: Some(regex::Regex::new(r"发布于\s*(.+)").unwrap()),
+            ..rule("em")
+        });
+        rules.date_format = None;
+        let page = parse_list(html, &url, &rules, Tz::Asia__Shanghai, &[], now()).unwrap();
+        assert_eq!(
+            page.items[0].link.as_str(),
+            "http://cdn.example/news/x.html"
+        );
+        let d = page.items[0].date.unwrap();
+        assert_eq!(d.utc.to_rfc3339(), "2024-01-20T01:30:00+00:00");
+        assert_eq!(d.precision, Precision::Minute);
+        assert_eq!(page.next_page, None);
+    }
+
+    const ARTICLE: &str = "<html><head><title>标题_某某镇人民政府</title>\
+        <meta name=\"PubDate\" content=\"2024-01-20 09:30\"><meta name=\"Author\" content=\"\"></head><body>\
+        <div class=\"position\">当前位置：首页 &gt; 要闻</div>\
+        <h1>凝心聚力推动高质量发展</h1>\
+        <div class=\"info\">发布时间：2024-01-20 09:30&nbsp;&nbsp;来源：湖塘镇&nbsp;&nbsp;作者：丁涛 责任编辑：王五</div>\
+        <div class=\"byline\">□ 湖塘镇党委副书记、镇长 丁涛</div>\
+        <div class=\"content\"><style>.x{margin-top:0}</style>\
+        <p>　　2024年是中华人民共和国成立75周年，是常州以GDP万亿之城身姿阔步向前的开篇之年，也是湖塘镇加快推进现代化建设的攻坚之年。</p>\
+        <p>　　湖塘作为武进区域关镇和江南经济重镇，如何在产业转型升级中保持优势、在全市新能源产业布局中彰显价值，是我们面临的重大课题。</p>\
+        <p>　　做好“加速”文章。加快园区更新，深化与科教城、国经集团等平台合作，争取将“基金+基地+城市”模式打造成园区发展新样板。</p>\
+        <p><img src=\"./pic.png\"></p></div>\
+        <div>打印本页 关闭窗口</div></body></html>";
+
+    #[test]
+    fn article_with_rules() {
+        let url = Url::parse("http://gov.example/hutang/202401/t1.html").unwrap();
+        let rules = ArticleRules {
+            title: Some(rule("h1")),
+            content: Some(rule("div.content")),
+            remove: vec![],
+            date: Some(FieldRule {
+                regex: Some(
+                    regex::Regex::new(r"发布时间：\s*(\d{4}-\d{2}-\d{2} \d{2}:\d{2})").unwrap(),
+                ),
+                format: Some("%Y-%m-%d %H:%M".into()),
+                ..rule("div.info")
+            }),
+            author: Some(FieldRule {
+                regex: Some(regex::Regex::new(r"作者：\s*(\S+)").unwrap()),
+                ..rule("div.info")
+            }),
+            origin: None,
+        };
+        let a = parse_article(ARTICLE, &url, Some(&rules), Tz::Asia__Shanghai, &[], now());
+        assert_eq!(a.title.as_deref(), Some("凝心聚力推动高质量发展"));
+        assert_eq!(
+            a.date.unwrap().utc.to_rfc3339(),
+            "2024-01-20T01:30:00+00:00"
+        );
+        assert_eq!(a.authors.len(), 1);
+        assert_eq!(a.authors[0].name, "丁涛");
+        assert_eq!(a.authors[0].role.as_deref(), Some("湖塘镇党委副书记、镇长"));
+        assert_eq!(a.origin.as_deref(), Some("湖塘镇"));
+        let content = a.content_html.unwrap();
+        assert!(content.starts_with("<p>2024年是"), "{content}");
+        assert!(!content.contains("margin"), "{content}");
+        assert!(!a.extracted);
+    }
+
+    #[test]
+    fn article_without_rules_uses_heuristics() {
+        let url = Url::parse("http://gov.example/hutang/202401/t1.html").unwrap();
+        let a = parse_article(ARTICLE, &url, None, Tz::Asia__Shanghai, &[], now());
+        assert!(a.extracted);
+        assert_eq!(a.title.as_deref(), Some("凝心聚力推动高质量发展"));
+        assert_eq!(
+            a.date.unwrap().utc.to_rfc3339(),
+            "2024-01-20T01:30:00+00:00"
+        );
+        assert_eq!(a.date.unwrap().precision, Precision::Minute);
+        let names: Vec<_> = a.authors.iter().map(|a| a.name.as_str()).collect();
+        assert_eq!(names, vec!["丁涛"], "the editor is no author");
+        let content = a.content_html.expect("main content found");
+        let text = crate::normalize::html::to_text(&content);
+        assert!(
+            text.starts_with("2024年是中华人民共和国成立75周年"),
+            "{text}"
+        );
+        for chrome in ["打印本页", "当前位置", "发布时间", "margin"] {
+            assert!(!text.contains(chrome), "{chrome} in {text}");
+        }
+    }
+
+    #[test]
+    fn every_date_form_on_a_list_page() {
+        let forms = [
+            ("2024-01-20", "2024-01-19T16:00:00+00:00", Precision::Day),
+            (
+                "2024-01-20 09:30",
+                "2024-01-20T01:30:00+00:00",
+                Precision::Minute,
+            ),
+            ("2024/1/20", "2024-01-19T16:00:00+00:00", Precision::Day),
+            ("2024.01.20", "2024-01-19T16:00:00+00:00", Precision::Day),
+            ("2024年1月20日", "2024-01-19T16:00:00+00:00", Precision::Day),
+            (
+                "2024年01月20日 09:30",
+                "2024-01-20T01:30:00+00:00",
+                Precision::Minute,
+            ),
+            (
+                "发布时间：2024-01-20 09:30:15",
+                "2024-01-20T01:30:15+00:00",
+                Precision::Second,
+            ),
+            ("[01-20]", "2024-01-19T16:00:00+00:00", Precision::Day),
+            ("1月20日", "2024-01-19T16:00:00+00:00", Precision::Day),
+            // Year-less in the future: last year.
+            ("12-30", "2023-12-29T16:00:00+00:00", Precision::Day),
+            ("3小时前", "2024-03-01T01:00:00+00:00", Precision::Minute),
+            ("昨天 10:30", "2024-02-29T02:30:00+00:00", Precision::Minute),
+            ("Jan 20, 2024", "2024-01-19T16:00:00+00:00", Precision::Day),
+            (
+                "20 January 2024",
+                "2024-01-19T16:00:00+00:00",
+                Precision::Day,
+            ),
+        ];
+        let url = Url::parse("http://gov.example/list.html").unwrap();
+        let mut rules = list_rules();
+        rules.date_format = None;
+        for (text, utc, precision) in forms {
+            let html = format!(
+                "<ul class=\"list\"><li><a href=\"a.html\">甲</a><span>{text}</span></li></ul>"
+            );
+            let page = parse_list(&html, &url, &rules, Tz::Asia__Shanghai, &[], now()).unwrap();
+            let d = page.items[0]
+                .date
+                .unwrap_or_else(|| panic!("{text}: no date"));
+            assert_eq!(d.utc.to_rfc3339(), utc, "{text}");
+            assert_eq!(d.precision, precision, "{text}");
+        }
+        // A per-field format comes first (here: day before month).
+        rules.date = Some(FieldRule {
+            format: Some("%d/%m/%Y".into()),
+            ..rule("span")
+        });
+        let html =
+            "<ul class=\"list\"><li><a href=\"a.html\">甲</a><span>05/02/2024</span></li></ul>";
+        let page = parse_list(html, &url, &rules, Tz::Asia__Shanghai, &[], now()).unwrap();
+        assert_eq!(
+            page.items[0].date.unwrap().utc.to_rfc3339(),
+            "2024-02-04T16:00:00+00:00"
+        );
+    }
+
+    #[test]
+    fn list_pages_in_every_charset_path() {
+        use crate::parse::decode::{decode, Decided};
+        let url = Url::parse("http://gov.example/list.html").unwrap();
+        let page = |meta: &str, text: &str| {
+            format!("<html><head>{meta}</head><body><ul class=\"list\"><li><a href=\"a.html\">{text}</a></li></ul></body></html>")
+        };
+        let title_of =
+            |bytes: &[u8], ct: Option<&str>, over: Option<&'static encoding_rs::Encoding>| {
+                let (text, _, how) = decode(bytes, ct, over);
+                let p = parse_list(&text, &url, &list_rules(), Tz::UTC, &[], now()).unwrap();
+                (p.items[0].title.clone().unwrap(), how)
+            };
+        let gbk = |s: &str| encoding_rs::GBK.encode(s).0.into_owned();
+        // Meta only (the hutang case: Content-Type without charset).
+        let bytes = gbk(&page("<meta charset=\"gbk\">", "湖塘要闻"));
+        assert_eq!(
+            title_of(&bytes, Some("text/html"), None),
+            ("湖塘要闻".into(), Decided::Declaration)
+        );
+        // The header wins over a contradicting meta.
+        let bytes = gbk(&page("<meta charset=\"utf-8\">", "湖塘要闻"));
+        assert_eq!(
+            title_of(&bytes, Some("text/html; charset=GB2312"), None),
+            ("湖塘要闻".into(), Decided::HttpHeader)
+        );
+        // A character only GB18030 has, on a page labelled gb2312.
+        let bytes = encoding_rs::GB18030
+            .encode(&page(
+                "<meta http-equiv=\"Content-Type\" content=\"text/html; charset=gb2312\">",
+                "𠂇村新闻",
+            ))
+            .0
+            .into_owned();
+        assert_eq!(title_of(&bytes, None, None).0, "𠂇村新闻");
+        // A site that lies everywhere: the per-source override.
+        let bytes = gbk(&page("<meta charset=\"utf-8\">", "武进区"));
+        let (wrong, _) = title_of(&bytes, Some("text/html; charset=utf-8"), None);
+        assert_ne!(wrong, "武进区");
+        assert_eq!(
+            title_of(
+                &bytes,
+                Some("text/html; charset=utf-8"),
+                Some(encoding_rs::GBK)
+            ),
+            ("武进区".into(), Decided::Override)
+        );
+    }
+}

@@ -1,0 +1,504 @@
+//! The fetch steps of an `html` source, between "fetch" and "normalize" in
+//! [`super::refresh_source`]: robots.txt, the list pages (conditional GET of
+//! the first, pagination until a page repeats or `max_pages`), and the
+//! article pages of items not stored yet, one request at a time per host.
+//! Parsing is [`crate::parse::scrape`]; this module only fetches and counts.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use url::Url;
+
+use crate::config::{ScrapeConfig, SourceConfig};
+use crate::fetch::robots::Robots;
+use crate::fetch::{FetchErrorKind, Fetched, Fetcher, Validators};
+use crate::model::{Enclosure, ScrapeHealth};
+use crate::normalize::dates::ParsedDate;
+use crate::normalize::{identity_key, urls};
+use crate::parse::decode::decode;
+use crate::parse::scrape::{parse_article, parse_list, ArticlePage, ListItem, ScrapeError};
+use crate::parse::RawEntry;
+use crate::store::Store;
+
+/// What the scrape of one source gave.
+#[derive(Debug)]
+pub enum Scrape {
+    /// The first list page answered 304.
+    NotModified,
+    Pages(Box<Pages>),
+}
+
+#[derive(Debug)]
+pub struct Pages {
+    /// Items not stored yet (or all, when refetching), with their article data.
+    pub entries: Vec<RawEntry>,
+    /// Validators of the first list page; cleared when an article page
+    /// failed, so the next poll reads the list again and retries it.
+    pub validators: Validators,
+    pub moved_to: Option<Url>,
+    /// The first list page's final URL (relative links resolve against it).
+    pub url: Url,
+    pub health: ScrapeHealth,
+}
+
+/// Why a scrape failed, with what was learnt until then.
+#[derive(Debug)]
+pub struct ScrapeFailure {
+    pub message: String,
+    pub health: Option<ScrapeHealth>,
+}
+
+impl ScrapeFailure {
+    fn new(message: impl Into<String>, health: Option<&ScrapeHealth>) -> ScrapeFailure {
+        ScrapeFailure {
+            message: message.into(),
+            health: health.cloned(),
+        }
+    }
+}
+
+const MAX_PROBLEMS: usize = 5;
+
+/// Scrapes `source` starting at `url`. With a `store`, items already stored
+/// are skipped (their article pages are not fetched again unless
+/// `refetch_articles`); without one (`huiliu scrape`), everything is fetched.
+pub async fn scrape(
+    fetcher: &Fetcher,
+    store: Option<&dyn Store>,
+    source: &SourceConfig,
+    url: &Url,
+    validators: &Validators,
+) -> Result<Scrape, ScrapeFailure> {
+    let Some(rules) = source.scrape.as_ref() else {
+        return Err(ScrapeFailure::new(
+            format!(
+                "source `{}` is kind = \"html\" but has no [source.list] rules",
+                source.id
+            ),
+            None,
+        ));
+    };
+    let now = Utc::now();
+    let mut robots = RobotsCache::default();
+    let mut health = ScrapeHealth::default();
+
+    // List pages.
+    let mut items: Vec<ListItem> = Vec::new();
+    let mut visited: HashSet<Url> = HashSet::new();
+    let mut page_url = url.clone();
+    let mut first: Option<(Validators, Option<Url>, Url)> = None;
+    for page_no in 0..rules.max_pages {
+        if rules.robots && !robots.allows(fetcher, source, &page_url).await? {
+            return Err(ScrapeFailure::new(
+                robots_denied(source, &page_url),
+                Some(&health),
+            ));
+        }
+        visited.insert(page_url.clone());
+        let body = {
+            let _turn = fetcher
+                .hosts
+                .turn(page_url.host_str().unwrap_or(""), rules.article_delay)
+                .await;
+            if page_no == 0 {
+                match fetcher.fetch(source, &page_url, validators).await {
+                    Ok(Fetched::NotModified(_)) => return Ok(Scrape::NotModified),
+                    Ok(Fetched::Body(b)) => Ok(*b),
+                    Err(e) => Err(e),
+                }
+            } else {
+                fetcher.get(source, &page_url).await
+            }
+        };
+        let body = match body {
+            Ok(b) => b,
+            Err(e) if page_no == 0 => {
+                return Err(ScrapeFailure::new(e.to_string(), Some(&health)));
+            }
+            Err(e) => {
+                // A later list page failing costs its items, not the poll.
+                note(&mut health, format!("list page {page_url}: {e}"));
+                break;
+            }
+        };
+        if first.is_none() {
+            first = Some((
+                body.validators.clone(),
+                body.moved_permanently.clone(),
+                body.url.clone(),
+            ));
+        }
+        let (text, _, _) = decode(&body.bytes, body.content_type.as_deref(), source.encoding);
+        let page = match parse_list(
+            &text,
+            &body.url,
+            &rules.list,
+            source.timezone,
+            &source.date_formats,
+            now,
+        ) {
+            Ok(p) => p,
+            Err(e) if page_no == 0 => return Err(ScrapeFailure::new(e.to_string(), Some(&health))),
+            Err(e) => {
+                note(&mut health, e.to_string());
+                break;
+            }
+        };
+        health.pages += 1;
+        health.items += page.matched;
+        for (k, v) in &page.filled {
+            *health.filled.entry(k.clone()).or_insert(0) += v;
+        }
+        for item in page.items {
+            if !items.iter().any(|i| i.link == item.link) {
+                items.push(item);
+            }
+        }
+        match page.next_page {
+            // TRS sites link the last page to itself: stop on any page seen.
+            Some(next) if !visited.contains(&next) => page_url = next,
+            _ => break,
+        }
+    }
+    let Some((mut validators, moved_to, first_url)) = first else {
+        return Err(ScrapeFailure::new(
+            format!("{url}: no list page could be read"),
+            Some(&health),
+        ));
+    };
+    check_list_health(rules, &health, url)?;
+
+    // Which items are new.
+    let keys: Vec<String> = items.iter().map(|i| item_key(&i.link)).collect();
+    let known: HashSet<String> = match store {
+        Some(store) if !rules.refetch_articles => store
+            .known_keys(&source.id, &keys)
+            .await
+            .map_err(|e| ScrapeFailure::new(e.to_string(), Some(&health)))?,
+        _ => HashSet::new(),
+    };
+
+    // Article pages of the new items, one at a time per host.
+    let mut entries = Vec::new();
+    let mut content_missing: Vec<Url> = Vec::new();
+    for (item, key) in items.into_iter().zip(keys) {
+        if known.contains(&key) {
+            health.articles_known += 1;
+            continue;
+        }
+        let article = if !rules.fetch_articles {
+            None
+        } else if rules.robots && !robots.allows(fetcher, source, &item.link).await? {
+            health.robots_denied += 1;
+            None
+        } else {
+            match fetch_article(fetcher, source, rules, &item.link, now).await {
+                Ok(a) => {
+                    health.articles_fetched += 1;
+                    count_article(&mut health, &a);
+                    if a.content_html.is_none() {
+                        content_missing.push(item.link.clone());
+                    }
+                    Some(a)
+                }
+                Err(message) => {
+                    // Not stored now; cleared validators make the next poll retry it.
+                    health.articles_failed += 1;
+                    note(&mut health, message);
+                    validators = Validators::default();
+                    continue;
+                }
+            }
+        };
+        entries.push(raw_entry(item, article, &first_url));
+    }
+    if health.articles_failed > 0 && health.articles_fetched == 0 {
+        let first_problem = health.problems.first().cloned().unwrap_or_default();
+        return Err(ScrapeFailure::new(
+            format!(
+                "all {} article pages failed, e.g. {first_problem}",
+                health.articles_failed
+            ),
+            Some(&health),
+        ));
+    }
+    if let Some(rule) = rules.article.as_ref().and_then(|a| a.content.as_ref()) {
+        let fetched = health.articles_fetched;
+        if fetched > 0 && content_missing.len() * 2 > fetched {
+            return Err(ScrapeFailure::new(
+                format!(
+                    "selector \"{}\" (article content) found nothing on {} of {fetched} article pages, e.g. {}: the article layout may have changed; check it with `huiliu scrape`",
+                    rule.selector_text,
+                    content_missing.len(),
+                    content_missing[0]
+                ),
+                Some(&health),
+            ));
+        }
+    }
+    Ok(Scrape::Pages(Box::new(Pages {
+        entries,
+        validators,
+        moved_to,
+        url: first_url,
+        health,
+    })))
+}
+
+/// The identity key the normalize stage will give an item (guid-less: its link).
+fn item_key(link: &Url) -> String {
+    let url = urls::canonical(link.as_str(), None);
+    identity_key(None, url.as_deref(), "", None)
+}
+
+fn note(health: &mut ScrapeHealth, problem: String) {
+    tracing::debug!(problem = %problem, "scrape problem");
+    if health.problems.len() < MAX_PROBLEMS {
+        health.problems.push(problem);
+    }
+}
+
+/// A configured list field found on fewer than half the items is a broken scraper.
+fn check_list_health(
+    rules: &ScrapeConfig,
+    health: &ScrapeHealth,
+    url: &Url,
+) -> Result<(), ScrapeFailure> {
+    let total = health.items;
+    let fields = [
+        ("link", Some(&rules.list.link)),
+        ("title", rules.list.title.as_ref()),
+        ("date", rules.list.date.as_ref()),
+    ];
+    for (field, rule) in fields {
+        let Some(rule) = rule else { continue };
+        let filled = health.filled.get(field).copied().unwrap_or(0);
+        // Items without a link were not read further: compare with those that had one.
+        let of = if field == "link" {
+            total
+        } else {
+            health.filled.get("link").copied().unwrap_or(0)
+        };
+        if of > 0 && filled * 2 < of {
+            let err = ScrapeError::FieldMissing {
+                field,
+                selector: rule.selector_text.clone(),
+                missing: of - filled,
+                total: of,
+                url: url.to_string(),
+            };
+            return Err(ScrapeFailure::new(err.to_string(), Some(health)));
+        }
+    }
+    Ok(())
+}
+
+fn count_article(health: &mut ScrapeHealth, a: &ArticlePage) {
+    let mut bump = |k: &str, present: bool| {
+        let n = health.filled.entry(format!("article.{k}")).or_insert(0);
+        if present {
+            *n += 1;
+        }
+    };
+    bump("title", a.title.is_some());
+    bump("content", a.content_html.is_some());
+    bump("date", a.date.is_some());
+    bump("author", !a.authors.is_empty());
+}
+
+async fn fetch_article(
+    fetcher: &Fetcher,
+    source: &SourceConfig,
+    rules: &ScrapeConfig,
+    link: &Url,
+    now: DateTime<Utc>,
+) -> Result<ArticlePage, String> {
+    let body = {
+        let _turn = fetcher
+            .hosts
+            .turn(link.host_str().unwrap_or(""), rules.article_delay)
+            .await;
+        fetcher
+            .get(source, link)
+            .await
+            .map_err(|e| format!("article {link}: {e}"))?
+    };
+    let (text, _, _) = decode(&body.bytes, body.content_type.as_deref(), source.encoding);
+    Ok(parse_article(
+        &text,
+        &body.url,
+        rules.article.as_ref(),
+        source.timezone,
+        &source.date_formats,
+        now,
+    ))
+}
+
+/// The more precise of the list's and the article's date (the article's on a tie).
+pub fn pick_date(list: Option<ParsedDate>, article: Option<ParsedDate>) -> Option<ParsedDate> {
+    match (list, article) {
+        (Some(l), Some(a)) if l.precision > a.precision => Some(l),
+        (l, a) => a.or(l),
+    }
+}
+
+fn raw_entry(item: ListItem, article: Option<ArticlePage>, list_url: &Url) -> RawEntry {
+    let article = article.unwrap_or_default();
+    let title = match (&item.title, &article.title) {
+        (Some(t), _) if !item.title_truncated => Some(t.clone()),
+        (_, Some(a)) => Some(a.clone()),
+        (t, None) => t.clone(),
+    };
+    let date = pick_date(item.date, article.date);
+    let enclosures = item
+        .image
+        .iter()
+        .map(|u| Enclosure {
+            url: u.to_string(),
+            mime_type: image_type(u.path()).into(),
+            length: None,
+        })
+        .collect();
+    RawEntry {
+        guid: None,
+        link: Some(item.link.to_string()),
+        base: article.base.clone().or_else(|| Some(list_url.clone())),
+        title,
+        title_is_html: false,
+        summary_html: item.summary_html,
+        content_html: article.content_html,
+        authors: article.authors,
+        published: date.map(|d| d.utc),
+        updated: None,
+        categories: Vec::new(),
+        enclosures,
+        language: None,
+        origin: article.origin,
+    }
+}
+
+fn image_type(path: &str) -> &'static str {
+    let lower = path.to_ascii_lowercase();
+    if lower.ends_with(".png") {
+        "image/png"
+    } else if lower.ends_with(".gif") {
+        "image/gif"
+    } else if lower.ends_with(".webp") {
+        "image/webp"
+    } else {
+        "image/jpeg"
+    }
+}
+
+fn robots_denied(source: &SourceConfig, url: &Url) -> String {
+    format!(
+        "robots.txt of {} does not allow huiliu to fetch {url}: ask the site, or set `robots = false` on source `{}` if you have its permission",
+        origin(url),
+        source.id
+    )
+}
+
+fn origin(url: &Url) -> String {
+    url.origin().ascii_serialization()
+}
+
+/// robots.txt per origin, fetched once per scrape.
+#[derive(Default)]
+struct RobotsCache {
+    by_origin: HashMap<String, Robots>,
+}
+
+impl RobotsCache {
+    async fn allows(
+        &mut self,
+        fetcher: &Fetcher,
+        source: &SourceConfig,
+        url: &Url,
+    ) -> Result<bool, ScrapeFailure> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Ok(true);
+        }
+        let key = origin(url);
+        if !self.by_origin.contains_key(&key) {
+            let robots = fetch_robots(fetcher, source, url).await?;
+            self.by_origin.insert(key.clone(), robots);
+        }
+        let mut path = url.path().to_string();
+        if let Some(q) = url.query() {
+            path.push('?');
+            path.push_str(q);
+        }
+        Ok(self.by_origin.get(&key).is_none_or(|r| r.allows(&path)))
+    }
+}
+
+/// RFC 9309: a 4xx means no rules; a 5xx means "assume everything disallowed".
+async fn fetch_robots(
+    fetcher: &Fetcher,
+    source: &SourceConfig,
+    url: &Url,
+) -> Result<Robots, ScrapeFailure> {
+    let Ok(robots_url) = url.join("/robots.txt") else {
+        return Ok(Robots::allow_all());
+    };
+    let agent = fetcher_agent();
+    match fetcher.get(source, &robots_url).await {
+        Ok(body) => {
+            let (text, _, _) = decode(&body.bytes, body.content_type.as_deref(), None);
+            Ok(Robots::parse(&text, agent))
+        }
+        Err(e) => match e.kind {
+            FetchErrorKind::Http(code) if (400..500).contains(&code) => Ok(Robots::allow_all()),
+            FetchErrorKind::Http(_) => Ok(Robots::deny_all()),
+            _ => Err(ScrapeFailure::new(
+                format!("fetching {robots_url} (robots.txt, checked before scraping): {e}"),
+                None,
+            )),
+        },
+    }
+}
+
+/// The product token robots.txt groups are matched against.
+fn fetcher_agent() -> &'static str {
+    "huiliu"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::normalize::dates::Precision;
+    use chrono::TimeZone;
+
+    fn d(h: u32, precision: Precision) -> ParsedDate {
+        ParsedDate {
+            utc: Utc.with_ymd_and_hms(2024, 1, 20, h, 0, 0).unwrap(),
+            precision,
+        }
+    }
+
+    #[test]
+    fn the_more_precise_date_wins() {
+        let list = d(0, Precision::Day);
+        let article = d(1, Precision::Minute);
+        assert_eq!(pick_date(Some(list), Some(article)), Some(article));
+        assert_eq!(pick_date(Some(article), Some(list)), Some(article));
+        assert_eq!(pick_date(Some(list), None), Some(list));
+        assert_eq!(pick_date(None, Some(list)), Some(list));
+        let other_day = d(5, Precision::Day);
+        assert_eq!(pick_date(Some(list), Some(other_day)), Some(other_day));
+        assert_eq!(pick_date(None, None), None);
+    }
+
+    #[test]
+    fn item_keys_match_what_normalize_assigns() {
+        let link = Url::parse("http://Gov.Example/a.html?utm_source=x").unwrap();
+        let raw = RawEntry {
+            link: Some(link.to_string()),
+            title: Some("t".into()),
+            ..RawEntry::default()
+        };
+        let src = SourceConfig::new("s", crate::config::SourceKind::Html, link.clone());
+        let e = crate::normalize::normalize_entry(&raw, &src, &link, None);
+        assert_eq!(item_key(&link), e.key);
+    }
+}
