@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
@@ -301,7 +301,7 @@ async fn sources(path: &std::path::Path, json: bool) -> Result<ExitCode, ExitCod
 }
 
 async fn scrape(path: &std::path::Path, id: &str, json: bool) -> Result<ExitCode, ExitCode> {
-    use crate::refresh::scrape::{scrape as run_scrape, Scrape};
+    use crate::refresh::scrape::{Scrape, scrape as run_scrape};
     let cfg = load(path)?;
     let Some(source) = cfg.source(id) else {
         eprintln!(
@@ -484,7 +484,7 @@ async fn run(
 async fn wait_for_signal() {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{signal, SignalKind};
+        use tokio::signal::unix::{SignalKind, signal};
         match signal(SignalKind::terminate()) {
             Ok(mut term) => {
                 tokio::select! {

@@ -8,6 +8,7 @@
 pub mod config;
 pub mod model;
 
+pub mod dedup;
 pub mod fetch;
 pub mod normalize;
 pub mod parse;

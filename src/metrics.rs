@@ -80,7 +80,10 @@ impl Metrics {
                 let _ = writeln!(out, "huiliu_polls_total{{result=\"{result}\"}} {n}");
             }
         }
-        let _ = writeln!(out, "# HELP huiliu_poll_duration_seconds Time of one poll (fetch to stored).\n# TYPE huiliu_poll_duration_seconds histogram");
+        let _ = writeln!(
+            out,
+            "# HELP huiliu_poll_duration_seconds Time of one poll (fetch to stored).\n# TYPE huiliu_poll_duration_seconds histogram"
+        );
         for (i, bound) in BUCKETS.iter().enumerate() {
             let n = self.fetch_buckets[i].load(Ordering::Relaxed);
             let _ = writeln!(
@@ -96,7 +99,10 @@ impl Metrics {
         );
         let _ = writeln!(out, "huiliu_poll_duration_seconds_sum {sum}");
         let _ = writeln!(out, "huiliu_poll_duration_seconds_count {count}");
-        let _ = writeln!(out, "# HELP huiliu_entries_written_total Entries written by polls.\n# TYPE huiliu_entries_written_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP huiliu_entries_written_total Entries written by polls.\n# TYPE huiliu_entries_written_total counter"
+        );
         let _ = writeln!(
             out,
             "huiliu_entries_written_total{{kind=\"new\"}} {}",
@@ -108,10 +114,20 @@ impl Metrics {
             self.entries_updated.load(Ordering::Relaxed)
         );
         if let Some(n) = stored {
-            let _ = writeln!(out, "# HELP huiliu_entries_stored Entries in the database.\n# TYPE huiliu_entries_stored gauge\nhuiliu_entries_stored {n}");
+            let _ = writeln!(
+                out,
+                "# HELP huiliu_entries_stored Entries in the database.\n# TYPE huiliu_entries_stored gauge\nhuiliu_entries_stored {n}"
+            );
         }
-        let _ = writeln!(out, "# HELP huiliu_dedup_merges_total Entries merged into another's cluster.\n# TYPE huiliu_dedup_merges_total counter\nhuiliu_dedup_merges_total {}", self.dedup_merges.load(Ordering::Relaxed));
-        let _ = writeln!(out, "# HELP huiliu_http_requests_total HTTP requests by route and status.\n# TYPE huiliu_http_requests_total counter");
+        let _ = writeln!(
+            out,
+            "# HELP huiliu_dedup_merges_total Entries merged into another's cluster.\n# TYPE huiliu_dedup_merges_total counter\nhuiliu_dedup_merges_total {}",
+            self.dedup_merges.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP huiliu_http_requests_total HTTP requests by route and status.\n# TYPE huiliu_http_requests_total counter"
+        );
         if let Ok(m) = self.http.read() {
             let sorted: BTreeMap<(&String, u16), u64> = m
                 .iter()

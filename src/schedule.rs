@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use rand::Rng;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
 use crate::config::SourceConfig;
-use crate::refresh::{refresh_source, Pipeline, PollReport};
+use crate::refresh::{Pipeline, PollReport, refresh_source};
 
 /// The longest a failing source waits between attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(24 * 3600);

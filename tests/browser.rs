@@ -99,7 +99,9 @@ fn console_errors(log: &str) -> Vec<&str> {
 #[test]
 fn river_and_status_pages_render_in_chromium() {
     let Some(chrome) = chromium() else {
-        eprintln!("SKIPPED river_and_status_pages_render_in_chromium: no chromium on PATH (apt-get install chromium; .ci/run does)");
+        eprintln!(
+            "SKIPPED river_and_status_pages_render_in_chromium: no chromium on PATH (apt-get install chromium; .ci/run does)"
+        );
         return;
     };
     let dir = tempfile::tempdir().unwrap();

@@ -5,7 +5,7 @@ mod common;
 
 use std::sync::atomic::Ordering;
 
-use common::{config_in, fixture_copy, pipeline, serve, MockServer};
+use common::{MockServer, config_in, fixture_copy, pipeline, serve};
 use huiliu::refresh::Outcome;
 use huiliu::schedule::poll_once;
 use huiliu::store::PollCounts;

@@ -126,10 +126,12 @@ async fn demo_outputs_are_valid_in_every_format() {
         })
         .unwrap();
     assert_eq!(english["authors"][0]["name"], "Li Wei");
-    assert!(english["content_html"]
-        .as_str()
-        .unwrap()
-        .contains("https://www.cz.example.org/img/groundbreaking.jpg"));
+    assert!(
+        english["content_html"]
+            .as_str()
+            .unwrap()
+            .contains("https://www.cz.example.org/img/groundbreaking.jpg")
+    );
     assert_eq!(
         english["url"],
         "https://www.cz.example.org/en/2024/02/21/wujin-projects.html"
@@ -291,9 +293,11 @@ match = ["title"]
             .map(str::to_string);
     }
     assert_eq!(seen.len(), 5, "{seen:?}");
-    assert!(!seen
-        .iter()
-        .any(|t| t.contains("通知") || t.contains("Lantern")));
+    assert!(
+        !seen
+            .iter()
+            .any(|t| t.contains("通知") || t.contains("Lantern"))
+    );
     let unique: HashSet<&String> = seen.iter().collect();
     assert_eq!(unique.len(), 5);
 
@@ -438,9 +442,11 @@ async fn status_opml_metrics_and_token() {
 
     let opml = text(&format!("{ours}/opml")).await;
     let feeds = huiliu::config::parse_opml(&opml).unwrap();
-    assert!(feeds
-        .iter()
-        .any(|f| f.xml_url.ends_with("/feeds/wujin.rss")));
+    assert!(
+        feeds
+            .iter()
+            .any(|f| f.xml_url.ends_with("/feeds/wujin.rss"))
+    );
     assert!(!opml.contains("file://"), "local paths stay private");
 
     let metrics = text(&format!("{ours}/metrics")).await;
@@ -536,9 +542,10 @@ async fn websub_hub_is_announced_and_notified_on_change() {
     }
     let got = recorded.lock().unwrap().clone();
     assert_eq!(got.len(), 3, "{got:?}");
-    assert!(got
-        .iter()
-        .all(|b| b.starts_with("hub.mode=publish&hub.url=")));
+    assert!(
+        got.iter()
+            .all(|b| b.starts_with("hub.mode=publish&hub.url="))
+    );
     assert!(got.iter().any(|b| b.contains("news.atom")));
     let _ = stop_tx.send(true);
     let _ = notifier.await;

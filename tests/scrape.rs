@@ -8,8 +8,8 @@ mod common;
 use std::path::Path;
 use std::sync::Arc;
 
-use common::{config_in, fixture_copy, pipeline, MockServer};
-use huiliu::refresh::{refresh_source, Outcome, Pipeline};
+use common::{MockServer, config_in, fixture_copy, pipeline};
+use huiliu::refresh::{Outcome, Pipeline, refresh_source};
 use serde_json::Value;
 
 /// `sources.toml` of the fixture (the hutang source as users would write
@@ -368,10 +368,12 @@ async fn scrape_command_prints_entries_and_stores_nothing() {
     assert_eq!(mayor["published"], "2024-01-20T09:30:00+08:00");
     assert_eq!(mayor["authors"][0]["name"], "丁涛");
     assert_eq!(mayor["authors"][0]["role"], "湖塘镇党委副书记、镇长");
-    assert!(mayor["content_text"]
-        .as_str()
-        .unwrap()
-        .starts_with("2024年是中华人民共和国成立75周年"));
+    assert!(
+        mayor["content_text"]
+            .as_str()
+            .unwrap()
+            .starts_with("2024年是中华人民共和国成立75周年")
+    );
     assert!(
         !work.path().join("data").exists(),
         "scrape must store nothing"

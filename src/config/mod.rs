@@ -15,8 +15,8 @@ use chrono_tz::Tz;
 use scraper::Selector;
 use url::Url;
 
-pub use load::{load_file, load_str, ConfigError, ConfigErrors};
-pub use opml_import::{import_opml, parse_opml, ImportReport, OpmlFeed};
+pub use load::{ConfigError, ConfigErrors, load_file, load_str};
+pub use opml_import::{ImportReport, OpmlFeed, import_opml, parse_opml};
 pub use units::{parse_duration, parse_size};
 
 /// The whole configuration of one huiliu instance.

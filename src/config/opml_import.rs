@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use quick_xml::events::Event;
-use toml_edit::{value, Array, ArrayOfTables, DocumentMut, Item, Table};
+use toml_edit::{Array, ArrayOfTables, DocumentMut, Item, Table, value};
 
 /// One `<outline xmlUrl=…>` of an OPML file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,11 +97,7 @@ fn slug_for(feed: &OpmlFeed) -> String {
         })
         .unwrap_or_default();
     let h = from(&host);
-    if h.is_empty() {
-        "feed".into()
-    } else {
-        h
-    }
+    if h.is_empty() { "feed".into() } else { h }
 }
 
 /// Appends the feeds of `opml` to the config at `config_path`.

@@ -40,12 +40,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
             "" => {
                 return Err(format!(
                     "`{text}`: missing unit after {value} (use ms, s, m, h or d)"
-                ))
+                ));
             }
             other => {
                 return Err(format!(
                     "`{text}`: unknown unit `{other}` (use ms, s, m, h or d)"
-                ))
+                ));
             }
         };
         total = total.saturating_add(piece);
@@ -76,7 +76,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
         other => {
             return Err(format!(
                 "`{text}`: unknown unit `{other}` (use B, KiB, MiB or GiB)"
-            ))
+            ));
         }
     };
     value

@@ -4,8 +4,8 @@
 use std::error::Error as _;
 
 use bytes::{Bytes, BytesMut};
-use reqwest::header::{self, HeaderMap, HeaderValue};
 use reqwest::StatusCode;
+use reqwest::header::{self, HeaderMap, HeaderValue};
 use url::Url;
 
 use super::{Body, FetchError, FetchErrorKind, Fetched, Validators};

@@ -11,7 +11,7 @@ use regex::Regex;
 use scraper::{Html, Node, Selector};
 
 use super::html::collapse_whitespace;
-use super::text::{is_cjk, SENTENCE_END};
+use super::text::{SENTENCE_END, is_cjk};
 use crate::model::Author;
 
 fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {

@@ -154,7 +154,9 @@ mod tests {
 
     #[test]
     fn text_collapses_and_skips_styles() {
-        let t = to_text("<style>.TRS_Editor P{margin:0}</style><p>&nbsp;&nbsp;党员冬训是“必修课”。</p><p>　　第二段。</p>");
+        let t = to_text(
+            "<style>.TRS_Editor P{margin:0}</style><p>&nbsp;&nbsp;党员冬训是“必修课”。</p><p>　　第二段。</p>",
+        );
         assert_eq!(t, "党员冬训是“必修课”。\n第二段。");
     }
 

@@ -165,7 +165,9 @@ mod tests {
         assert!(text.contains("武进"), "{text}");
         assert_eq!(enc, encoding_rs::GB18030);
         assert_eq!(how, Decided::Declaration);
-        let html = gbk("<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=gbk\"></head>高新区</html>");
+        let html = gbk(
+            "<html><head><meta http-equiv=\"Content-Type\" content=\"text/html; charset=gbk\"></head>高新区</html>",
+        );
         let (text, _, how) = decode(&html, None, None);
         assert!(text.contains("高新区"));
         assert_eq!(how, Decided::Declaration);

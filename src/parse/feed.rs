@@ -11,7 +11,7 @@ use regex::Regex;
 use url::Url;
 
 use super::decode::strip_xml_declaration;
-use super::{sniff, ParseError, ParsedFeed, RawEntry, Sniffed};
+use super::{ParseError, ParsedFeed, RawEntry, Sniffed, sniff};
 use crate::model::{Author, Enclosure};
 use crate::normalize::dates;
 
@@ -28,13 +28,15 @@ pub fn parse_feed(
                 Some(href) => format!(
                     "{url} is an HTML page; it announces a feed at `{href}`: use that URL, or `kind = \"html\"` to scrape the page"
                 ),
-                None => format!("{url} is an HTML page, not a feed: use `kind = \"html\"` to scrape it"),
-            }))
+                None => {
+                    format!("{url} is an HTML page, not a feed: use `kind = \"html\"` to scrape it")
+                }
+            }));
         }
         Sniffed::Unknown => {
             return Err(ParseError::NotAFeed(format!(
                 "{url}: the body is neither XML nor JSON"
-            )))
+            )));
         }
         Sniffed::Xml | Sniffed::Json => {}
     }

@@ -15,15 +15,19 @@ use crate::model::Author;
 use crate::normalize::article::{
     self, clean_content, clean_page_title, merge_byline, parse_byline,
 };
-use crate::normalize::dates::{parse_date, ParsedDate};
+use crate::normalize::dates::{ParsedDate, parse_date};
 use crate::normalize::html::collapse_whitespace;
 
 /// A list page that matched nothing, or a page that is not what the rules expect.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScrapeError {
-    #[error("selector \"{selector}\" matched 0 items on {url}: the page layout may have changed; check the `[source.list] item` selector with `huiliu scrape`")]
+    #[error(
+        "selector \"{selector}\" matched 0 items on {url}: the page layout may have changed; check the `[source.list] item` selector with `huiliu scrape`"
+    )]
     NoItems { selector: String, url: String },
-    #[error("selector \"{selector}\" ({field}) found nothing in {missing} of {total} items on {url}: the page layout may have changed; check it with `huiliu scrape`")]
+    #[error(
+        "selector \"{selector}\" ({field}) found nothing in {missing} of {total} items on {url}: the page layout may have changed; check it with `huiliu scrape`"
+    )]
     FieldMissing {
         field: &'static str,
         selector: String,
@@ -608,9 +612,10 @@ mod tests {
             err.to_string().split(':').next().unwrap(),
             "selector \"div.list li\" matched 0 items on http"
         );
-        assert!(err
-            .to_string()
-            .contains("http://gov.example/hutang/index.html"));
+        assert!(
+            err.to_string()
+                .contains("http://gov.example/hutang/index.html")
+        );
     }
 
     #[test]
@@ -774,10 +779,12 @@ mod tests {
 
     #[test]
     fn list_pages_in_every_charset_path() {
-        use crate::parse::decode::{decode, Decided};
+        use crate::parse::decode::{Decided, decode};
         let url = Url::parse("http://gov.example/list.html").unwrap();
         let page = |meta: &str, text: &str| {
-            format!("<html><head>{meta}</head><body><ul class=\"list\"><li><a href=\"a.html\">{text}</a></li></ul></body></html>")
+            format!(
+                "<html><head>{meta}</head><body><ul class=\"list\"><li><a href=\"a.html\">{text}</a></li></ul></body></html>"
+            )
         };
         let title_of =
             |bytes: &[u8], ct: Option<&str>, over: Option<&'static encoding_rs::Encoding>| {

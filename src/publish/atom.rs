@@ -4,7 +4,7 @@
 use atom_syndication::{Category, Content, Entry, Feed, Link, Person, Source, Text};
 use chrono::{DateTime, FixedOffset, Utc};
 
-use super::{author_label, FeedDoc, Format};
+use super::{FeedDoc, Format, author_label};
 
 fn fixed(d: DateTime<Utc>) -> DateTime<FixedOffset> {
     d.fixed_offset()

@@ -4,7 +4,7 @@
 
 use std::sync::OnceLock;
 
-use minijinja::{context, Environment, Value};
+use minijinja::{Environment, Value, context};
 use serde::Serialize;
 
 use super::{FeedDoc, Format};

@@ -1,7 +1,7 @@
 //! JSON Feed 1.1. huiliu's own fields live under `_huiliu`, as the spec
 //! asks of extensions.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::{FeedDoc, Format};
 

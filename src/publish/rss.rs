@@ -5,7 +5,7 @@
 use rss::extension::dublincore::DublinCoreExtension;
 use rss::{Category, Channel, Enclosure, Guid, Item, Source};
 
-use super::{author_label, FeedDoc, Format};
+use super::{FeedDoc, Format, author_label};
 
 pub fn render(doc: &FeedDoc) -> Vec<u8> {
     let mut channel = Channel::default();

@@ -15,9 +15,9 @@ use crate::fetch::{FetchErrorKind, Fetched, Fetcher, Validators};
 use crate::model::{Enclosure, ScrapeHealth};
 use crate::normalize::dates::ParsedDate;
 use crate::normalize::{identity_key, urls};
-use crate::parse::decode::decode;
-use crate::parse::scrape::{parse_article, parse_list, ArticlePage, ListItem, ScrapeError};
 use crate::parse::RawEntry;
+use crate::parse::decode::decode;
+use crate::parse::scrape::{ArticlePage, ListItem, ScrapeError, parse_article, parse_list};
 use crate::store::Store;
 
 /// What the scrape of one source gave.

@@ -4,14 +4,14 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap};
+use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use chrono::Utc;
 
-use super::{not_found, unavailable, AppState, Rendered};
+use super::{AppState, Rendered, not_found, unavailable};
 use crate::config::{Config, FeedConfig};
 use crate::model::StoredEntry;
-use crate::publish::{self, select, Format};
+use crate::publish::{self, Format, select};
 use crate::store::{EntryQuery, Store, StoreError};
 
 /// How deep paging may go (pages of `limit` entries).
@@ -34,7 +34,7 @@ pub async fn feed(
             None => {
                 return not_found(format!(
                     "unknown format `.{other}`: use .rss, .atom, .json or .html\n"
-                ))
+                ));
             }
         },
     };

@@ -10,12 +10,12 @@ pub mod websub;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, RwLock};
 
+use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::Router;
 
 use crate::config::Config;
 use crate::store::Store;

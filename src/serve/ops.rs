@@ -4,13 +4,13 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
 use minijinja::context;
 use serde::Serialize;
 
-use super::{unavailable, AppState};
+use super::{AppState, unavailable};
 use crate::config::Config;
 use crate::model::{PollStatus, SourceState};
 use crate::publish;

@@ -9,8 +9,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::watch;
 use url::Url;
 
-use super::feeds::page_entries;
 use super::AppState;
+use super::feeds::page_entries;
 use crate::publish::{self, Format};
 
 /// Checks for changes every `every` until `stop` turns true.

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{EntryQuery, PollCounts, Store, StoreError};
 use crate::model::{Entry, PollStatus, SourceState, StoredEntry};
@@ -513,11 +513,13 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(known.into_iter().collect::<Vec<_>>(), vec!["a".to_string()]);
-        assert!(store
-            .known_keys("other", &["a".to_string()])
-            .await
-            .unwrap()
-            .is_empty());
+        assert!(
+            store
+                .known_keys("other", &["a".to_string()])
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert_eq!(store.state("s").await.unwrap().scrape, Some(health));
     }
 }

@@ -1,0 +1,367 @@
+//! The incremental engine: entries in, clusters out.
+//!
+//! Order independence: inserts only update order-free state (the key index,
+//! the document-frequency table, the entries). Candidate pairs, verification
+//! and union-find run on demand over the *current* set, so every decision
+//! depends on the final set alone, never on what was seen first. The cost is
+//! a full re-clustering pass after changes (cached until the next change),
+//! which is linear in entries × candidates.
+
+use super::df::DfTable;
+use super::sketch::{IntMap, MultiMap, band_keys, minhash, sample_keys};
+use super::text::{Prepared, prepare};
+use super::verify::{DedupConfig, Rule, Verdict, verify};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::OnceLock;
+
+/// One entry as the aggregator sees it.
+#[derive(Debug, Clone, Default)]
+pub struct DedupRecord {
+    pub id: String,
+    pub source: String,
+    /// Canonical URL; equal non-empty URLs always share a cluster.
+    pub url: String,
+    pub title: String,
+    /// Plain text, paragraphs separated by `\n` or blank lines.
+    pub text: String,
+    /// Unix seconds.
+    pub published: Option<i64>,
+    /// Source priority: higher wins representative ties.
+    pub priority: i32,
+}
+
+struct Entry {
+    id: String,
+    url: String,
+    published: Option<i64>,
+    priority: i32,
+    prep: Prepared,
+    keys: Vec<u32>,
+}
+
+/// A cluster: its id is the representative's id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterView {
+    pub id: String,
+    /// Representative first, then by (published, priority desc, id).
+    pub members: Vec<String>,
+}
+
+/// Why an entry is where it is.
+#[derive(Debug, Clone)]
+pub struct Explanation {
+    pub id: String,
+    pub cluster: ClusterView,
+    /// Every candidate of the entry, with scores and the deciding rule.
+    pub pairs: Vec<(String, Verdict)>,
+}
+
+impl fmt::Display for Explanation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} is in cluster {} ({} members)",
+            self.id,
+            self.cluster.id,
+            self.cluster.members.len()
+        )?;
+        if self.pairs.is_empty() {
+            writeln!(f, "  no candidates")?;
+        }
+        for (other, v) in &self.pairs {
+            let verb = if v.rule.merges() {
+                "merged with"
+            } else {
+                "kept apart from"
+            };
+            writeln!(f, "  {verb} {other}: {v}")?;
+        }
+        Ok(())
+    }
+}
+
+struct Clusters {
+    /// Slot → slot of its representative (`u32::MAX` for empty slots).
+    rep: Vec<u32>,
+    /// Representative slot → members, representative first.
+    members: IntMap<u32, Vec<u32>>,
+}
+
+/// Near-duplicate clustering over a changing set of entries.
+pub struct Engine {
+    cfg: DedupConfig,
+    entries: Vec<Option<Entry>>,
+    free: Vec<u32>,
+    by_id: HashMap<String, u32>,
+    by_url: HashMap<String, Vec<u32>>,
+    index: MultiMap,
+    df: DfTable,
+    cache: OnceLock<Clusters>,
+}
+
+impl Engine {
+    pub fn new(cfg: DedupConfig) -> Self {
+        Self::with_capacity(cfg, 0)
+    }
+
+    /// Pre-sizes the index for `n` feed-length entries (batch use); it
+    /// grows by half when full.
+    pub fn with_capacity(cfg: DedupConfig, n: usize) -> Self {
+        // Bands plus ~8 sampled keys: a feed entry of ~130 shingles.
+        let per = cfg.minhash_bins / cfg.band_rows.max(1) + 8;
+        Engine {
+            cfg: cfg.clone(),
+            entries: Vec::with_capacity(n),
+            free: Vec::new(),
+            by_id: HashMap::with_capacity(n),
+            by_url: HashMap::with_capacity(n),
+            index: MultiMap::with_capacity(n * per, cfg.key_cap),
+            df: DfTable::default(),
+            cache: OnceLock::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+
+    /// Adds an entry, or replaces the one with the same id (an update).
+    pub fn insert(&mut self, rec: DedupRecord) {
+        self.remove(&rec.id);
+        let c = &self.cfg;
+        let prep = prepare(&rec.title, &rec.text, c.cjk_ngram, c.word_ngram);
+        let sig = minhash(&prep.shingles, c.minhash_bins);
+        let mut keys: Vec<u32> = band_keys(&sig, c.band_rows).collect();
+        // Bottom-k of the sampled keys: bounds index bytes for long texts and
+        // stays consistent between texts (the smallest keys are shared first).
+        let mut sampled: Vec<u32> = sample_keys(&prep.shingles, c.sample_shift).collect();
+        sampled.sort_unstable();
+        sampled.dedup();
+        sampled.truncate(c.max_sample_keys);
+        keys.extend(sampled);
+        keys.sort_unstable();
+        keys.dedup();
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.entries.push(None);
+                (self.entries.len() - 1) as u32
+            }
+        };
+        for &k in &keys {
+            self.index.insert(k, slot);
+        }
+        self.df.add_all(&prep.shingles);
+        if !rec.url.is_empty() {
+            self.by_url.entry(rec.url.clone()).or_default().push(slot);
+        }
+        self.by_id.insert(rec.id.clone(), slot);
+        self.entries[slot as usize] = Some(Entry {
+            id: rec.id,
+            url: rec.url,
+            published: rec.published,
+            priority: rec.priority,
+            prep,
+            keys,
+        });
+        self.cache = OnceLock::new();
+    }
+
+    pub fn remove(&mut self, id: &str) {
+        let Some(slot) = self.by_id.remove(id) else {
+            return;
+        };
+        let Some(e) = self.entries[slot as usize].take() else {
+            return;
+        };
+        for &k in &e.keys {
+            if self.index.remove(k, slot) {
+                // Rare: a stock key shrank back under the cap; restore all
+                // of its values so lookups see the whole set, not a subset.
+                let vals: Vec<u32> = (0..self.entries.len() as u32)
+                    .filter(|&j| {
+                        self.entry(j)
+                            .is_some_and(|o| o.keys.binary_search(&k).is_ok())
+                    })
+                    .collect();
+                self.index.repair(k, &vals);
+            }
+        }
+        self.df.sub_all(&e.prep.shingles);
+        if let Some(v) = self.by_url.get_mut(&e.url) {
+            v.retain(|&x| x != slot);
+            if v.is_empty() {
+                self.by_url.remove(&e.url);
+            }
+        }
+        self.free.push(slot);
+        self.cache = OnceLock::new();
+    }
+
+    fn entry(&self, slot: u32) -> Option<&Entry> {
+        self.entries.get(slot as usize).and_then(|e| e.as_ref())
+    }
+
+    /// Candidate slots of `slot`: shared band key, shared rare sampled key
+    /// (within the time window), or the same URL.
+    fn candidates(&self, slot: u32, out: &mut Vec<u32>) {
+        out.clear();
+        let Some(e) = self.entry(slot) else { return };
+        let mut post = Vec::new();
+        for &k in &e.keys {
+            // Keys over the cap are stock phrases: no evidence either way.
+            if self.index.overflow(k) > 0 {
+                continue;
+            }
+            post.clear();
+            self.index.for_each(k, |j| post.push(j));
+            if k & 1 == 1 || post.len() <= self.cfg.sample_max_df {
+                out.extend_from_slice(&post);
+            }
+        }
+        let w = self.cfg.window_secs;
+        out.retain(
+            |&j| match (e.published, self.entry(j).and_then(|o| o.published)) {
+                (Some(a), Some(b)) => j != slot && (a - b).abs() <= w,
+                _ => j != slot,
+            },
+        );
+        if let Some(v) = self.by_url.get(&e.url) {
+            out.extend(v.iter().filter(|&&j| j != slot));
+        }
+        out.sort_unstable();
+        out.dedup();
+    }
+
+    fn judge(&self, a: u32, b: u32) -> Option<Verdict> {
+        let (x, y) = (self.entry(a)?, self.entry(b)?);
+        let mut v = verify(&x.prep, &y.prep, &self.df, &self.cfg);
+        if !x.url.is_empty() && x.url == y.url {
+            v.rule = Rule::SameUrl;
+        }
+        Some(v)
+    }
+
+    /// Representative order: earliest published, higher priority, smaller id.
+    fn rank(&self, slot: u32) -> (i64, i32, &str) {
+        match self.entry(slot) {
+            Some(e) => (e.published.unwrap_or(i64::MAX), -e.priority, e.id.as_str()),
+            None => (i64::MAX, i32::MAX, ""),
+        }
+    }
+
+    fn build(&self) -> Clusters {
+        let n = self.entries.len();
+        let mut parent: Vec<u32> = (0..n as u32).collect();
+        fn find(p: &mut [u32], mut x: u32) -> u32 {
+            while p[x as usize] != x {
+                p[x as usize] = p[p[x as usize] as usize];
+                x = p[x as usize];
+            }
+            x
+        }
+        let mut cands = Vec::new();
+        for i in 0..n as u32 {
+            self.candidates(i, &mut cands);
+            for &j in cands.iter().filter(|&&j| j > i) {
+                let (ri, rj) = (find(&mut parent, i), find(&mut parent, j));
+                if ri == rj {
+                    continue; // already joined: the verdict cannot change the closure
+                }
+                if self.judge(i, j).is_some_and(|v| v.rule.merges()) {
+                    parent[ri.max(rj) as usize] = ri.min(rj);
+                }
+            }
+        }
+        let mut members: IntMap<u32, Vec<u32>> = IntMap::default();
+        for i in 0..n as u32 {
+            if self.entry(i).is_some() {
+                let r = find(&mut parent, i);
+                members.entry(r).or_default().push(i);
+            }
+        }
+        let mut rep = vec![u32::MAX; n];
+        let mut out = IntMap::default();
+        for (_, mut m) in members {
+            m.sort_by(|&a, &b| self.rank(a).cmp(&self.rank(b)));
+            for &s in &m {
+                rep[s as usize] = m[0];
+            }
+            out.insert(m[0], m);
+        }
+        Clusters { rep, members: out }
+    }
+
+    fn clusters_cached(&self) -> &Clusters {
+        self.cache.get_or_init(|| self.build())
+    }
+
+    fn view(&self, members: &[u32]) -> ClusterView {
+        let ids: Vec<String> = members
+            .iter()
+            .filter_map(|&s| self.entry(s).map(|e| e.id.clone()))
+            .collect();
+        ClusterView {
+            id: ids.first().cloned().unwrap_or_default(),
+            members: ids,
+        }
+    }
+
+    pub fn cluster_of(&self, id: &str) -> Option<ClusterView> {
+        let slot = *self.by_id.get(id)?;
+        let c = self.clusters_cached();
+        let rep = *c.rep.get(slot as usize)?;
+        Some(self.view(c.members.get(&rep)?))
+    }
+
+    /// All clusters, singletons included, ordered by cluster id.
+    pub fn clusters(&self) -> Vec<ClusterView> {
+        let c = self.clusters_cached();
+        let mut v: Vec<ClusterView> = c.members.values().map(|m| self.view(m)).collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    }
+
+    pub fn explain(&self, id: &str) -> Option<Explanation> {
+        let slot = *self.by_id.get(id)?;
+        let cluster = self.cluster_of(id)?;
+        let mut cands = Vec::new();
+        self.candidates(slot, &mut cands);
+        let mut pairs: Vec<(String, Verdict)> = cands
+            .iter()
+            .filter_map(|&j| Some((self.entry(j)?.id.clone(), self.judge(slot, j)?)))
+            .collect();
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        Some(Explanation {
+            id: id.to_string(),
+            cluster,
+            pairs,
+        })
+    }
+
+    /// Bytes of the LSH / sampled-key index (not texts, shingles or DF).
+    pub fn index_bytes(&self) -> usize {
+        self.index.bytes()
+    }
+
+    /// Values stored in the index.
+    pub fn index_keys(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Bytes of the verification state: shingle sets and the DF table.
+    pub fn verify_bytes(&self) -> usize {
+        let sh: usize = self
+            .entries
+            .iter()
+            .flatten()
+            .map(|e| e.prep.shingles.capacity() * 4 + e.prep.anchors.capacity() * 8)
+            .sum();
+        sh + self.df.bytes()
+    }
+}

@@ -1,0 +1,18 @@
+//! Near-duplicate detection: normalize, fingerprint (MinHash LSH bands plus
+//! sampled shingle keys), verify with DF-weighted containment and anchor
+//! guards, cluster by union-find.
+
+pub mod bench;
+pub mod df;
+pub mod engine;
+pub mod eval;
+pub mod sketch;
+pub mod text;
+pub mod verify;
+
+#[cfg(test)]
+mod tests;
+
+pub use engine::{ClusterView, DedupRecord, Engine, Explanation};
+pub use eval::{EvalError, eval_jsonl};
+pub use verify::{DedupConfig, Rule, Verdict};
