@@ -18,6 +18,8 @@ pub mod store;
 pub mod refresh;
 pub mod schedule;
 
+pub mod health;
+
 pub mod cli;
 
 /// `huiliu/<version> (+<project url>)`, sent with every request.

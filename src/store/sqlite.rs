@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
-use super::{EntryQuery, PollCounts, Store, StoreError};
+use super::{EntryQuery, EntryStats, PollCounts, Store, StoreError};
 use crate::model::{Entry, PollStatus, SourceState, StoredEntry};
 
 /// Each migration moves the schema from version `i` to `i + 1`.
@@ -49,6 +49,15 @@ const MIGRATIONS: &[&str] = &[
         UNIQUE (source_id, key)
     );
     CREATE INDEX entry_by_source_time ON entry (source_id, sort_time DESC, id DESC);",
+    // 2: source health and adaptive polling.
+    "ALTER TABLE source_state ADD COLUMN error_kind TEXT;
+    ALTER TABLE source_state ADD COLUMN http_status INTEGER;
+    ALTER TABLE source_state ADD COLUMN disabled_url TEXT;
+    ALTER TABLE source_state ADD COLUMN interval_secs INTEGER;
+    ALTER TABLE source_state ADD COLUMN feed_hint_secs INTEGER;
+    ALTER TABLE source_state ADD COLUMN fingerprint TEXT;
+    ALTER TABLE source_state ADD COLUMN last_change INTEGER;
+    CREATE INDEX entry_by_source_first_seen ON entry (source_id, first_seen);",
 ];
 
 pub struct SqliteStore {
@@ -144,10 +153,17 @@ fn state_from_row(r: &Row<'_>) -> rusqlite::Result<SourceState> {
         consecutive_failures: r.get(7)?,
         next_due: from_ts(r.get(8)?),
         moved_to: r.get(9)?,
+        error_kind: r.get(10)?,
+        http_status: r.get(11)?,
+        disabled_url: r.get(12)?,
+        interval_secs: r.get::<_, Option<i64>>(13)?.map(|v| v.max(0) as u64),
+        feed_hint_secs: r.get::<_, Option<i64>>(14)?.map(|v| v.max(0) as u64),
+        fingerprint: r.get(15)?,
+        last_change: from_ts(r.get(16)?),
     })
 }
 
-const STATE_COLUMNS: &str = "source_id, etag, last_modified, last_attempt, last_success, last_status, last_error, consecutive_failures, next_due, moved_to";
+const STATE_COLUMNS: &str = "source_id, etag, last_modified, last_attempt, last_success, last_status, last_error, consecutive_failures, next_due, moved_to, error_kind, http_status, disabled_url, interval_secs, feed_hint_secs, fingerprint, last_change";
 
 const ENTRY_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at";
 
@@ -279,10 +295,12 @@ impl Store for SqliteStore {
             }
             tx.execute(
                 &format!(
-                    "INSERT INTO source_state ({STATE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                    "INSERT INTO source_state ({STATE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
                      ON CONFLICT (source_id) DO UPDATE SET etag = ?2, last_modified = ?3, last_attempt = ?4,
                        last_success = ?5, last_status = ?6, last_error = ?7, consecutive_failures = ?8,
-                       next_due = ?9, moved_to = ?10"
+                       next_due = ?9, moved_to = ?10, error_kind = ?11, http_status = ?12,
+                       disabled_url = ?13, interval_secs = ?14, feed_hint_secs = ?15,
+                       fingerprint = ?16, last_change = ?17"
                 ),
                 params![
                     state.source_id,
@@ -295,6 +313,13 @@ impl Store for SqliteStore {
                     state.consecutive_failures,
                     ts(state.next_due),
                     state.moved_to,
+                    state.error_kind,
+                    state.http_status,
+                    state.disabled_url,
+                    state.interval_secs.map(|v| v.min(i64::MAX as u64) as i64),
+                    state.feed_hint_secs.map(|v| v.min(i64::MAX as u64) as i64),
+                    state.fingerprint,
+                    ts(state.last_change),
                 ],
             )?;
             tx.commit()?;
@@ -333,6 +358,25 @@ impl Store for SqliteStore {
                 [&id],
                 |r| r.get::<_, i64>(0),
             )? as u64)
+        })
+        .await
+    }
+
+    async fn entry_stats(&self, since: DateTime<Utc>) -> Result<Vec<EntryStats>, StoreError> {
+        let since = since.timestamp();
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT source_id, COUNT(*), COALESCE(SUM(first_seen >= ?1), 0)
+                 FROM entry GROUP BY source_id ORDER BY source_id",
+            )?;
+            let rows = stmt.query_map([since], |r| {
+                Ok(EntryStats {
+                    source_id: r.get(0)?,
+                    total: r.get::<_, i64>(1)? as u64,
+                    recent: r.get::<_, i64>(2)? as u64,
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
     }
