@@ -33,7 +33,15 @@ impl HttpClient {
             .connect_timeout(cfg.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(cfg.host_concurrency.max(2))
+            // Enough idle connections for the busiest host's limit.
+            .pool_max_idle_per_host(
+                cfg.hosts
+                    .iter()
+                    .filter_map(|h| h.max_concurrent)
+                    .chain([cfg.host_concurrency, 2])
+                    .max()
+                    .unwrap_or(2),
+            )
             .gzip(true)
             .brotli(true);
         if let Some(proxy) = &cfg.proxy {
@@ -340,6 +348,8 @@ fn classify(url: &Url, e: &reqwest::Error) -> FetchError {
     FetchError::new(kind, format!("{url}: {chain}"))
 }
 
+/// The error and its causes, without reqwest's wrappers that repeat the URL
+/// ("error sending request for url (…)", "client error (Connect)").
 fn error_chain(e: &reqwest::Error) -> String {
     let mut parts = vec![e.to_string()];
     let mut source = e.source();
@@ -350,7 +360,23 @@ fn error_chain(e: &reqwest::Error) -> String {
         }
         source = s.source();
     }
-    parts.join(": ")
+    let useful: Vec<&String> = parts
+        .iter()
+        .filter(|p| {
+            !p.starts_with("error sending request for url")
+                && !p.starts_with("client error (")
+                && !p.starts_with("error decoding response body")
+        })
+        .collect();
+    if useful.is_empty() {
+        parts.join(": ")
+    } else {
+        useful
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join(": ")
+    }
 }
 
 #[cfg(test)]

@@ -204,26 +204,28 @@ fn upsert(
     now: DateTime<Utc>,
     counts: &mut PollCounts,
 ) -> Result<(), StoreError> {
+    // Cached statements: a poll runs these for every entry.
     let existing: Option<(String, Option<i64>, Option<i64>, i64)> = tx
-        .query_row(
+        .prepare_cached(
             "SELECT content_hash, published, updated, first_seen FROM entry WHERE source_id = ?1 AND key = ?2",
-            params![e.source_id, e.key],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
+        )?
+        .query_row(params![e.source_id, e.key], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
         .optional()?;
     let now_ts = now.timestamp();
     match existing {
         None => {
             let published = ts(e.published);
-            tx.execute(
+            tx.prepare_cached(
                 &format!("INSERT INTO entry ({ENTRY_COLUMNS}, sort_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"),
-                params![
+            )?
+            .execute(params![
                     e.id, e.source_id, e.key, e.guid, e.url, e.title, json(&e.authors)?,
                     e.summary, e.content, e.text, published, ts(e.updated), e.language,
                     json(&e.categories)?, json(&e.enclosures)?, e.content_hash,
                     now_ts, now_ts, published.unwrap_or(now_ts),
-                ],
-            )?;
+                ])?;
             counts.new += 1;
         }
         Some((hash, _, _, _)) if hash == e.content_hash => counts.unchanged += 1,
@@ -234,17 +236,17 @@ fn upsert(
                 Some(u) if Some(u) != old_updated => u,
                 _ => now_ts,
             };
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE entry SET guid = ?3, url = ?4, title = ?5, authors = ?6, summary = ?7, content = ?8,
                     text = ?9, published = ?10, updated = ?11, language = ?12, categories = ?13,
                     enclosures = ?14, content_hash = ?15, changed_at = ?16, sort_time = ?17
                  WHERE source_id = ?1 AND key = ?2",
-                params![
+            )?
+            .execute(params![
                     e.source_id, e.key, e.guid, e.url, e.title, json(&e.authors)?, e.summary,
                     e.content, e.text, published, updated, e.language, json(&e.categories)?,
                     json(&e.enclosures)?, e.content_hash, now_ts, published.unwrap_or(first_seen),
-                ],
-            )?;
+                ])?;
             counts.updated += 1;
         }
     }
@@ -257,11 +259,10 @@ impl Store for SqliteStore {
         let id = source_id.to_string();
         self.with(move |c| {
             let found = c
-                .query_row(
-                    &format!("SELECT {STATE_COLUMNS} FROM source_state WHERE source_id = ?1"),
-                    [&id],
-                    state_from_row,
-                )
+                .prepare_cached(&format!(
+                    "SELECT {STATE_COLUMNS} FROM source_state WHERE source_id = ?1"
+                ))?
+                .query_row([&id], state_from_row)
                 .optional()?;
             Ok(found.unwrap_or_else(|| SourceState::new(&id)))
         })
@@ -293,7 +294,7 @@ impl Store for SqliteStore {
             for e in &entries {
                 upsert(&tx, e, now, &mut counts)?;
             }
-            tx.execute(
+            tx.prepare_cached(
                 &format!(
                     "INSERT INTO source_state ({STATE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
                      ON CONFLICT (source_id) DO UPDATE SET etag = ?2, last_modified = ?3, last_attempt = ?4,
@@ -302,7 +303,8 @@ impl Store for SqliteStore {
                        disabled_url = ?13, interval_secs = ?14, feed_hint_secs = ?15,
                        fingerprint = ?16, last_change = ?17"
                 ),
-                params![
+            )?
+            .execute(params![
                     state.source_id,
                     state.etag,
                     state.last_modified,
@@ -320,8 +322,7 @@ impl Store for SqliteStore {
                     state.feed_hint_secs.map(|v| v.min(i64::MAX as u64) as i64),
                     state.fingerprint,
                     ts(state.last_change),
-                ],
-            )?;
+                ])?;
             tx.commit()?;
             Ok(counts)
         })
