@@ -113,7 +113,9 @@ impl Polls {
     /// Starts the refresh of source `i`: host turn, then a worker, then the
     /// refresh (which a started poll always finishes). Ends early with
     /// `None` if `stop` turns true before the refresh starts.
-    fn start(&mut self, i: usize, source: Arc<SourceConfig>, url: Url) {
+    /// `url: None` when no request is expected (a disabled source): no
+    /// host turn is taken for it.
+    fn start(&mut self, i: usize, source: Arc<SourceConfig>, url: Option<Url>) {
         let (p, workers, mut stop) = (
             self.pipeline.clone(),
             self.workers.clone(),
@@ -122,7 +124,7 @@ impl Polls {
         let handle = self.tasks.spawn(async move {
             let polite = p.fetcher.politeness().clone();
             let turn = tokio::select! {
-                t = polite.acquire(&url) => t,
+                t = async { match &url { Some(u) => polite.acquire(u).await, None => None } } => t,
                 _ = stop.wait_for(|s| *s) => return (i, None),
             };
             let worker = tokio::select! {
@@ -168,7 +170,11 @@ pub async fn poll_once(
     let (_never, stop) = watch::channel(false);
     let mut polls = Polls::new(pipeline, concurrency, stop);
     for (i, source) in sources.iter().enumerate() {
-        polls.start(i, source.clone(), url_of(source, &states));
+        let disabled = states
+            .get(&source.id)
+            .is_some_and(|st| st.disabled_url.as_deref() == Some(source.url.as_str()));
+        let url = (!disabled).then(|| url_of(source, &states));
+        polls.start(i, source.clone(), url);
     }
     drop(states);
     let mut reports: Vec<(usize, PollReport)> = Vec::with_capacity(sources.len());
@@ -230,7 +236,7 @@ pub async fn run(
                 continue;
             }
             in_flight[i] = true;
-            polls.start(i, sources[i].clone(), urls[i].clone());
+            polls.start(i, sources[i].clone(), Some(urls[i].clone()));
         }
         let wait = queue
             .peek()

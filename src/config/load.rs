@@ -1215,6 +1215,98 @@ sources = ["a", "missing"]
     }
 
     #[test]
+    fn politeness_and_adaptive_keys() {
+        let cfg = load(
+            r#"
+[fetch]
+host_concurrency = 3
+host_delay = "250ms"
+host_rate_limit_urls = 5
+max_backoff = "6h"
+proxy = "http://127.0.0.1:3128"
+
+[[host]]
+name = "Feeds.Example.org"
+max_concurrent = 1
+delay = "2s"
+
+[[host]]
+name = "*.blogs.example"
+
+[[source]]
+id = "a"
+url = "https://example.org/rss"
+interval = "20m"
+
+[[source]]
+id = "b"
+url = "https://example.org/rss2"
+interval = "1h"
+min_interval = "5m"
+max_interval = "1d"
+"#,
+        )
+        .unwrap();
+        let f = &cfg.fetch;
+        assert_eq!(f.host_concurrency, 3);
+        assert_eq!(f.host_delay, Duration::from_millis(250));
+        assert_eq!(f.host_rate_limit_urls, 5);
+        assert_eq!(f.max_backoff, Duration::from_secs(6 * 3600));
+        assert_eq!(f.proxy.as_ref().unwrap().as_str(), "http://127.0.0.1:3128/");
+        assert_eq!(
+            f.hosts,
+            vec![
+                HostConfig {
+                    name: "feeds.example.org".into(),
+                    max_concurrent: Some(1),
+                    delay: Some(Duration::from_secs(2)),
+                },
+                HostConfig {
+                    name: "*.blogs.example".into(),
+                    max_concurrent: None,
+                    delay: None,
+                },
+            ]
+        );
+        let a = &cfg.sources[0];
+        assert_eq!(a.min_interval, Duration::from_secs(600));
+        assert_eq!(a.max_interval, Duration::from_secs(4800));
+        let b = &cfg.sources[1];
+        assert_eq!(b.min_interval, Duration::from_secs(300));
+        assert_eq!(b.max_interval, Duration::from_secs(86400));
+
+        let errs = load(
+            r#"
+[fetch]
+proxy = "not a proxy"
+[[host]]
+name = "https://example.org/"
+[[host]]
+max_concurrent = 0
+[[source]]
+id = "a"
+url = "https://example.org/rss"
+min_interval = "2h"
+max_interval = "1h"
+"#,
+        )
+        .unwrap_err()
+        .0;
+        let joined = errs
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(joined.contains("fetch.proxy"), "{joined}");
+        assert!(joined.contains("host[1].name"), "{joined}");
+        assert!(joined.contains("host[2].name: missing"), "{joined}");
+        assert!(
+            joined.contains("source[1].max_interval: max_interval (3600s) is below"),
+            "{joined}"
+        );
+    }
+
+    #[test]
     fn syntax_error_has_position() {
         let errs = load("[server\nlisten = 1").unwrap_err().0;
         assert_eq!(errs.len(), 1);
