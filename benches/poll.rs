@@ -3,7 +3,7 @@
 //! conditional GETs to the same server.
 //!
 //!     cargo bench --bench poll                # 10,000 sources, 64 workers
-//!     BENCH_SOURCES=2000 BENCH_CONCURRENCY=32 cargo bench --bench poll
+//!     BENCH_SOURCES=2000 BENCH_CONCURRENCY=32 BENCH_THREADS=1 cargo bench --bench poll
 //!
 //! The server runs in a child process (this binary with `serve`), so the
 //! CPU time (getrusage) and peak RSS (VmHWM) reported are huiliu's alone.
@@ -116,10 +116,15 @@ fn run_huiliu(addr: &str, n: usize, concurrency: usize) -> (Duration, f64, usize
     std::fs::write(&path, &text).unwrap();
     drop(text);
     let cfg = huiliu::config::load_file(&path).unwrap_or_else(|e| panic!("{e}"));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    // BENCH_THREADS: tokio worker threads (default: one per core).
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(n) = std::env::var("BENCH_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        builder.worker_threads(n);
+    }
+    let rt = builder.enable_all().build().unwrap();
     rt.block_on(async {
         let p = huiliu::refresh::Pipeline {
             fetcher: huiliu::fetch::Fetcher::new(&cfg.fetch).unwrap(),
