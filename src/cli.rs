@@ -12,7 +12,7 @@ use tokio::sync::watch;
 use crate::config::{self, Config};
 use crate::fetch::Fetcher;
 use crate::refresh::{Outcome, Pipeline};
-use crate::{schedule, serve, store};
+use crate::{health, schedule, serve, store};
 
 #[derive(Parser)]
 #[command(
@@ -73,7 +73,8 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Show each source's polling state.
+    /// Show each source's health: status, last error (kind and message),
+    /// consecutive failures, last success, next due, interval, recent entries.
     Sources {
         #[arg(long, short)]
         config: PathBuf,
@@ -237,6 +238,7 @@ async fn poll(path: &std::path::Path, only: Option<&str>) -> Result<ExitCode, Ex
                 r.source_id, c.new, c.updated, c.unchanged
             ),
             Outcome::NotModified => println!("{:<20} not modified  ({ms} ms)", r.source_id),
+            Outcome::Skipped(why) => println!("{:<20} skipped       {why}", r.source_id),
             Outcome::Failed(e) => {
                 failed += 1;
                 println!("{:<20} error         {e}", r.source_id)
@@ -252,52 +254,104 @@ async fn poll(path: &std::path::Path, only: Option<&str>) -> Result<ExitCode, Ex
 
 async fn sources(path: &std::path::Path, json: bool) -> Result<ExitCode, ExitCode> {
     let cfg = load(path)?;
-    let p = pipeline(&cfg).await?;
-    let states = p.store.states().await.map_err(|e| {
+    let store = store::open(&cfg.storage).await.map_err(|e| {
         eprintln!("huiliu: {e}");
         ExitCode::from(2)
     })?;
-    let mut rows = Vec::new();
-    for s in &cfg.sources {
-        let state = states.iter().find(|st| st.source_id == s.id).cloned();
-        let count = p.store.entry_count(&s.id).await.unwrap_or(0);
-        rows.push((s.clone(), state, count));
-    }
+    let rows = health::source_health(store.as_ref(), &cfg)
+        .await
+        .map_err(|e| {
+            eprintln!("huiliu: {e}");
+            ExitCode::from(2)
+        })?;
     if json {
-        let doc: Vec<_> = rows
-            .iter()
-            .map(|(s, st, n)| serde_json::json!({"id": s.id, "name": s.name, "kind": s.kind.as_str(), "url": s.url.as_str(), "entries": n, "state": st}))
-            .collect();
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).unwrap_or_default()
+        );
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
-        "{:<16} {:<6} {:>7} {:<13} {:<20} {:<20} {:>5}  last error / scrape health",
-        "source", "kind", "entries", "last status", "last success", "next due", "fails"
-    );
+    print!("{}", health_table(&rows, chrono::Utc::now()));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `huiliu sources` as a table: one line per source, the error last.
+pub fn health_table(rows: &[health::SourceHealth], now: chrono::DateTime<chrono::Utc>) -> String {
+    use std::fmt::Write as _;
     let t = |d: Option<chrono::DateTime<chrono::Utc>>| {
         d.map(|d| d.format("%Y-%m-%d %H:%M:%S").to_string())
             .unwrap_or_else(|| "-".into())
     };
-    for (s, st, n) in rows {
-        let st = st.unwrap_or_else(|| crate::model::SourceState::new(&s.id));
-        println!(
-            "{:<16} {:<6} {:>7} {:<13} {:<20} {:<20} {:>5}  {}",
-            s.id,
-            s.kind.as_str(),
-            n,
-            st.last_status.map_or("never", |x| x.as_str()),
-            t(st.last_success),
-            t(st.next_due),
-            st.consecutive_failures,
-            match (&st.last_error, &st.scrape) {
-                (Some(e), _) => e.clone(),
-                (None, Some(h)) => h.summary(),
-                (None, None) => String::new(),
+    let due = |d: Option<chrono::DateTime<chrono::Utc>>| match d {
+        None => "-".to_string(),
+        Some(d) if d <= now => "now".to_string(),
+        Some(d) => format!("in {}", human((d - now).to_std().unwrap_or_default())),
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<16} {:<12} {:>4} {:>5} {:<19} {:<10} {:>8} {:>7} {:>7}  last error",
+        "source",
+        "status",
+        "http",
+        "fails",
+        "last success",
+        "next due",
+        "interval",
+        "new 7d",
+        "entries"
+    );
+    for r in rows {
+        let error = match (&r.error_kind, &r.error) {
+            (Some(k), Some(e)) => {
+                let e = e.strip_prefix(&format!("{k}: ")).unwrap_or(e);
+                format!("[{k}] {e}")
             }
+            (None, Some(e)) => e.clone(),
+            _ => String::new(),
+        };
+        let _ = writeln!(
+            out,
+            "{:<16} {:<12} {:>4} {:>5} {:<19} {:<10} {:>8} {:>7} {:>7}  {}",
+            r.id,
+            if r.disabled { "gone/off" } else { r.status },
+            r.http_status
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "-".into()),
+            r.consecutive_failures,
+            t(r.last_success),
+            if r.disabled {
+                "disabled".to_string()
+            } else {
+                due(r.next_due)
+            },
+            human(std::time::Duration::from_secs(r.interval_secs)),
+            r.entries_recent,
+            r.entries,
+            error
         );
     }
-    Ok(ExitCode::SUCCESS)
+    out
+}
+
+/// 90 → "1m30s", 7200 → "2h".
+fn human(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    let (h, m, sec) = (s / 3600, (s % 3600) / 60, s % 60);
+    let mut out = String::new();
+    if h >= 48 {
+        return format!("{}d", h / 24);
+    }
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if sec > 0 || out.is_empty() {
+        out.push_str(&format!("{sec}s"));
+    }
+    out
 }
 
 async fn scrape(path: &std::path::Path, id: &str, json: bool) -> Result<ExitCode, ExitCode> {

@@ -19,6 +19,8 @@ pub mod store;
 pub mod refresh;
 pub mod schedule;
 
+pub mod health;
+
 pub mod cli;
 pub mod metrics;
 

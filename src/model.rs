@@ -92,6 +92,9 @@ pub enum PollStatus {
     Ok,
     NotModified,
     Error,
+    /// The source answered `410 Gone`: it is not polled again until its
+    /// `url` changes in the config.
+    Gone,
 }
 
 impl PollStatus {
@@ -100,6 +103,7 @@ impl PollStatus {
             PollStatus::Ok => "ok",
             PollStatus::NotModified => "not_modified",
             PollStatus::Error => "error",
+            PollStatus::Gone => "gone",
         }
     }
 
@@ -108,6 +112,7 @@ impl PollStatus {
             "ok" => Some(PollStatus::Ok),
             "not_modified" => Some(PollStatus::NotModified),
             "error" => Some(PollStatus::Error),
+            "gone" => Some(PollStatus::Gone),
             _ => None,
         }
     }
@@ -127,6 +132,30 @@ pub struct SourceState {
     pub next_due: Option<DateTime<Utc>>,
     /// The URL after a permanent redirect, if the source moved.
     pub moved_to: Option<String>,
+    /// The kind of the last error (`timeout`, `http_429`, `parse`, … see
+    /// `FetchErrorKind::label`); `None` after a success.
+    #[serde(default)]
+    pub error_kind: Option<String>,
+    /// HTTP status of the last answer (after redirects), if there was one.
+    #[serde(default)]
+    pub http_status: Option<u16>,
+    /// Set by `410 Gone` to the configured URL that is gone: the source is
+    /// disabled while the config still names that URL.
+    #[serde(default)]
+    pub disabled_url: Option<String>,
+    /// The current adaptive interval, in seconds.
+    #[serde(default)]
+    pub interval_secs: Option<u64>,
+    /// The feed's own hint (RSS `<ttl>`, `sy:updatePeriod`), in seconds,
+    /// kept for the polls answered 304.
+    #[serde(default)]
+    pub feed_hint_secs: Option<u64>,
+    /// A hash of the entries last seen: a change means the source changed.
+    #[serde(default)]
+    pub fingerprint: Option<String>,
+    /// When the source last changed.
+    #[serde(default)]
+    pub last_change: Option<DateTime<Utc>>,
     /// For `html` sources: what the last scrape found.
     #[serde(default)]
     pub scrape: Option<ScrapeHealth>,
@@ -191,6 +220,13 @@ impl SourceState {
             next_due: None,
             moved_to: None,
             scrape: None,
+            error_kind: None,
+            http_status: None,
+            disabled_url: None,
+            interval_secs: None,
+            feed_hint_secs: None,
+            fingerprint: None,
+            last_change: None,
         }
     }
 }

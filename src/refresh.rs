@@ -12,13 +12,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::config::{SourceConfig, SourceKind};
-use crate::fetch::{Fetched, Fetcher, Validators};
+use crate::fetch::{FetchError, FetchErrorKind, Fetched, Fetcher, Validators};
 use crate::model::{Entry, PollStatus, ScrapeHealth, SourceState};
 use crate::normalize::{normalize_entry, normalize_feed};
-use crate::parse::{decode::decode, parse_feed};
+use crate::parse::{decode::decode, parse_feed, syndication_period};
 use crate::schedule;
 use crate::store::{PollCounts, Store};
 
@@ -38,6 +39,8 @@ pub enum Outcome {
     Fetched(PollCounts),
     NotModified,
     Failed(String),
+    /// Not polled: the source is disabled (it answered `410 Gone`).
+    Skipped(String),
 }
 
 #[derive(Debug, Clone)]
@@ -45,7 +48,14 @@ pub struct PollReport {
     pub source_id: String,
     pub outcome: Outcome,
     pub elapsed: Duration,
+    /// `None`: not to be polled again (disabled) or the state was unreadable.
     pub next_due: Option<DateTime<Utc>>,
+    /// The URL the next poll will fetch (the configured one, or where a
+    /// permanent redirect moved the source).
+    pub url: Url,
+    /// The source is disabled (it answered `410 Gone`): not polled again
+    /// until its url changes in the config.
+    pub disabled: bool,
 }
 
 impl PollReport {
@@ -56,26 +66,52 @@ impl PollReport {
 
 /// What the fetch-to-normalize steps produced.
 enum Step {
-    NotModified,
+    NotModified {
+        fresh_for: Option<Duration>,
+    },
     Entries {
         entries: Vec<Entry>,
         validators: Validators,
         moved_to: Option<Url>,
         /// `html` sources: how the selectors fared.
         scrape: Option<Box<ScrapeHealth>>,
+        /// RSS `<ttl>` / `sy:updatePeriod`.
+        feed_hint: Option<Duration>,
     },
 }
 
-/// Why the fetch-to-normalize steps failed (with scrape health, if any).
+/// Why a refresh failed, as stored on the source.
 struct Failure {
+    kind: String,
     message: String,
+    retry_after: Option<Duration>,
+    http_status: Option<u16>,
+    /// `html` sources: how the selectors fared before failing.
     scrape: Option<ScrapeHealth>,
 }
 
-impl From<String> for Failure {
-    fn from(message: String) -> Failure {
+impl Failure {
+    fn new(kind: &str, message: impl Into<String>) -> Failure {
         Failure {
-            message,
+            kind: kind.to_string(),
+            message: message.into(),
+            retry_after: None,
+            http_status: None,
+            scrape: None,
+        }
+    }
+}
+
+impl From<FetchError> for Failure {
+    fn from(e: FetchError) -> Failure {
+        Failure {
+            kind: e.kind.label(),
+            http_status: match e.kind {
+                FetchErrorKind::Http(code) => Some(code),
+                _ => None,
+            },
+            retry_after: e.retry_after,
+            message: e.to_string(),
             scrape: None,
         }
     }
@@ -85,23 +121,41 @@ impl From<String> for Failure {
 pub async fn refresh_source(p: &Pipeline, source: &SourceConfig) -> PollReport {
     let started = Instant::now();
     let now = Utc::now();
-    let report = |outcome, next_due| PollReport {
+    let report = |outcome, next_due, url: &Url| PollReport {
         source_id: source.id.clone(),
         outcome,
         elapsed: started.elapsed(),
         next_due,
+        url: url.clone(),
+        disabled: false,
     };
     let mut state = match p.store.state(&source.id).await {
         Ok(s) => s,
-        Err(e) => return report(Outcome::Failed(e.to_string()), None),
+        Err(e) => return report(Outcome::Failed(e.to_string()), None, &source.url),
     };
     let url = current_url(source, &state);
+    if let Some(why) = disabled(source, &state) {
+        let mut r = report(Outcome::Skipped(why), None, &url);
+        r.disabled = true;
+        return r;
+    }
     state.last_attempt = Some(now);
 
     let step = fetch_and_normalize(p, source, &url, &state).await;
+    let http = source.kind != SourceKind::File;
+    let mut next_url = url.clone();
     let (entries, outcome) = match step {
-        Ok(Step::NotModified) => {
-            succeeded(&mut state, source, now, PollStatus::NotModified);
+        Ok(Step::NotModified { fresh_for }) => {
+            state.http_status = http.then_some(304);
+            let hint = fresh_for.max(state.feed_hint_secs.map(Duration::from_secs));
+            succeeded(
+                &mut state,
+                source,
+                now,
+                PollStatus::NotModified,
+                Some(false),
+                hint,
+            );
             (Vec::new(), Outcome::NotModified)
         }
         Ok(Step::Entries {
@@ -109,8 +163,24 @@ pub async fn refresh_source(p: &Pipeline, source: &SourceConfig) -> PollReport {
             validators,
             moved_to,
             scrape,
+            feed_hint,
         }) => {
-            succeeded(&mut state, source, now, PollStatus::Ok);
+            let print = fingerprint(&entries);
+            let changed = state.fingerprint.as_ref().map(|old| *old != print);
+            if changed != Some(false) {
+                state.last_change = Some(now);
+            }
+            state.fingerprint = Some(print);
+            state.feed_hint_secs = feed_hint.map(|d| d.as_secs());
+            state.http_status = http.then_some(200);
+            succeeded(
+                &mut state,
+                source,
+                now,
+                PollStatus::Ok,
+                changed,
+                validators.fresh_for.max(feed_hint),
+            );
             state.scrape = scrape.map(|h| *h);
             state.etag = validators.etag;
             state.last_modified = validators.last_modified;
@@ -118,18 +188,15 @@ pub async fn refresh_source(p: &Pipeline, source: &SourceConfig) -> PollReport {
                 tracing::warn!(source = %source.id, from = %source.url, to = %new_url,
                     "source moved permanently; polling the new URL (update the config)");
                 state.moved_to = Some(format!("{} {}", source.url, new_url));
+                next_url = new_url;
             }
             (entries, Outcome::Fetched(PollCounts::default()))
         }
-        Err(Failure { message, scrape }) => {
-            if scrape.is_some() {
-                state.scrape = scrape;
+        Err(failure) => {
+            if failure.scrape.is_some() {
+                state.scrape = failure.scrape.clone();
             }
-            state.last_status = Some(PollStatus::Error);
-            state.last_error = Some(message.clone());
-            state.consecutive_failures = state.consecutive_failures.saturating_add(1);
-            state.next_due =
-                Some(now + schedule::backoff(source.interval, state.consecutive_failures));
+            let message = failed(&mut state, source, now, failure, p.fetcher.max_backoff());
             (Vec::new(), Outcome::Failed(message))
         }
     };
@@ -151,27 +218,103 @@ pub async fn refresh_source(p: &Pipeline, source: &SourceConfig) -> PollReport {
         }
         Err(e) => Outcome::Failed(format!("{e} (nothing from this poll was stored)")),
     };
-    let r = report(outcome, state.next_due);
+    let mut r = report(outcome, state.next_due, &next_url);
+    r.disabled = state.last_status == Some(PollStatus::Gone);
     log_poll(source, &url, &r);
     r
 }
 
+/// A success: the interval adapts (`changed`: `Some(true)` the source
+/// changed, `Some(false)` it did not, `None` unknown) and the next poll is
+/// no sooner than what the source announced (`hint`).
 fn succeeded(
     state: &mut SourceState,
     source: &SourceConfig,
     now: DateTime<Utc>,
     status: PollStatus,
+    changed: Option<bool>,
+    hint: Option<Duration>,
 ) {
     state.last_status = Some(status);
     state.last_success = Some(now);
     state.last_error = None;
+    state.error_kind = None;
     state.consecutive_failures = 0;
-    state.next_due = Some(now + schedule::jittered(source.interval));
+    let current = state
+        .interval_secs
+        .map(Duration::from_secs)
+        .unwrap_or(source.interval);
+    let interval =
+        schedule::adapt_interval(current, changed, source.min_interval, source.max_interval);
+    state.interval_secs = Some(interval.as_secs());
+    state.next_due = Some(now + schedule::next_delay(interval, hint, source.max_interval));
+}
+
+/// A failure: recorded with its kind, then backoff — or `Retry-After`, or
+/// for `410 Gone` no next poll at all. Returns the message.
+fn failed(
+    state: &mut SourceState,
+    source: &SourceConfig,
+    now: DateTime<Utc>,
+    f: Failure,
+    max_backoff: Duration,
+) -> String {
+    state.last_status = Some(PollStatus::Error);
+    state.error_kind = Some(f.kind.clone());
+    state.http_status = f.http_status;
+    state.consecutive_failures = state.consecutive_failures.saturating_add(1);
+    let mut message = f.message;
+    if f.http_status == Some(410) {
+        state.last_status = Some(PollStatus::Gone);
+        state.disabled_url = Some(source.url.to_string());
+        state.next_due = None;
+        message.push_str(": the source is disabled; change its url in the config to poll it again");
+        tracing::warn!(source = %source.id, url = %source.url, "source is gone (410): disabled");
+    } else if let Some(wait) = f.retry_after {
+        state.next_due = Some(now + schedule::retry_after_delay(wait, source.min_interval));
+    } else {
+        state.next_due =
+            Some(now + schedule::backoff(source.interval, state.consecutive_failures, max_backoff));
+    }
+    state.last_error = Some(message.clone());
+    message
+}
+
+/// Why the source is not polled, if it is disabled: it answered 410 and the
+/// config still names the URL that is gone.
+fn disabled(source: &SourceConfig, state: &SourceState) -> Option<String> {
+    (state.disabled_url.as_deref() == Some(source.url.as_str())).then(|| {
+        format!(
+            "disabled: {} answered 410 Gone; change its url in the config to poll it again",
+            source.url
+        )
+    })
+}
+
+/// What identifies the entries a source published: same entries, same
+/// fingerprint (whatever else in the document changed).
+fn fingerprint(entries: &[Entry]) -> String {
+    let mut items: Vec<(&str, &str)> = entries
+        .iter()
+        .map(|e| (e.key.as_str(), e.content_hash.as_str()))
+        .collect();
+    items.sort_unstable();
+    let mut h = Sha256::new();
+    for (k, c) in items {
+        h.update(k.as_bytes());
+        h.update([0]);
+        h.update(c.as_bytes());
+        h.update([0]);
+    }
+    h.finalize()[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// The configured URL, or where a permanent redirect moved it (as long as
 /// the configured URL is still the one that moved).
-fn current_url(source: &SourceConfig, state: &SourceState) -> Url {
+pub fn current_url(source: &SourceConfig, state: &SourceState) -> Url {
     state
         .moved_to
         .as_deref()
@@ -190,24 +333,28 @@ async fn fetch_and_normalize(
     if source.kind == SourceKind::Html {
         return scrape_and_normalize(p, source, url, state).await;
     }
-    let body = match p
-        .fetcher
-        .fetch(source, url, &Validators::of(state))
-        .await
-        .map_err(|e| Failure::from(e.to_string()))?
-    {
-        Fetched::NotModified(_) => return Ok(Step::NotModified),
+    let body = match p.fetcher.fetch(source, url, &Validators::of(state)).await? {
+        Fetched::NotModified(v) => {
+            return Ok(Step::NotModified {
+                fresh_for: v.fresh_for,
+            });
+        }
         Fetched::Body(body) => body,
     };
     let (text, _, _) = decode(&body.bytes, body.content_type.as_deref(), source.encoding);
     let parsed = parse_feed(&text, &body.url, source.timezone, &source.date_formats)
-        .map_err(|e| Failure::from(e.to_string()))?;
+        .map_err(|e| Failure::new("parse", e.to_string()))?;
+    let feed_hint = parsed
+        .ttl_minutes
+        .map(|m| Duration::from_secs(u64::from(m) * 60))
+        .max(syndication_period(&text));
     let base = parsed.base.clone().unwrap_or_else(|| body.url.clone());
     let entries = normalize_feed(&parsed, source, &base);
     Ok(Step::Entries {
         entries,
         validators: body.validators,
         moved_to: body.moved_permanently,
+        feed_hint,
         scrape: None,
     })
 }
@@ -230,11 +377,14 @@ async fn scrape_and_normalize(
     )
     .await
     .map_err(|f| Failure {
+        kind: "scrape".into(),
         message: f.message,
+        retry_after: None,
+        http_status: None,
         scrape: f.health,
     })?;
     let pages = match scraped {
-        scrape::Scrape::NotModified => return Ok(Step::NotModified),
+        scrape::Scrape::NotModified => return Ok(Step::NotModified { fresh_for: None }),
         scrape::Scrape::Pages(pages) => pages,
     };
     let mut entries: Vec<Entry> = pages
@@ -249,6 +399,7 @@ async fn scrape_and_normalize(
         validators: pages.validators,
         moved_to: pages.moved_to,
         scrape: Some(Box::new(pages.health)),
+        feed_hint: None,
     })
 }
 
@@ -259,6 +410,7 @@ fn log_poll(source: &SourceConfig, url: &Url, r: &PollReport) {
         Outcome::Fetched(c) => metrics.poll("ok", r.elapsed, c.new, c.updated),
         Outcome::NotModified => metrics.poll("not_modified", r.elapsed, 0, 0),
         Outcome::Failed(_) => metrics.poll("error", r.elapsed, 0, 0),
+        Outcome::Skipped(_) => {}
     }
     match &r.outcome {
         Outcome::Fetched(c) => tracing::info!(
@@ -271,5 +423,8 @@ fn log_poll(source: &SourceConfig, url: &Url, r: &PollReport) {
         Outcome::Failed(e) => tracing::warn!(
             source = %source.id, url = %url, status = "error", duration_ms = ms, error = %e, "poll failed"
         ),
+        Outcome::Skipped(why) => {
+            tracing::debug!(source = %source.id, status = "skipped", reason = %why, "not polled")
+        }
     }
 }

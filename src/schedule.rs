@@ -1,19 +1,32 @@
 //! When sources are refreshed: one pass (`huiliu poll`) or forever
-//! (`huiliu run`), with a bounded number of polls in flight.
+//! (`huiliu run`).
+//!
+//! One scheduler loop keeps a due-queue (a min-heap of `(next_due, source)`)
+//! and starts a task for each source that falls due, never one for a source
+//! already in flight. Each task first waits for its host's turn (per-host
+//! politeness: [`crate::fetch::politeness`]), *then* for one of the
+//! `concurrency` workers, then refreshes the source. So a busy or slow host
+//! never holds a worker while it waits, and among sources whose host is
+//! free the workers take the earliest due first (the semaphores are FIFO).
 
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rand::Rng;
 use tokio::sync::{Semaphore, watch};
-use tokio::task::JoinSet;
+use tokio::task::{Id, JoinSet};
+use url::Url;
 
 use crate::config::SourceConfig;
-use crate::refresh::{Pipeline, PollReport, refresh_source};
+use crate::fetch::politeness;
+use crate::model::SourceState;
+use crate::refresh::{Pipeline, PollReport, current_url, refresh_source};
 
-/// The longest a failing source waits between attempts.
-const MAX_BACKOFF: Duration = Duration::from_secs(24 * 3600);
+/// The longest a `Retry-After` can push a source's next poll.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// `interval` ± 10%, so sources sharing an interval spread out.
 pub fn jittered(interval: Duration) -> chrono::Duration {
@@ -24,34 +37,151 @@ pub fn jittered(interval: Duration) -> chrono::Duration {
 
 /// Exponential backoff after `failures` consecutive failures, with jitter:
 /// a quarter of the interval (at least a minute), doubled per failure,
-/// capped at a day (or the interval, if longer).
-pub fn backoff(interval: Duration, failures: u32) -> chrono::Duration {
+/// capped at `max_backoff` (or the interval, if longer).
+pub fn backoff(interval: Duration, failures: u32, max_backoff: Duration) -> chrono::Duration {
     let base = (interval / 4).max(Duration::from_secs(60));
-    let cap = MAX_BACKOFF.max(interval);
+    let cap = max_backoff.max(interval);
     let exp = failures.saturating_sub(1).min(16);
     let delay = base.saturating_mul(1 << exp).min(cap);
     jittered(delay)
 }
 
-/// Polls every source once, at most `concurrency` at a time.
+/// The adaptive interval after a successful poll: halved when the source
+/// changed, grown by a quarter when it did not, kept when unknown (first
+/// poll); always within `[min, max]`.
+pub fn adapt_interval(
+    current: Duration,
+    changed: Option<bool>,
+    min: Duration,
+    max: Duration,
+) -> Duration {
+    let next = match changed {
+        Some(true) => current / 2,
+        Some(false) => current.mul_f64(1.25),
+        None => current,
+    };
+    next.clamp(min, max.max(min))
+}
+
+/// The delay to the next poll: the interval with jitter, but never sooner
+/// than what the source announced (`hint`: max-age, Expires, `<ttl>`,
+/// `sy:updatePeriod`), which itself is capped at `max_interval`.
+pub fn next_delay(
+    interval: Duration,
+    hint: Option<Duration>,
+    max_interval: Duration,
+) -> chrono::Duration {
+    let delay = jittered(interval);
+    match hint.map(|h| h.min(max_interval)) {
+        Some(h) => {
+            let h = chrono::Duration::from_std(h).unwrap_or(delay);
+            delay.max(h)
+        }
+        None => delay,
+    }
+}
+
+/// The delay after a 429/503 with `Retry-After`: what the server asked (at
+/// most a week), never sooner than `min_interval`, plus up to 10% jitter.
+pub fn retry_after_delay(wait: Duration, min_interval: Duration) -> chrono::Duration {
+    let base = wait.min(MAX_RETRY_AFTER).max(min_interval);
+    let extra = rand::rng().random_range(0.0..=0.1) * base.as_secs_f64();
+    chrono::Duration::milliseconds(((base.as_secs_f64() + extra) * 1000.0) as i64)
+}
+
+/// The polls in flight (or waiting for their host's turn or a worker).
+struct Polls {
+    tasks: JoinSet<(usize, Option<PollReport>)>,
+    /// Task id → source index, to know whose task panicked.
+    ids: HashMap<Id, usize>,
+    pipeline: Pipeline,
+    workers: Arc<Semaphore>,
+    stop: watch::Receiver<bool>,
+}
+
+impl Polls {
+    fn new(pipeline: &Pipeline, concurrency: usize, stop: watch::Receiver<bool>) -> Polls {
+        Polls {
+            tasks: JoinSet::new(),
+            ids: HashMap::new(),
+            pipeline: pipeline.clone(),
+            workers: Arc::new(Semaphore::new(concurrency.max(1))),
+            stop,
+        }
+    }
+
+    /// Starts the refresh of source `i`: host turn, then a worker, then the
+    /// refresh (which a started poll always finishes). Ends early with
+    /// `None` if `stop` turns true before the refresh starts.
+    /// `url: None` when no request is expected (a disabled source): no
+    /// host turn is taken for it.
+    fn start(&mut self, i: usize, source: Arc<SourceConfig>, url: Option<Url>) {
+        let (p, workers, mut stop) = (
+            self.pipeline.clone(),
+            self.workers.clone(),
+            self.stop.clone(),
+        );
+        let handle = self.tasks.spawn(async move {
+            let polite = p.fetcher.politeness().clone();
+            let turn = tokio::select! {
+                t = async { match &url { Some(u) => polite.acquire(u).await, None => None } } => t,
+                _ = stop.wait_for(|s| *s) => return (i, None),
+            };
+            let worker = tokio::select! {
+                w = workers.acquire_owned() => w,
+                _ = stop.wait_for(|s| *s) => return (i, None),
+            };
+            // Boxed: the big future only exists while it runs.
+            let report =
+                politeness::with_reserved(turn, Box::pin(refresh_source(&p, &source))).await;
+            drop(worker);
+            (i, Some(report))
+        });
+        self.ids.insert(handle.id(), i);
+    }
+}
+
+async fn stored_states(p: &Pipeline) -> HashMap<String, SourceState> {
+    match p.store.states().await {
+        Ok(v) => v.into_iter().map(|s| (s.source_id.clone(), s)).collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot read the sources' state; polling every source now");
+            HashMap::new()
+        }
+    }
+}
+
+fn url_of(source: &SourceConfig, states: &HashMap<String, SourceState>) -> Url {
+    states
+        .get(&source.id)
+        .map(|st| current_url(source, st))
+        .unwrap_or_else(|| source.url.clone())
+}
+
+/// Polls every source once (disabled ones are reported as skipped), at most
+/// `concurrency` at a time and each host within its limits. Reports come
+/// back in the order of `sources`.
 pub async fn poll_once(
     pipeline: &Pipeline,
     sources: &[Arc<SourceConfig>],
     concurrency: usize,
 ) -> Vec<PollReport> {
-    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
-    let mut tasks = JoinSet::new();
+    let states = stored_states(pipeline).await;
+    let (_never, stop) = watch::channel(false);
+    let mut polls = Polls::new(pipeline, concurrency, stop);
     for (i, source) in sources.iter().enumerate() {
-        let (p, s, permits) = (pipeline.clone(), source.clone(), permits.clone());
-        tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            (i, refresh_source(&p, &s).await)
-        });
+        let disabled = states
+            .get(&source.id)
+            .is_some_and(|st| st.disabled_url.as_deref() == Some(source.url.as_str()));
+        let url = (!disabled).then(|| url_of(source, &states));
+        polls.start(i, source.clone(), url);
     }
+    drop(states);
     let mut reports: Vec<(usize, PollReport)> = Vec::with_capacity(sources.len());
-    while let Some(done) = tasks.join_next().await {
+    while let Some(done) = polls.tasks.join_next().await {
         match done {
-            Ok(r) => reports.push(r),
+            Ok((i, Some(r))) => reports.push((i, r)),
+            Ok((_, None)) => {}
             Err(e) => tracing::error!(error = %e, "a poll task panicked"),
         }
     }
@@ -67,42 +197,85 @@ pub async fn run(
     concurrency: usize,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
-    let mut tasks = JoinSet::new();
-    for source in sources {
-        let (p, permits, mut stop) = (pipeline.clone(), permits.clone(), shutdown.clone());
-        tasks.spawn(async move {
-            loop {
-                let wait = match p.store.state(&source.id).await {
-                    Ok(state) => state
-                        .next_due
-                        .map(|due| (due - Utc::now()).to_std().unwrap_or(Duration::ZERO))
-                        // Never polled: start soon, spread over a few seconds.
-                        .unwrap_or_else(|| Duration::from_millis(rand::rng().random_range(0..3000))),
+    let states = stored_states(&pipeline).await;
+    let now = Utc::now();
+    let mut urls: Vec<Url> = Vec::with_capacity(sources.len());
+    let mut in_flight = vec![false; sources.len()];
+    let mut queue: BinaryHeap<Reverse<(DateTime<Utc>, usize)>> = BinaryHeap::new();
+    for (i, source) in sources.iter().enumerate() {
+        urls.push(url_of(source, &states));
+        let state = states.get(&source.id);
+        if state.is_some_and(|st| st.disabled_url.as_deref() == Some(source.url.as_str())) {
+            tracing::warn!(source = %source.id, url = %source.url,
+                "not polling: the source answered 410 Gone (change its url in the config to poll it again)");
+            continue;
+        }
+        let due = state.and_then(|st| st.next_due).unwrap_or_else(|| {
+            // Never polled: start soon, spread over a few seconds.
+            now + chrono::Duration::milliseconds(rand::rng().random_range(0..3000))
+        });
+        queue.push(Reverse((due, i)));
+    }
+    tracing::info!(
+        sources = sources.len(),
+        scheduled = queue.len(),
+        concurrency,
+        "scheduler started"
+    );
+
+    drop(states);
+    let mut polls = Polls::new(&pipeline, concurrency, shutdown.clone());
+    loop {
+        let now = Utc::now();
+        while let Some(&Reverse((due, i))) = queue.peek() {
+            if due > now {
+                break;
+            }
+            queue.pop();
+            if in_flight[i] {
+                continue;
+            }
+            in_flight[i] = true;
+            polls.start(i, sources[i].clone(), Some(urls[i].clone()));
+        }
+        let wait = queue
+            .peek()
+            .map(|Reverse((due, _))| (*due - now).to_std().unwrap_or(Duration::ZERO))
+            .unwrap_or(Duration::from_secs(3600));
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            Some(done) = polls.tasks.join_next_with_id(), if !polls.tasks.is_empty() => {
+                let (i, report) = match done {
+                    Ok((id, (i, report))) => { polls.ids.remove(&id); (i, report) }
                     Err(e) => {
-                        tracing::error!(source = %source.id, error = %e, "cannot read source state");
-                        Duration::from_secs(60)
+                        let Some(i) = polls.ids.remove(&e.id()) else { continue };
+                        tracing::error!(source = %sources[i].id, error = %e, "a poll task panicked");
+                        (i, None)
                     }
                 };
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = stop.wait_for(|s| *s) => return,
-                }
-                let permit = tokio::select! {
-                    p = permits.clone().acquire_owned() => p,
-                    _ = stop.wait_for(|s| *s) => return,
+                in_flight[i] = false;
+                let source = &sources[i];
+                let next = match report {
+                    Some(r) => {
+                        urls[i] = r.url;
+                        match r.next_due {
+                            Some(due) => Some(due),
+                            // Disabled (410): never again in this run.
+                            None if r.disabled => None,
+                            // The state could not be read: try again later.
+                            None => Some(Utc::now() + backoff(source.interval, 1, Duration::from_secs(3600))),
+                        }
+                    }
+                    None => Some(Utc::now() + jittered(source.interval)),
                 };
-                // Not raced against shutdown: a started poll finishes its write.
-                refresh_source(&p, &source).await;
-                drop(permit);
-                if *stop.borrow() {
-                    return;
+                if let Some(due) = next {
+                    queue.push(Reverse((due, i)));
                 }
             }
-        });
+            _ = shutdown.wait_for(|s| *s) => break,
+        }
     }
-    let _ = shutdown.wait_for(|s| *s).await;
-    while tasks.join_next().await.is_some() {}
+    while polls.tasks.join_next().await.is_some() {}
 }
 
 #[cfg(test)]
@@ -111,16 +284,43 @@ mod tests {
 
     #[test]
     fn backoff_grows_and_is_capped() {
+        let day = Duration::from_secs(24 * 3600);
         let i = Duration::from_secs(1800);
-        let first = backoff(i, 1).num_seconds();
-        let third = backoff(i, 3).num_seconds();
+        let first = backoff(i, 1, day).num_seconds();
+        let third = backoff(i, 3, day).num_seconds();
         assert!((405..=495).contains(&first), "{first}");
         assert!((1620..=1980).contains(&third), "{third}");
-        let late = backoff(i, 40).num_seconds();
-        assert!(
-            late <= (MAX_BACKOFF.as_secs() as f64 * 1.1) as i64,
-            "{late}"
-        );
-        assert!(backoff(Duration::from_secs(10), 1).num_seconds() >= 54);
+        let late = backoff(i, 40, day).num_seconds();
+        assert!(late <= (day.as_secs() as f64 * 1.1) as i64, "{late}");
+        assert!(backoff(Duration::from_secs(10), 1, day).num_seconds() >= 54);
+        let capped = backoff(i, 40, Duration::from_secs(3600)).num_seconds();
+        assert!((3240..=3960).contains(&capped), "{capped}");
+    }
+
+    #[test]
+    fn intervals_adapt_within_bounds() {
+        let m = Duration::from_secs(60);
+        let (min, max) = (10 * m, 120 * m);
+        assert_eq!(adapt_interval(30 * m, Some(true), min, max), 15 * m);
+        assert_eq!(adapt_interval(15 * m, Some(true), min, max), 10 * m);
+        assert_eq!(adapt_interval(40 * m, Some(false), min, max), 50 * m);
+        assert_eq!(adapt_interval(110 * m, Some(false), min, max), 120 * m);
+        assert_eq!(adapt_interval(30 * m, None, min, max), 30 * m);
+        assert_eq!(adapt_interval(300 * m, None, min, max), 120 * m);
+    }
+
+    #[test]
+    fn hints_are_lower_bounds_capped_by_max_interval() {
+        let m = Duration::from_secs(60);
+        let d = next_delay(10 * m, Some(60 * m), 120 * m).num_seconds();
+        assert_eq!(d, 3600);
+        let d = next_delay(10 * m, Some(600 * m), 120 * m).num_seconds();
+        assert_eq!(d, 7200);
+        let d = next_delay(10 * m, Some(m), 120 * m).num_seconds();
+        assert!((540..=660).contains(&d), "{d}");
+        let r = retry_after_delay(Duration::from_secs(120), m).num_seconds();
+        assert!((120..=132).contains(&r), "{r}");
+        let r = retry_after_delay(Duration::from_secs(5), m).num_seconds();
+        assert!((60..=66).contains(&r), "{r}");
     }
 }

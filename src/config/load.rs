@@ -116,13 +116,17 @@ struct Loader<'a> {
     errors: Vec<ConfigError>,
 }
 
-const TOP_KEYS: &[&str] = &["server", "storage", "fetch", "defaults", "source", "feed"];
+const TOP_KEYS: &[&str] = &[
+    "server", "storage", "fetch", "host", "defaults", "source", "feed",
+];
 const SOURCE_KEYS: &[&str] = &[
     "id",
     "name",
     "url",
     "kind",
     "interval",
+    "min_interval",
+    "max_interval",
     "timezone",
     "tags",
     "priority",
@@ -189,7 +193,8 @@ impl<'a> Loader<'a> {
 
         let server = self.server(root);
         let storage = self.storage(root, base_dir);
-        let fetch = self.fetch(root);
+        let mut fetch = self.fetch(root);
+        fetch.hosts = self.hosts(root);
 
         let defaults = match root.get("defaults") {
             Some(item) => match item.as_table_like() {
@@ -429,6 +434,11 @@ impl<'a> Loader<'a> {
             "max_redirects",
             "user_agent",
             "concurrency",
+            "host_concurrency",
+            "host_delay",
+            "host_rate_limit_urls",
+            "max_backoff",
+            "proxy",
         ];
         let Some(sect) = self.section(root, "fetch", &keys) else {
             return cfg;
@@ -455,7 +465,87 @@ impl<'a> Loader<'a> {
         if let Some((ua, _)) = self.string(sect, "user_agent") {
             cfg.user_agent = ua;
         }
+        if let Some(n) = self.int(sect, "host_concurrency", 1, 1024) {
+            cfg.host_concurrency = n as usize;
+        }
+        if let Some(d) = self.duration(sect, "host_delay") {
+            cfg.host_delay = d;
+        }
+        if let Some(n) = self.int(sect, "host_rate_limit_urls", 1, 1000) {
+            cfg.host_rate_limit_urls = n as usize;
+        }
+        if let Some(d) = self.duration(sect, "max_backoff") {
+            if d < Duration::from_secs(1) {
+                let span = self.value_span(sect, "max_backoff");
+                self.error(span, "fetch.max_backoff", "must be at least 1s");
+            } else {
+                cfg.max_backoff = d;
+            }
+        }
+        if let Some((text, span)) = self.string(sect, "proxy") {
+            match Url::parse(&text) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {
+                    cfg.proxy = Some(u)
+                }
+                _ => self.error(
+                    span,
+                    "fetch.proxy",
+                    format!("`{text}` is not a proxy URL: expected \"http://HOST:PORT\""),
+                ),
+            }
+        }
         cfg
+    }
+
+    /// `[[host]]` tables: per-host politeness overrides.
+    fn hosts(&mut self, root: &toml_edit::Table) -> Vec<HostConfig> {
+        let mut out: Vec<HostConfig> = Vec::new();
+        for (i, (table, span)) in self.tables_array(root, "host").into_iter().enumerate() {
+            let path = format!("host[{}]", i + 1);
+            let sect = Section {
+                table,
+                path: &path,
+                span: span.map(|r| r.start),
+                defaults: None,
+            };
+            self.unknown_keys(sect, &["name", "max_concurrent", "delay"]);
+            let Some((name, name_span)) = self.string(sect, "name") else {
+                self.error(
+                    sect.span.map(|s| s..s),
+                    &format!("{path}.name"),
+                    "missing `name`: the host (\"example.org\") or domain (\"*.example.org\")",
+                );
+                continue;
+            };
+            let name = name.trim().trim_end_matches('.').to_ascii_lowercase();
+            let bare = name.strip_prefix("*.").unwrap_or(&name);
+            if bare.is_empty() || bare.contains(['/', ':', '*', ' ']) {
+                self.error(
+                    name_span,
+                    &format!("{path}.name"),
+                    format!("`{name}` is not a host name: write \"example.org\" or \"*.example.org\" (no scheme, port or path)"),
+                );
+                continue;
+            }
+            if out.iter().any(|h| h.name == name) {
+                self.error(
+                    name_span,
+                    &format!("{path}.name"),
+                    format!("duplicate host `{name}`"),
+                );
+                continue;
+            }
+            let max_concurrent = self
+                .int(sect, "max_concurrent", 1, 1024)
+                .map(|n| n as usize);
+            let delay = self.duration(sect, "delay");
+            out.push(HostConfig {
+                name,
+                max_concurrent,
+                delay,
+            });
+        }
+        out
     }
 
     fn source(&mut self, sect: Section<'_>, base_dir: &Path) -> Option<SourceConfig> {
@@ -516,6 +606,35 @@ impl<'a> Loader<'a> {
             other => other,
         }
         .unwrap_or(Duration::from_secs(30 * 60));
+        let min_interval = self.duration(sect, "min_interval");
+        let max_interval = self.duration(sect, "max_interval");
+        if min_interval.is_some_and(|d| d.is_zero()) {
+            let span = self.value_span(sect, "min_interval");
+            self.error(
+                span,
+                &format!("{path}.min_interval"),
+                "a zero interval is not allowed",
+            );
+        }
+        let min_interval = min_interval
+            .filter(|d| !d.is_zero())
+            .unwrap_or_else(|| super::default_min_interval(interval));
+        let max_interval = max_interval.unwrap_or_else(|| super::default_max_interval(interval));
+        if min_interval > max_interval {
+            let span = self
+                .value_span(sect, "max_interval")
+                .or_else(|| self.value_span(sect, "min_interval"));
+            self.error(
+                span,
+                &format!("{path}.max_interval"),
+                format!(
+                    "max_interval ({}s) is below min_interval ({}s)",
+                    max_interval.as_secs(),
+                    min_interval.as_secs()
+                ),
+            );
+        }
+        let interval = interval.clamp(min_interval, max_interval.max(min_interval));
 
         let timezone = match self.string(sect, "timezone") {
             None => Tz::UTC,
@@ -562,6 +681,8 @@ impl<'a> Loader<'a> {
             url: url?,
             kind,
             interval,
+            min_interval,
+            max_interval,
             timezone,
             tags,
             priority,
@@ -1248,6 +1369,98 @@ sources = ["a", "missing"]
             "{joined}"
         );
         assert_eq!(errs.len(), 6, "{joined}");
+    }
+
+    #[test]
+    fn politeness_and_adaptive_keys() {
+        let cfg = load(
+            r#"
+[fetch]
+host_concurrency = 3
+host_delay = "250ms"
+host_rate_limit_urls = 5
+max_backoff = "6h"
+proxy = "http://127.0.0.1:3128"
+
+[[host]]
+name = "Feeds.Example.org"
+max_concurrent = 1
+delay = "2s"
+
+[[host]]
+name = "*.blogs.example"
+
+[[source]]
+id = "a"
+url = "https://example.org/rss"
+interval = "20m"
+
+[[source]]
+id = "b"
+url = "https://example.org/rss2"
+interval = "1h"
+min_interval = "5m"
+max_interval = "1d"
+"#,
+        )
+        .unwrap();
+        let f = &cfg.fetch;
+        assert_eq!(f.host_concurrency, 3);
+        assert_eq!(f.host_delay, Duration::from_millis(250));
+        assert_eq!(f.host_rate_limit_urls, 5);
+        assert_eq!(f.max_backoff, Duration::from_secs(6 * 3600));
+        assert_eq!(f.proxy.as_ref().unwrap().as_str(), "http://127.0.0.1:3128/");
+        assert_eq!(
+            f.hosts,
+            vec![
+                HostConfig {
+                    name: "feeds.example.org".into(),
+                    max_concurrent: Some(1),
+                    delay: Some(Duration::from_secs(2)),
+                },
+                HostConfig {
+                    name: "*.blogs.example".into(),
+                    max_concurrent: None,
+                    delay: None,
+                },
+            ]
+        );
+        let a = &cfg.sources[0];
+        assert_eq!(a.min_interval, Duration::from_secs(600));
+        assert_eq!(a.max_interval, Duration::from_secs(4800));
+        let b = &cfg.sources[1];
+        assert_eq!(b.min_interval, Duration::from_secs(300));
+        assert_eq!(b.max_interval, Duration::from_secs(86400));
+
+        let errs = load(
+            r#"
+[fetch]
+proxy = "not a proxy"
+[[host]]
+name = "https://example.org/"
+[[host]]
+max_concurrent = 0
+[[source]]
+id = "a"
+url = "https://example.org/rss"
+min_interval = "2h"
+max_interval = "1h"
+"#,
+        )
+        .unwrap_err()
+        .0;
+        let joined = errs
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(joined.contains("fetch.proxy"), "{joined}");
+        assert!(joined.contains("host[1].name"), "{joined}");
+        assert!(joined.contains("host[2].name: missing"), "{joined}");
+        assert!(
+            joined.contains("source[1].max_interval: max_interval (3600s) is below"),
+            "{joined}"
+        );
     }
 
     #[test]

@@ -73,6 +73,33 @@ pub struct FetchConfig {
     pub user_agent: String,
     /// How many sources are polled at the same time.
     pub concurrency: usize,
+    /// Requests in flight to one host at most (unless a `[[host]]` says otherwise).
+    pub host_concurrency: usize,
+    /// Least time between the starts of two requests to one host.
+    pub host_delay: Duration,
+    /// Per-host (or per-domain, `*.example.org`) overrides of the two above.
+    pub hosts: Vec<HostConfig>,
+    /// After this many different URLs of one host answer 429 in a row, the
+    /// whole host pauses for its `Retry-After` (a single URL only delays itself).
+    pub host_rate_limit_urls: usize,
+    /// The longest a failing source waits between attempts.
+    pub max_backoff: Duration,
+    /// Proxy for every request (`http://…`, `https://…`, `socks5://…` not
+    /// supported); without it, `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY`
+    /// from the environment apply.
+    pub proxy: Option<Url>,
+}
+
+/// A `[[host]]` table: politeness limits for one host, or for a whole
+/// registrable domain written `*.example.org` (the domain and every subdomain
+/// share one budget; handy for platforms hosting many feeds).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostConfig {
+    pub name: String,
+    /// Unset: `[fetch] host_concurrency`.
+    pub max_concurrent: Option<usize>,
+    /// Unset: `[fetch] host_delay`.
+    pub delay: Option<Duration>,
 }
 
 impl Default for FetchConfig {
@@ -84,6 +111,12 @@ impl Default for FetchConfig {
             max_redirects: 5,
             user_agent: crate::USER_AGENT.to_string(),
             concurrency: 8,
+            host_concurrency: 2,
+            host_delay: Duration::from_secs(1),
+            hosts: Vec::new(),
+            host_rate_limit_urls: 3,
+            max_backoff: Duration::from_secs(24 * 3600),
+            proxy: None,
         }
     }
 }
@@ -116,7 +149,11 @@ pub struct SourceConfig {
     /// For `file` sources a `file://` URL of the resolved path.
     pub url: Url,
     pub kind: SourceKind,
+    /// The starting interval; adaptive polling moves it within
+    /// `[min_interval, max_interval]`.
     pub interval: Duration,
+    pub min_interval: Duration,
+    pub max_interval: Duration,
     pub timezone: Tz,
     pub tags: Vec<String>,
     pub priority: i32,
@@ -142,6 +179,8 @@ impl SourceConfig {
             url,
             kind,
             interval: Duration::from_secs(30 * 60),
+            min_interval: default_min_interval(Duration::from_secs(30 * 60)),
+            max_interval: default_max_interval(Duration::from_secs(30 * 60)),
             timezone: Tz::UTC,
             tags: Vec::new(),
             priority: 0,
@@ -152,6 +191,17 @@ impl SourceConfig {
             scrape: None,
         }
     }
+}
+
+/// Default lower bound of adaptive polling: half the interval, at least a
+/// minute (never above the interval).
+pub fn default_min_interval(interval: Duration) -> Duration {
+    (interval / 2).max(Duration::from_secs(60)).min(interval)
+}
+
+/// Default upper bound of adaptive polling: four times the interval.
+pub fn default_max_interval(interval: Duration) -> Duration {
+    interval.saturating_mul(4)
 }
 
 /// Where an extracted value comes from on a scraped page.

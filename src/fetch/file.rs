@@ -52,6 +52,7 @@ pub async fn fetch(
         validators: Validators {
             etag: Some(etag),
             last_modified: None,
+            fresh_for: None,
         },
         moved_permanently: None,
     })))

@@ -1,36 +1,61 @@
 //! HTTP(S) fetching: conditional GET, bounded redirects followed by hand (so a
-//! permanent move can be recorded), a cap on the decompressed body size.
+//! permanent move can be recorded), a cap on the decompressed body size,
+//! per-host politeness for every hop, and an error kind for every failure.
 
 use std::error::Error as _;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
 
 use bytes::{Bytes, BytesMut};
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use url::Url;
 
+use super::politeness::Politeness;
 use super::{Body, FetchError, FetchErrorKind, Fetched, Validators};
 use crate::config::FetchConfig;
 
 #[derive(Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
+    politeness: Arc<Politeness>,
     max_body_bytes: u64,
     max_redirects: usize,
 }
 
 impl HttpClient {
-    pub fn new(cfg: &FetchConfig) -> Result<HttpClient, FetchError> {
-        let client = reqwest::Client::builder()
+    /// Proxies: `fetch.proxy` if set, else the environment (`HTTPS_PROXY`,
+    /// `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`, read by reqwest).
+    pub fn new(cfg: &FetchConfig, politeness: Arc<Politeness>) -> Result<HttpClient, FetchError> {
+        let mut builder = reqwest::Client::builder()
             .user_agent(cfg.user_agent.clone())
             .timeout(cfg.timeout)
             .connect_timeout(cfg.connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(30))
+            // Enough idle connections for the busiest host's limit.
+            .pool_max_idle_per_host(
+                cfg.hosts
+                    .iter()
+                    .filter_map(|h| h.max_concurrent)
+                    .chain([cfg.host_concurrency, 2])
+                    .max()
+                    .unwrap_or(2),
+            )
             .gzip(true)
-            .brotli(true)
+            .brotli(true);
+        if let Some(proxy) = &cfg.proxy {
+            let p = reqwest::Proxy::all(proxy.as_str()).map_err(|e| {
+                FetchError::new(FetchErrorKind::Other, format!("proxy {proxy}: {e}"))
+            })?;
+            builder = builder.proxy(p);
+        }
+        let client = builder
             .build()
             .map_err(|e| FetchError::new(FetchErrorKind::Other, format!("HTTP client: {e}")))?;
         Ok(HttpClient {
             client,
+            politeness,
             max_body_bytes: cfg.max_body_bytes,
             max_redirects: cfg.max_redirects,
         })
@@ -46,18 +71,33 @@ impl HttpClient {
         let mut moved_permanently = None;
         let mut visited = vec![current.clone()];
         for _hop in 0..=self.max_redirects {
+            // Held until this hop's body is read: the host's slot is busy that long.
+            let _permit = self.politeness.acquire(&current).await;
             let response = self
                 .request(&current, validators, extra_headers)
                 .send()
                 .await
                 .map_err(|e| classify(&current, &e))?;
             let status = response.status();
+            let retry_after = matches!(status.as_u16(), 429 | 503)
+                .then(|| header_str(response.headers(), header::RETRY_AFTER))
+                .flatten()
+                .and_then(|v| parse_retry_after(&v, SystemTime::now()));
+            self.politeness
+                .note_response(&current, status.as_u16(), retry_after);
             if status.is_redirection() && status != StatusCode::NOT_MODIFIED {
                 let next = redirect_target(&current, response.headers())?;
                 if visited.contains(&next) {
                     return Err(FetchError::new(
-                        FetchErrorKind::TooManyRedirects,
-                        format!("redirect loop: {current} → {next}"),
+                        FetchErrorKind::RedirectLoop,
+                        format!(
+                            "redirect loop: {} → {next}",
+                            visited
+                                .iter()
+                                .map(Url::as_str)
+                                .collect::<Vec<_>>()
+                                .join(" → ")
+                        ),
                     ));
                 }
                 // Only a chain of permanent redirects moves the source for good.
@@ -75,24 +115,37 @@ impl HttpClient {
                 continue;
             }
             if status == StatusCode::NOT_MODIFIED {
-                return Ok(Fetched::NotModified(validators.clone()));
+                let mut v = validators.clone();
+                v.fresh_for = fresh_for(response.headers(), SystemTime::now());
+                return Ok(Fetched::NotModified(v));
             }
             if !status.is_success() {
                 let reason = status.canonical_reason().unwrap_or("");
-                return Err(FetchError::new(
-                    FetchErrorKind::Http(status.as_u16()),
-                    format!("{current} answered {} {reason}", status.as_u16()),
-                ));
+                let mut message = format!("{current} answered {} {reason}", status.as_u16());
+                if let Some(d) = retry_after {
+                    message.push_str(&format!(" (Retry-After: {}s)", d.as_secs()));
+                }
+                let mut err = FetchError::new(FetchErrorKind::Http(status.as_u16()), message);
+                err.retry_after = retry_after;
+                return Err(err);
             }
             let headers = response.headers().clone();
+            let content_type = header_str(&headers, header::CONTENT_TYPE);
+            if let Some(ct) = content_type.as_deref().filter(|ct| not_a_document(ct)) {
+                return Err(FetchError::new(
+                    FetchErrorKind::ContentType,
+                    format!("{current}: Content-Type `{ct}` is not a feed or a web page"),
+                ));
+            }
             let bytes = self.read_body(&current, response).await?;
             return Ok(Fetched::Body(Box::new(Body {
                 bytes,
-                content_type: header_str(&headers, header::CONTENT_TYPE),
+                content_type,
                 url: current,
                 validators: Validators {
                     etag: header_str(&headers, header::ETAG),
                     last_modified: header_str(&headers, header::LAST_MODIFIED),
+                    fresh_for: fresh_for(&headers, SystemTime::now()),
                 },
                 moved_permanently,
             })));
@@ -140,13 +193,11 @@ impl HttpClient {
                 format!("{url}: body larger than {} bytes", self.max_body_bytes),
             )
         };
-        if response
-            .content_length()
-            .is_some_and(|len| len > self.max_body_bytes)
-        {
+        let declared = response.content_length();
+        if declared.is_some_and(|len| len > self.max_body_bytes) {
             return Err(too_large());
         }
-        let mut buf = BytesMut::new();
+        let mut buf = BytesMut::with_capacity(declared.unwrap_or(0).min(64 * 1024) as usize);
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
@@ -158,9 +209,28 @@ impl HttpClient {
                 Ok(None) => return Ok(buf.freeze()),
                 Err(e) => {
                     let mut err = classify(url, &e);
-                    if err.kind == FetchErrorKind::Other || err.kind == FetchErrorKind::Connect {
-                        err.kind = FetchErrorKind::Body;
-                    }
+                    let chain = err.message.to_ascii_lowercase();
+                    err.kind = if e.is_timeout() {
+                        err.message = format!(
+                            "{url}: the body was still arriving when the timeout ran out ({} bytes received)",
+                            buf.len()
+                        );
+                        FetchErrorKind::SlowBody
+                    } else if chain.contains("end of file before message length")
+                        || chain.contains("incomplete")
+                        || declared.is_some_and(|len| (buf.len() as u64) < len)
+                    {
+                        err.message = match declared {
+                            Some(len) => format!(
+                                "{url}: the connection closed after {} of {len} bytes",
+                                buf.len()
+                            ),
+                            None => format!("{url}: the body ended early: {chain}"),
+                        };
+                        FetchErrorKind::Truncated
+                    } else {
+                        FetchErrorKind::Body
+                    };
                     return Err(err);
                 }
             }
@@ -175,16 +245,80 @@ fn header_str(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
         .map(str::to_string)
 }
 
+/// `Retry-After` as delay-seconds or an HTTP date (RFC 9110 §10.2.3).
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(when.duration_since(now).unwrap_or(Duration::ZERO))
+}
+
+/// Freshness lifetime: `Cache-Control: max-age` (unless `no-cache`/`no-store`),
+/// else `Expires` minus `Date` (or now).
+fn fresh_for(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    if let Some(cc) = header_str(headers, header::CACHE_CONTROL) {
+        let cc = cc.to_ascii_lowercase();
+        let directives: Vec<&str> = cc.split(',').map(str::trim).collect();
+        if directives
+            .iter()
+            .any(|d| *d == "no-cache" || *d == "no-store")
+        {
+            return None;
+        }
+        if let Some(secs) = directives
+            .iter()
+            .find_map(|d| d.strip_prefix("max-age="))
+            .and_then(|v| v.trim_matches('"').parse::<u64>().ok())
+        {
+            return Some(Duration::from_secs(secs));
+        }
+    }
+    let expires = header_str(headers, header::EXPIRES)?;
+    let expires = httpdate::parse_http_date(&expires).ok()?;
+    let date = header_str(headers, header::DATE)
+        .and_then(|d| httpdate::parse_http_date(&d).ok())
+        .unwrap_or(now);
+    expires.duration_since(date).ok()
+}
+
+/// Content types no feed or page comes as (octet-stream is let through: too
+/// many servers send feeds that way).
+fn not_a_document(content_type: &str) -> bool {
+    let mime = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let (top, sub) = mime.split_once('/').unwrap_or((mime.as_str(), ""));
+    matches!(top, "image" | "audio" | "video" | "font" | "model")
+        || matches!(
+            sub,
+            "pdf"
+                | "zip"
+                | "gzip"
+                | "x-gzip"
+                | "x-tar"
+                | "x-7z-compressed"
+                | "vnd.rar"
+                | "msword"
+                | "x-msdownload"
+                | "wasm"
+        )
+}
+
 fn redirect_target(from: &Url, headers: &HeaderMap) -> Result<Url, FetchError> {
     let location = header_str(headers, header::LOCATION).ok_or_else(|| {
         FetchError::new(
-            FetchErrorKind::Other,
+            FetchErrorKind::BadRedirect,
             format!("{from}: redirect without a Location header"),
         )
     })?;
     from.join(&location).map_err(|e| {
         FetchError::new(
-            FetchErrorKind::Other,
+            FetchErrorKind::BadRedirect,
             format!("{from}: bad redirect Location `{location}`: {e}"),
         )
     })
@@ -193,11 +327,16 @@ fn redirect_target(from: &Url, headers: &HeaderMap) -> Result<Url, FetchError> {
 /// Turns a reqwest error into a kind a sysadmin can act on.
 fn classify(url: &Url, e: &reqwest::Error) -> FetchError {
     let chain = error_chain(e);
+    let lower = chain.to_ascii_lowercase();
     let kind = if e.is_timeout() {
         FetchErrorKind::Timeout
-    } else if chain.contains("dns error") || chain.contains("failed to lookup address") {
+    } else if lower.contains("dns error") || lower.contains("failed to lookup address") {
         FetchErrorKind::Dns
-    } else if chain.contains("certificate") || chain.contains("tls") || chain.contains("TLS") {
+    } else if lower.contains("certificate")
+        || lower.contains("tls")
+        || lower.contains("invalidcontenttype")
+        || lower.contains("handshake")
+    {
         FetchErrorKind::Tls
     } else if e.is_connect() {
         FetchErrorKind::Connect
@@ -209,6 +348,8 @@ fn classify(url: &Url, e: &reqwest::Error) -> FetchError {
     FetchError::new(kind, format!("{url}: {chain}"))
 }
 
+/// The error and its causes, without reqwest's wrappers that repeat the URL
+/// ("error sending request for url (…)", "client error (Connect)").
 fn error_chain(e: &reqwest::Error) -> String {
     let mut parts = vec![e.to_string()];
     let mut source = e.source();
@@ -219,5 +360,72 @@ fn error_chain(e: &reqwest::Error) -> String {
         }
         source = s.source();
     }
-    parts.join(": ")
+    let useful: Vec<&String> = parts
+        .iter()
+        .filter(|p| {
+            !p.starts_with("error sending request for url")
+                && !p.starts_with("client error (")
+                && !p.starts_with("error decoding response body")
+        })
+        .collect();
+    if useful.is_empty() {
+        parts.join(": ")
+    } else {
+        useful
+            .iter()
+            .map(|p| p.as_str())
+            .collect::<Vec<_>>()
+            .join(": ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_both_forms() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(
+            parse_retry_after(" 120 ", now),
+            Some(Duration::from_secs(120))
+        );
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(3600));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(3600))
+        );
+        let past = httpdate::fmt_http_date(now - Duration::from_secs(10));
+        assert_eq!(parse_retry_after(&past, now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn freshness_from_max_age_or_expires() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CACHE_CONTROL,
+            "public, max-age=900".parse().unwrap(),
+        );
+        assert_eq!(fresh_for(&h, now), Some(Duration::from_secs(900)));
+        h.insert(
+            header::CACHE_CONTROL,
+            "no-cache, max-age=900".parse().unwrap(),
+        );
+        assert_eq!(fresh_for(&h, now), None);
+        let mut h = HeaderMap::new();
+        let exp = httpdate::fmt_http_date(now + Duration::from_secs(7200));
+        h.insert(header::EXPIRES, exp.parse().unwrap());
+        assert_eq!(fresh_for(&h, now), Some(Duration::from_secs(7200)));
+    }
+
+    #[test]
+    fn binary_content_types_are_refused() {
+        assert!(not_a_document("image/png"));
+        assert!(not_a_document("application/pdf; x=y"));
+        assert!(!not_a_document("application/rss+xml; charset=utf-8"));
+        assert!(!not_a_document("text/html"));
+        assert!(!not_a_document("application/octet-stream"));
+    }
 }

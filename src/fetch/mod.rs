@@ -6,9 +6,12 @@
 mod file;
 mod http;
 pub mod polite;
+pub mod politeness;
 pub mod robots;
 
 use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use url::Url;
@@ -16,7 +19,8 @@ use url::Url;
 use crate::config::{FetchConfig, SourceConfig, SourceKind};
 use crate::model::SourceState;
 
-pub use http::HttpClient;
+pub use http::{HttpClient, parse_retry_after};
+pub use politeness::Politeness;
 
 /// What a source answered.
 #[derive(Debug)]
@@ -31,6 +35,9 @@ pub enum Fetched {
 pub struct Validators {
     pub etag: Option<String>,
     pub last_modified: Option<String>,
+    /// How long the answer said it stays fresh (`Cache-Control: max-age`,
+    /// else `Expires`); a lower bound for the next poll. Never sent back.
+    pub fresh_for: Option<Duration>,
 }
 
 impl Validators {
@@ -38,6 +45,7 @@ impl Validators {
         Validators {
             etag: state.etag.clone(),
             last_modified: state.last_modified.clone(),
+            fresh_for: None,
         }
     }
 }
@@ -59,18 +67,38 @@ pub struct Body {
 pub struct FetchError {
     pub kind: FetchErrorKind,
     pub message: String,
+    /// `Retry-After` of a 429 or 503 answer.
+    pub retry_after: Option<Duration>,
 }
 
+/// Each kind is a distinct, stable label (stored on the source, shown by
+/// `huiliu sources`); see README, "Error kinds".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FetchErrorKind {
+    /// No answer (status line and headers) within `fetch.timeout`.
     Timeout,
+    /// Headers came, the body did not finish within `fetch.timeout` (a drip).
+    SlowBody,
+    /// Connection refused, reset or unreachable.
     Connect,
     Dns,
     Tls,
+    /// Any non-success status (410 disables the source; 429/503 carry Retry-After).
     Http(u16),
+    /// A redirect led back to a URL already visited.
+    RedirectLoop,
+    /// More than `fetch.max_redirects` redirects.
     TooManyRedirects,
+    /// A redirect without a usable `Location`.
+    BadRedirect,
+    /// The (decompressed) body is over `fetch.max_body_size`.
     TooLarge,
+    /// The connection closed before `Content-Length` bytes arrived.
+    Truncated,
+    /// The body could not be read or decompressed.
     Body,
+    /// The `Content-Type` is no feed or page (an image, a PDF, an archive…).
+    ContentType,
     File,
     Other,
 }
@@ -79,13 +107,18 @@ impl FetchErrorKind {
     pub fn label(self) -> String {
         match self {
             FetchErrorKind::Timeout => "timeout".into(),
+            FetchErrorKind::SlowBody => "slow_body".into(),
             FetchErrorKind::Connect => "connect".into(),
             FetchErrorKind::Dns => "dns".into(),
             FetchErrorKind::Tls => "tls".into(),
             FetchErrorKind::Http(code) => format!("http_{code}"),
-            FetchErrorKind::TooManyRedirects => "redirects".into(),
+            FetchErrorKind::RedirectLoop => "redirect_loop".into(),
+            FetchErrorKind::TooManyRedirects => "too_many_redirects".into(),
+            FetchErrorKind::BadRedirect => "bad_redirect".into(),
             FetchErrorKind::TooLarge => "too_large".into(),
+            FetchErrorKind::Truncated => "truncated".into(),
             FetchErrorKind::Body => "body".into(),
+            FetchErrorKind::ContentType => "content_type".into(),
             FetchErrorKind::File => "file".into(),
             FetchErrorKind::Other => "other".into(),
         }
@@ -97,6 +130,7 @@ impl FetchError {
         FetchError {
             kind,
             message: message.into(),
+            retry_after: None,
         }
     }
 }
@@ -113,18 +147,33 @@ impl std::error::Error for FetchError {}
 #[derive(Clone)]
 pub struct Fetcher {
     http: HttpClient,
+    politeness: Arc<Politeness>,
     max_body_bytes: u64,
     /// Per-host turns for scraped pages.
     pub hosts: polite::HostGate,
+    max_backoff: Duration,
 }
 
 impl Fetcher {
     pub fn new(cfg: &FetchConfig) -> Result<Fetcher, FetchError> {
+        let politeness = Arc::new(Politeness::new(cfg));
         Ok(Fetcher {
-            http: HttpClient::new(cfg)?,
+            http: HttpClient::new(cfg, politeness.clone())?,
+            politeness,
             max_body_bytes: cfg.max_body_bytes,
             hosts: polite::HostGate::default(),
+            max_backoff: cfg.max_backoff,
         })
+    }
+
+    /// `fetch.max_backoff`: the longest a failing source waits.
+    pub fn max_backoff(&self) -> Duration {
+        self.max_backoff
+    }
+
+    /// The per-host limits every request of this fetcher obeys.
+    pub fn politeness(&self) -> &Arc<Politeness> {
+        &self.politeness
     }
 
     /// Fetches `url` for `source` (the URL may differ after a permanent move).

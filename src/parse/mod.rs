@@ -12,6 +12,38 @@ use crate::model::{Author, Enclosure};
 
 pub use feed::parse_feed;
 
+/// The RSS syndication module's hint (`sy:updatePeriod` hourly/daily/weekly/
+/// monthly/yearly, divided by `sy:updateFrequency`, default 1): how often
+/// the publisher says the feed changes.
+pub fn syndication_period(text: &str) -> Option<std::time::Duration> {
+    use std::sync::OnceLock;
+    if !text.contains("updatePeriod") {
+        return None;
+    }
+    static PERIOD: OnceLock<regex::Regex> = OnceLock::new();
+    static FREQ: OnceLock<regex::Regex> = OnceLock::new();
+    let period = PERIOD.get_or_init(|| {
+        regex::Regex::new(r"<(?:[A-Za-z0-9_]+:)?updatePeriod\s*>\s*([A-Za-z]+)\s*<").unwrap()
+    });
+    let freq = FREQ.get_or_init(|| {
+        regex::Regex::new(r"<(?:[A-Za-z0-9_]+:)?updateFrequency\s*>\s*([0-9]+)\s*<").unwrap()
+    });
+    let hours: u64 = match period.captures(text)?[1].to_ascii_lowercase().as_str() {
+        "hourly" => 1,
+        "daily" => 24,
+        "weekly" => 24 * 7,
+        "monthly" => 24 * 30,
+        "yearly" => 24 * 365,
+        _ => return None,
+    };
+    let n: u64 = freq
+        .captures(text)
+        .and_then(|c| c[1].parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(1);
+    Some(std::time::Duration::from_secs(hours * 3600 / n))
+}
+
 /// What a source published, before normalization.
 #[derive(Debug, Clone, Default)]
 pub struct ParsedFeed {

@@ -217,6 +217,7 @@ pub async fn status_page(State(app): State<AppState>, headers: HeaderMap) -> Res
                 Some(PollStatus::Ok) => ("ok", "ok"),
                 Some(PollStatus::NotModified) => ("not modified", "ok"),
                 Some(PollStatus::Error) => ("error", "err"),
+                Some(PollStatus::Gone) => ("gone (disabled)", "err"),
                 None => ("never polled", ""),
             };
             context! {

@@ -38,6 +38,14 @@ impl PollCounts {
     }
 }
 
+/// Entry counts of one source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryStats {
+    pub source_id: String,
+    pub total: u64,
+    pub recent: u64,
+}
+
 /// Which entries a published feed shows.
 #[derive(Debug, Clone)]
 pub struct EntryQuery {
@@ -82,6 +90,9 @@ pub trait Store: Send + Sync {
         &self,
         since: DateTime<Utc>,
     ) -> Result<Vec<(String, String, u64)>, StoreError>;
+    /// Per source with entries: how many, and how many first seen at or
+    /// after `since` (one query for every source: `huiliu sources`, `/status`).
+    async fn entry_stats(&self, since: DateTime<Utc>) -> Result<Vec<EntryStats>, StoreError>;
 
     /// Checks the database answers (for `/healthz`).
     async fn ping(&self) -> Result<(), StoreError>;

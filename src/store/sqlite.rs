@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::{EntryQuery, PollCounts, Store, StoreError};
+use super::{EntryQuery, EntryStats, PollCounts, Store, StoreError};
 use crate::model::{Entry, PollStatus, SourceState, StoredEntry};
 
 /// Each migration moves the schema from version `i` to `i + 1`.
@@ -52,6 +52,15 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX entry_by_source_time ON entry (source_id, sort_time DESC, id DESC);",
     // 2: scrape health of html sources (JSON of `ScrapeHealth`).
     "ALTER TABLE source_state ADD COLUMN scrape_health TEXT;",
+    // 3: source health and adaptive polling.
+    "ALTER TABLE source_state ADD COLUMN error_kind TEXT;
+    ALTER TABLE source_state ADD COLUMN http_status INTEGER;
+    ALTER TABLE source_state ADD COLUMN disabled_url TEXT;
+    ALTER TABLE source_state ADD COLUMN interval_secs INTEGER;
+    ALTER TABLE source_state ADD COLUMN feed_hint_secs INTEGER;
+    ALTER TABLE source_state ADD COLUMN fingerprint TEXT;
+    ALTER TABLE source_state ADD COLUMN last_change INTEGER;
+    CREATE INDEX entry_by_source_first_seen ON entry (source_id, first_seen);",
 ];
 
 pub struct SqliteStore {
@@ -147,13 +156,20 @@ fn state_from_row(r: &Row<'_>) -> rusqlite::Result<SourceState> {
         consecutive_failures: r.get(7)?,
         next_due: from_ts(r.get(8)?),
         moved_to: r.get(9)?,
+        error_kind: r.get(10)?,
+        http_status: r.get(11)?,
+        disabled_url: r.get(12)?,
+        interval_secs: r.get::<_, Option<i64>>(13)?.map(|v| v.max(0) as u64),
+        feed_hint_secs: r.get::<_, Option<i64>>(14)?.map(|v| v.max(0) as u64),
+        fingerprint: r.get(15)?,
+        last_change: from_ts(r.get(16)?),
         scrape: r
-            .get::<_, Option<String>>(10)?
+            .get::<_, Option<String>>(17)?
             .and_then(|j| serde_json::from_str(&j).ok()),
     })
 }
 
-const STATE_COLUMNS: &str = "source_id, etag, last_modified, last_attempt, last_success, last_status, last_error, consecutive_failures, next_due, moved_to, scrape_health";
+const STATE_COLUMNS: &str = "source_id, etag, last_modified, last_attempt, last_success, last_status, last_error, consecutive_failures, next_due, moved_to, error_kind, http_status, disabled_url, interval_secs, feed_hint_secs, fingerprint, last_change, scrape_health";
 
 const ENTRY_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at";
 
@@ -194,26 +210,28 @@ fn upsert(
     now: DateTime<Utc>,
     counts: &mut PollCounts,
 ) -> Result<(), StoreError> {
+    // Cached statements: a poll runs these for every entry.
     let existing: Option<(String, Option<i64>, Option<i64>, i64)> = tx
-        .query_row(
+        .prepare_cached(
             "SELECT content_hash, published, updated, first_seen FROM entry WHERE source_id = ?1 AND key = ?2",
-            params![e.source_id, e.key],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
+        )?
+        .query_row(params![e.source_id, e.key], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })
         .optional()?;
     let now_ts = now.timestamp();
     match existing {
         None => {
             let published = ts(e.published);
-            tx.execute(
+            tx.prepare_cached(
                 &format!("INSERT INTO entry ({ENTRY_COLUMNS}, sort_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"),
-                params![
+            )?
+            .execute(params![
                     e.id, e.source_id, e.key, e.guid, e.url, e.title, json(&e.authors)?,
                     e.summary, e.content, e.text, published, ts(e.updated), e.language,
                     json(&e.categories)?, json(&e.enclosures)?, e.content_hash,
                     now_ts, now_ts, published.unwrap_or(now_ts),
-                ],
-            )?;
+                ])?;
             counts.new += 1;
         }
         Some((hash, _, _, _)) if hash == e.content_hash => counts.unchanged += 1,
@@ -224,17 +242,17 @@ fn upsert(
                 Some(u) if Some(u) != old_updated => u,
                 _ => now_ts,
             };
-            tx.execute(
+            tx.prepare_cached(
                 "UPDATE entry SET guid = ?3, url = ?4, title = ?5, authors = ?6, summary = ?7, content = ?8,
                     text = ?9, published = ?10, updated = ?11, language = ?12, categories = ?13,
                     enclosures = ?14, content_hash = ?15, changed_at = ?16, sort_time = ?17
                  WHERE source_id = ?1 AND key = ?2",
-                params![
+            )?
+            .execute(params![
                     e.source_id, e.key, e.guid, e.url, e.title, json(&e.authors)?, e.summary,
                     e.content, e.text, published, updated, e.language, json(&e.categories)?,
                     json(&e.enclosures)?, e.content_hash, now_ts, published.unwrap_or(first_seen),
-                ],
-            )?;
+                ])?;
             counts.updated += 1;
         }
     }
@@ -247,11 +265,10 @@ impl Store for SqliteStore {
         let id = source_id.to_string();
         self.with(move |c| {
             let found = c
-                .query_row(
-                    &format!("SELECT {STATE_COLUMNS} FROM source_state WHERE source_id = ?1"),
-                    [&id],
-                    state_from_row,
-                )
+                .prepare_cached(&format!(
+                    "SELECT {STATE_COLUMNS} FROM source_state WHERE source_id = ?1"
+                ))?
+                .query_row([&id], state_from_row)
                 .optional()?;
             Ok(found.unwrap_or_else(|| SourceState::new(&id)))
         })
@@ -283,14 +300,17 @@ impl Store for SqliteStore {
             for e in &entries {
                 upsert(&tx, e, now, &mut counts)?;
             }
-            tx.execute(
+            tx.prepare_cached(
                 &format!(
-                    "INSERT INTO source_state ({STATE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                    "INSERT INTO source_state ({STATE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
                      ON CONFLICT (source_id) DO UPDATE SET etag = ?2, last_modified = ?3, last_attempt = ?4,
                        last_success = ?5, last_status = ?6, last_error = ?7, consecutive_failures = ?8,
-                       next_due = ?9, moved_to = ?10, scrape_health = ?11"
+                       next_due = ?9, moved_to = ?10, error_kind = ?11, http_status = ?12,
+                       disabled_url = ?13, interval_secs = ?14, feed_hint_secs = ?15,
+                       fingerprint = ?16, last_change = ?17, scrape_health = ?18"
                 ),
-                params![
+            )?
+            .execute(params![
                     state.source_id,
                     state.etag,
                     state.last_modified,
@@ -301,9 +321,15 @@ impl Store for SqliteStore {
                     state.consecutive_failures,
                     ts(state.next_due),
                     state.moved_to,
+                    state.error_kind,
+                    state.http_status,
+                    state.disabled_url,
+                    state.interval_secs.map(|v| v.min(i64::MAX as u64) as i64),
+                    state.feed_hint_secs.map(|v| v.min(i64::MAX as u64) as i64),
+                    state.fingerprint,
+                    ts(state.last_change),
                     state.scrape.as_ref().map(json).transpose()?,
-                ],
-            )?;
+                ])?;
             tx.commit()?;
             Ok(counts)
         })
@@ -383,6 +409,25 @@ impl Store for SqliteStore {
             )?;
             let rows = stmt.query_map([since], |r| {
                 Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn entry_stats(&self, since: DateTime<Utc>) -> Result<Vec<EntryStats>, StoreError> {
+        let since = since.timestamp();
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT source_id, COUNT(*), COALESCE(SUM(first_seen >= ?1), 0)
+                 FROM entry GROUP BY source_id ORDER BY source_id",
+            )?;
+            let rows = stmt.query_map([since], |r| {
+                Ok(EntryStats {
+                    source_id: r.get(0)?,
+                    total: r.get::<_, i64>(1)? as u64,
+                    recent: r.get::<_, i64>(2)? as u64,
+                })
             })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
