@@ -126,11 +126,10 @@ fn run_huiliu(addr: &str, n: usize, concurrency: usize) -> (Duration, f64, usize
     }
     let rt = builder.enable_all().build().unwrap();
     rt.block_on(async {
-        let p = huiliu::refresh::Pipeline {
-            fetcher: huiliu::fetch::Fetcher::new(&cfg.fetch).unwrap(),
-            store: huiliu::store::open(&cfg.storage).await.unwrap(),
-            changes: Arc::new(AtomicU64::new(1)),
-        };
+        let p = huiliu::refresh::Pipeline::new(
+            huiliu::fetch::Fetcher::new(&cfg.fetch).unwrap(),
+            huiliu::store::open(&cfg.storage).await.unwrap(),
+        );
         let t = Instant::now();
         let warm = huiliu::schedule::poll_once(&p, &cfg.sources, concurrency).await;
         println!(

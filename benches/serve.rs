@@ -131,11 +131,10 @@ fn main() {
     let store = runtime
         .block_on(huiliu::store::open(&cfg.storage))
         .expect("store");
-    let pipeline = huiliu::refresh::Pipeline {
-        fetcher: huiliu::fetch::Fetcher::new(&cfg.fetch).expect("fetcher"),
-        store: store.clone(),
-        changes: Arc::new(std::sync::atomic::AtomicU64::new(1)),
-    };
+    let pipeline = huiliu::refresh::Pipeline::new(
+        huiliu::fetch::Fetcher::new(&cfg.fetch).expect("fetcher"),
+        store.clone(),
+    );
     runtime.block_on(huiliu::schedule::poll_once(&pipeline, &cfg.sources, 1));
     let state = huiliu::serve::AppState::new(cfg.clone(), store, pipeline.changes.clone());
     runtime.spawn(huiliu::serve::serve(

@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
@@ -60,6 +59,23 @@ enum Command {
     ExportOpml {
         #[arg(long, short)]
         config: PathBuf,
+    },
+    /// Run huiliu's near-duplicate clustering over a JSON Lines file
+    /// (id, source, url, title, published, content) and write {id: cluster}.
+    DedupEval {
+        /// Records, one JSON object a line (the format of tests/fixtures/dedup/public.jsonl).
+        file: PathBuf,
+        /// Where to write the predictions (default: standard output).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Take the [dedup] thresholds from this config.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Near-duplicate tools over the stored entries.
+    Dedup {
+        #[command(subcommand)]
+        command: DedupCommand,
     },
     /// Fetch an html source and print what would be extracted, field by
     /// field, without storing anything (for writing selectors).
@@ -147,6 +163,14 @@ async fn dispatch(command: Command) -> ExitCode {
                 ExitCode::SUCCESS
             })
         }
+        Command::DedupEval {
+            file,
+            output,
+            config,
+        } => dedup_eval(&file, output.as_deref(), config.as_deref()),
+        Command::Dedup {
+            command: DedupCommand::Explain { id, config },
+        } => dedup_explain(&config, &id).await,
         Command::Scrape {
             config,
             source,
@@ -180,6 +204,75 @@ fn import_opml(file: &std::path::Path, config: &std::path::Path) -> Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
+/// How many stored entries `run` clusters at start-up (newest first).
+const MAX_CLUSTERED: usize = 1_000_000;
+
+#[derive(Subcommand)]
+enum DedupCommand {
+    /// Show an entry's cluster, each candidate pair's scores and the rule
+    /// that merged or refused it.
+    Explain {
+        /// The entry id: 32 hex digits, or the published `urn:uuid:…`.
+        id: String,
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+}
+
+fn dedup_eval(
+    file: &std::path::Path,
+    output: Option<&std::path::Path>,
+    config: Option<&std::path::Path>,
+) -> Result<ExitCode, ExitCode> {
+    let cfg = match config {
+        Some(path) => load(path)?.dedup,
+        None => crate::dedup::DedupConfig::default(),
+    };
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        eprintln!("huiliu: cannot read {}: {e}", file.display());
+        ExitCode::from(2)
+    })?;
+    let predictions = crate::dedup::eval_jsonl(&text, &cfg).map_err(|e| {
+        eprintln!("huiliu: {}: {e}", file.display());
+        ExitCode::from(2)
+    })?;
+    let json = serde_json::to_string_pretty(&predictions).unwrap_or_default();
+    match output {
+        Some(path) => std::fs::write(path, json + "\n").map_err(|e| {
+            eprintln!("huiliu: cannot write {}: {e}", path.display());
+            ExitCode::from(2)
+        })?,
+        None => println!("{json}"),
+    }
+    let clusters: std::collections::HashSet<&String> = predictions.values().collect();
+    eprintln!("{} records, {} clusters", predictions.len(), clusters.len());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn dedup_explain(path: &std::path::Path, id: &str) -> Result<ExitCode, ExitCode> {
+    let cfg = load(path)?;
+    let p = pipeline(&cfg).await?;
+    crate::refresh::load_clusters(&p, &cfg, MAX_CLUSTERED)
+        .await
+        .map_err(|e| {
+            eprintln!("huiliu: {e}");
+            ExitCode::from(2)
+        })?;
+    let id = id.trim().trim_start_matches("urn:uuid:").replace('-', "");
+    match p.clusters.explain(&id) {
+        Some(explanation) => {
+            println!("{explanation}");
+            Ok(ExitCode::SUCCESS)
+        }
+        None => {
+            eprintln!(
+                "huiliu: no stored entry has the id {id} (ids are the 32 hex digits of the published urn:uuid)"
+            );
+            Err(ExitCode::from(2))
+        }
+    }
+}
+
 fn check(path: &std::path::Path) -> Result<ExitCode, ExitCode> {
     let cfg = load(path)?;
     println!(
@@ -200,11 +293,9 @@ async fn pipeline(cfg: &Config) -> Result<Pipeline, ExitCode> {
         eprintln!("huiliu: {e}");
         ExitCode::from(2)
     })?;
-    Ok(Pipeline {
-        fetcher,
-        store,
-        changes: Arc::new(AtomicU64::new(1)),
-    })
+    let mut p = Pipeline::new(fetcher, store);
+    p.clusters = Arc::new(crate::dedup::SharedIndex::new(cfg.dedup.clone()));
+    Ok(p)
 }
 
 async fn poll(path: &std::path::Path, only: Option<&str>) -> Result<ExitCode, ExitCode> {
@@ -480,6 +571,10 @@ async fn run(
     }
     let cfg = Arc::new(cfg);
     let p = pipeline(&cfg).await?;
+    match crate::refresh::load_clusters(&p, &cfg, MAX_CLUSTERED).await {
+        Ok(n) => tracing::info!(entries = n, "near-duplicate index loaded"),
+        Err(e) => tracing::error!(error = %e, "cannot load entries for clustering"),
+    }
     let listener = tokio::net::TcpListener::bind(cfg.server.listen)
         .await
         .map_err(|e| {
@@ -501,7 +596,8 @@ async fn run(
     }
 
     let (stop_tx, stop_rx) = watch::channel(false);
-    let app = serve::AppState::new(cfg.clone(), p.store.clone(), p.changes.clone());
+    let app = serve::AppState::new(cfg.clone(), p.store.clone(), p.changes.clone())
+        .with_clusters(p.clusters.clone());
     let app_for_hub = app.clone();
     let mut server_stop = stop_rx.clone();
     let server = tokio::spawn(serve::serve(listener, app, async move {

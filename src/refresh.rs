@@ -31,6 +31,19 @@ pub struct Pipeline {
     /// Bumped after every poll that changed stored entries, so the server
     /// knows its cached feed bytes are stale.
     pub changes: Arc<AtomicU64>,
+    /// Near-duplicate clusters of the stored entries.
+    pub clusters: Arc<crate::dedup::SharedIndex>,
+}
+
+impl Pipeline {
+    pub fn new(fetcher: Fetcher, store: Arc<dyn Store>) -> Pipeline {
+        Pipeline {
+            fetcher,
+            store,
+            changes: Arc::new(AtomicU64::new(1)),
+            clusters: Arc::default(),
+        }
+    }
 }
 
 /// The result of one refresh, as `huiliu poll` prints it.
@@ -204,6 +217,8 @@ pub async fn refresh_source(p: &Pipeline, source: &SourceConfig) -> PollReport {
     let outcome = match p.store.commit_poll(&state, &entries, now).await {
         Ok(counts) => {
             if counts.changed() {
+                // Clusters first, so a reader never sees a duplicate in between.
+                cluster(p, source, &entries, now, counts.new > 0);
                 p.changes.fetch_add(1, Ordering::Release);
             }
             match outcome {
@@ -401,6 +416,47 @@ async fn scrape_and_normalize(
         scrape: Some(Box::new(pages.health)),
         feed_hint: None,
     })
+}
+
+/// Loads the stored entries into the near-duplicate index (at start-up),
+/// newest first, up to `max` of them.
+pub async fn load_clusters(
+    p: &Pipeline,
+    config: &crate::config::Config,
+    max: usize,
+) -> Result<usize, crate::store::StoreError> {
+    let entries = p
+        .store
+        .entries(&crate::store::EntryQuery {
+            sources: config.sources.iter().map(|s| s.id.clone()).collect(),
+            limit: max,
+            offset: 0,
+        })
+        .await?;
+    p.clusters
+        .load(&entries, |id| config.source(id).map_or(0, |s| s.priority));
+    Ok(entries.len())
+}
+
+/// Dedup stage: the stored entries join the near-duplicate index (an
+/// updated entry replaces itself, so its cluster is recomputed).
+fn cluster(p: &Pipeline, source: &SourceConfig, entries: &[Entry], now: DateTime<Utc>, new: bool) {
+    p.clusters.insert(
+        entries
+            .iter()
+            .map(|e| crate::dedup::shared::record(e, now, source.priority)),
+    );
+    if new {
+        for e in entries {
+            if p.clusters
+                .cluster_of(&e.id)
+                .is_some_and(|c| c.members.len() > 1 && c.id != e.id)
+            {
+                crate::metrics::get().dedup_merge();
+                tracing::debug!(source = %source.id, entry = %e.id, "near-duplicate of a stored report");
+            }
+        }
+    }
 }
 
 fn log_poll(source: &SourceConfig, url: &Url, r: &PollReport) {

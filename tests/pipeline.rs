@@ -30,9 +30,12 @@ id   = "wjrb"
 name = "武进日报 · 镇区新闻"
 url  = "{base}/wjrb/atom.xml"
 
+# Every copy, so the entries can be checked one by one (tests/dedup.rs
+# checks the merged view).
 [[feed]]
 id    = "all"
 title = "武进要闻"
+dedup = false
 "#
     )
 }
@@ -342,6 +345,7 @@ id = "header"
 url = "{base}/gbk/header.xml"
 [[feed]]
 id = "all"
+dedup = false
 "#
         ),
     );

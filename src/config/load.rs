@@ -117,7 +117,7 @@ struct Loader<'a> {
 }
 
 const TOP_KEYS: &[&str] = &[
-    "server", "storage", "fetch", "host", "defaults", "source", "feed",
+    "server", "storage", "fetch", "host", "defaults", "source", "feed", "dedup",
 ];
 const SOURCE_KEYS: &[&str] = &[
     "id",
@@ -155,6 +155,7 @@ const FEED_KEYS: &[&str] = &[
     "language",
     "max_age",
     "timezone",
+    "dedup",
 ];
 
 impl<'a> Loader<'a> {
@@ -269,6 +270,7 @@ impl<'a> Loader<'a> {
             }
         }
 
+        let dedup = self.dedup(root);
         Config {
             path: path.to_path_buf(),
             server,
@@ -276,6 +278,63 @@ impl<'a> Loader<'a> {
             fetch,
             sources,
             feeds,
+            dedup,
+        }
+    }
+
+    /// `[dedup]`: the thresholds of near-duplicate detection.
+    fn dedup(&mut self, root: &toml_edit::Table) -> crate::dedup::DedupConfig {
+        let mut cfg = crate::dedup::DedupConfig::default();
+        let keys = [
+            "window",
+            "near_copy",
+            "near_copy_anchors",
+            "summary_ratio",
+            "summary_containment",
+            "summary_anchors",
+            "min_shingles",
+        ];
+        let Some(sect) = self.section(root, "dedup", &keys) else {
+            return cfg;
+        };
+        if let Some(d) = self.duration(sect, "window") {
+            cfg.window_secs = d.as_secs().min(i64::MAX as u64) as i64;
+        }
+        for (key, slot) in [
+            ("near_copy", &mut cfg.near_min),
+            ("near_copy_anchors", &mut cfg.near_min_anchor),
+            ("summary_ratio", &mut cfg.summary_max_ratio),
+            ("summary_containment", &mut cfg.summary_min),
+        ] {
+            if let Some(v) = self.fraction(sect, key) {
+                *slot = v;
+            }
+        }
+        if let Some(n) = self.int(sect, "summary_anchors", 0, 100) {
+            cfg.summary_min_anchors = n as usize;
+        }
+        if let Some(n) = self.int(sect, "min_shingles", 1, 10_000) {
+            cfg.min_shingles = n as usize;
+        }
+        cfg
+    }
+
+    /// A number from 0 to 1.
+    fn fraction(&mut self, sect: Section<'_>, key: &str) -> Option<f64> {
+        let (item, span) = self.lookup(sect, key)?;
+        match item
+            .as_float()
+            .or_else(|| item.as_integer().map(|i| i as f64))
+        {
+            Some(v) if (0.0..=1.0).contains(&v) => Some(v),
+            _ => {
+                self.error(
+                    span,
+                    &Self::field_path(sect, key),
+                    "must be a number from 0 to 1",
+                );
+                None
+            }
         }
     }
 
@@ -1025,6 +1084,13 @@ impl<'a> Loader<'a> {
                 .and_then(|id| sources.iter().find(|s| &s.id == id))
                 .map_or(Tz::UTC, |s| s.timezone),
         };
+        let dedup = match self.lookup(sect, "dedup") {
+            None => true,
+            Some((item, span)) => item.as_bool().unwrap_or_else(|| {
+                self.error(span, &format!("{path}.dedup"), "must be true or false");
+                true
+            }),
+        };
         Some(FeedConfig {
             id,
             title,
@@ -1033,6 +1099,7 @@ impl<'a> Loader<'a> {
             limit,
             filter,
             timezone,
+            dedup,
         })
     }
 

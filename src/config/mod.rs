@@ -29,6 +29,8 @@ pub struct Config {
     pub fetch: FetchConfig,
     pub sources: Vec<Arc<SourceConfig>>,
     pub feeds: Vec<FeedConfig>,
+    /// Near-duplicate detection thresholds (`[dedup]`).
+    pub dedup: crate::dedup::DedupConfig,
 }
 
 impl Config {
@@ -284,6 +286,8 @@ pub struct FeedConfig {
     pub filter: EntryFilter,
     /// Local time of the HTML page.
     pub timezone: Tz,
+    /// One item per near-duplicate cluster (default), or every copy.
+    pub dedup: bool,
 }
 
 /// Which entries an output keeps, beyond its sources.

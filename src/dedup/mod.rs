@@ -6,6 +6,7 @@ pub mod bench;
 pub mod df;
 pub mod engine;
 pub mod eval;
+pub mod shared;
 pub mod sketch;
 pub mod text;
 pub mod verify;
@@ -15,4 +16,5 @@ mod tests;
 
 pub use engine::{ClusterView, DedupRecord, Engine, Explanation};
 pub use eval::{EvalError, eval_jsonl};
+pub use shared::SharedIndex;
 pub use verify::{DedupConfig, Rule, Verdict};

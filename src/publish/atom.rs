@@ -57,9 +57,18 @@ fn entry(i: &super::Item) -> Entry {
     e.set_title(Text::plain(i.title.as_str()));
     e.set_updated(fixed(i.updated));
     e.set_published(Some(fixed(i.published)));
-    if let Some(url) = &i.url {
-        e.set_links(vec![link(url, "alternate", Some("text/html"))]);
+    let mut links: Vec<Link> = i
+        .url
+        .iter()
+        .map(|url| link(url, "alternate", Some("text/html")))
+        .collect();
+    // Other copies of the same report.
+    for copy in &i.also_at {
+        let mut l = link(&copy.url, "related", Some("text/html"));
+        l.set_title(Some(copy.name.clone()));
+        links.push(l);
     }
+    e.set_links(links);
     e.set_authors(
         i.authors
             .iter()

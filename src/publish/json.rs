@@ -101,6 +101,15 @@ fn item(i: &super::Item) -> Value {
     if let (false, Some(obj)) = (i.source.url.is_empty(), source.as_object_mut()) {
         obj.insert("url".into(), json!(i.source.url));
     }
-    m.insert("_huiliu".into(), json!({ "source": source }));
+    let also_at: Vec<Value> = i
+        .also_at
+        .iter()
+        .map(|c| json!({ "source": c.name, "source_id": c.id, "url": c.url }))
+        .collect();
+    let mut ext = json!({ "source": source });
+    if let (false, Some(obj)) = (also_at.is_empty(), ext.as_object_mut()) {
+        obj.insert("also_at".into(), Value::Array(also_at));
+    }
+    m.insert("_huiliu".into(), ext);
     Value::Object(m)
 }

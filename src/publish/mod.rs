@@ -135,12 +135,33 @@ pub struct Item {
     pub also_at: Vec<ItemSource>,
 }
 
-/// Builds page `page` of one output from its stored entries (newest first,
+/// One report of a merged feed: the copy shown and the other copies.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The representative (its title, link and content are shown).
+    pub shown: StoredEntry,
+    /// The entry id the item is published under (stable as copies arrive).
+    pub id: String,
+    pub copies: Vec<StoredEntry>,
+}
+
+impl Report {
+    /// A report of one entry with no copies.
+    pub fn single(e: StoredEntry) -> Report {
+        Report {
+            id: e.entry.id.clone(),
+            shown: e,
+            copies: Vec::new(),
+        }
+    }
+}
+
+/// Builds page `page` of one output from its reports (newest first,
 /// already filtered and paged).
 pub fn build(
     config: &Config,
     feed: &FeedConfig,
-    entries: &[StoredEntry],
+    reports: &[Report],
     page: usize,
     has_next: bool,
 ) -> FeedDoc {
@@ -150,13 +171,22 @@ pub fn build(
         .as_str()
         .trim_end_matches('/')
         .to_string();
-    let items: Vec<Item> = entries
+    let source_of = |e: &StoredEntry| {
+        let source = config.source(&e.entry.source_id);
+        ItemSource {
+            id: e.entry.source_id.clone(),
+            name: source.map_or_else(|| e.entry.source_id.clone(), |s| s.name.clone()),
+            url: source.map_or_else(String::new, |s| public_source_url(&s.url)),
+        }
+    };
+    let items: Vec<Item> = reports
         .iter()
-        .map(|stored| {
+        .map(|report| {
+            let stored = &report.shown;
             let e = &stored.entry;
             let source = config.source(&e.source_id);
             Item {
-                id: entry_urn(&e.id),
+                id: entry_urn(&report.id),
                 url: e.url.clone(),
                 title: e.title.clone(),
                 published: stored.published(),
@@ -173,7 +203,14 @@ pub fn build(
                     name: source.map_or_else(|| e.source_id.clone(), |s| s.name.clone()),
                     url: source.map_or_else(String::new, |s| public_source_url(&s.url)),
                 },
-                also_at: Vec::new(),
+                also_at: report
+                    .copies
+                    .iter()
+                    .map(|c| ItemSource {
+                        url: c.entry.url.clone().unwrap_or_default(),
+                        ..source_of(c)
+                    })
+                    .collect(),
             }
         })
         .collect();

@@ -2,7 +2,10 @@
 //! `atom:link rel="self"`, full content in `content:encoded`, authors in
 //! `dc:creator` (RSS `<author>` must be an e-mail address).
 
+use std::collections::BTreeMap;
+
 use rss::extension::dublincore::DublinCoreExtension;
+use rss::extension::{Extension, ExtensionMap};
 use rss::{Category, Channel, Enclosure, Guid, Item, Source};
 
 use super::{FeedDoc, Format, author_label};
@@ -34,6 +37,11 @@ pub fn render(doc: &FeedDoc) -> Vec<u8> {
     atom_ext.set_links(links);
     channel.set_atom_ext(Some(atom_ext));
     channel.set_items(doc.items.iter().map(item).collect::<Vec<_>>());
+    if doc.items.iter().any(|i| !i.also_at.is_empty()) {
+        let mut ns = BTreeMap::new();
+        ns.insert("huiliu".to_string(), super::NAMESPACE.to_string());
+        channel.set_namespaces(ns);
+    }
     let mut out = channel.write_to(Vec::new()).unwrap_or_default();
     out.push(b'\n');
     out
@@ -48,7 +56,34 @@ fn item(i: &super::Item) -> Item {
     guid.set_permalink(false);
     item.set_guid(Some(guid));
     item.set_pub_date(Some(i.published.to_rfc2822()));
-    item.set_description(i.summary_html.clone().or_else(|| i.content_html.clone()));
+    let mut description = i.summary_html.clone().or_else(|| i.content_html.clone());
+    if !i.also_at.is_empty() {
+        // Readers that know no namespace still show the copies.
+        let links: Vec<String> = i
+            .also_at
+            .iter()
+            .map(|c| format!("<a href=\"{}\">{}</a>", escape(&c.url), escape(&c.name)))
+            .collect();
+        let note = format!("<p>Also at: {}</p>", links.join(", "));
+        description = Some(description.unwrap_or_default() + &note);
+        let copies: Vec<Extension> = i
+            .also_at
+            .iter()
+            .map(|c| {
+                let mut ext = Extension::default();
+                ext.set_name("huiliu:also_at");
+                ext.set_value(Some(c.url.clone()));
+                ext.attrs.insert("source".into(), c.name.clone());
+                ext
+            })
+            .collect();
+        let mut by_name = BTreeMap::new();
+        by_name.insert("also_at".to_string(), copies);
+        let mut map = ExtensionMap::new();
+        map.insert("huiliu".to_string(), by_name);
+        item.set_extensions(map);
+    }
+    item.set_description(description);
     if i.content_html.is_some() && i.summary_html.is_some() {
         item.set_content(i.content_html.clone());
     }
@@ -81,4 +116,11 @@ fn item(i: &super::Item) -> Item {
         item.set_source(Some(src));
     }
     item
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }

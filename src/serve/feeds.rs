@@ -10,8 +10,9 @@ use chrono::Utc;
 
 use super::{AppState, Rendered, not_found, unavailable};
 use crate::config::{Config, FeedConfig};
+use crate::dedup::SharedIndex;
 use crate::model::StoredEntry;
-use crate::publish::{self, Format, select};
+use crate::publish::{self, Format, Report, select};
 use crate::store::{EntryQuery, Store, StoreError};
 
 /// How deep paging may go (pages of `limit` entries).
@@ -54,10 +55,11 @@ pub async fn feed(
     if let Some(r) = app.cache.get(&key, generation) {
         return r.respond(&headers);
     }
-    let (entries, has_next) = match page_entries(app.store.as_ref(), feed_cfg, page).await {
-        Ok(x) => x,
-        Err(e) => return unavailable("cannot read entries", e),
-    };
+    let (entries, has_next) =
+        match page_reports(app.store.as_ref(), &app.clusters, &config, feed_cfg, page).await {
+            Ok(x) => x,
+            Err(e) => return unavailable("cannot read entries", e),
+        };
     if page > 1 && entries.is_empty() {
         return not_found(format!("feed `{id}` has no page {page}\n"));
     }
@@ -93,17 +95,25 @@ fn max_age(config: &Config, feed: &FeedConfig) -> u64 {
         .clamp(60, 3600)
 }
 
-/// The entries of one page after the output's filter, and whether an older page exists.
-pub async fn page_entries(
+/// The reports of one page: the output's entries after its filter, one per
+/// near-duplicate cluster (unless the output turns clustering off), and
+/// whether an older page exists.
+pub async fn page_reports(
     store: &dyn Store,
+    clusters: &SharedIndex,
+    config: &Config,
     feed: &FeedConfig,
     page: usize,
-) -> Result<(Vec<StoredEntry>, bool), StoreError> {
+) -> Result<(Vec<Report>, bool), StoreError> {
     let skip = (page - 1) * feed.limit;
     let want = skip + feed.limit + 1;
     let now = Utc::now();
     let batch = (want * 2).clamp(100, 2000);
-    let mut kept: Vec<StoredEntry> = Vec::with_capacity(want);
+    // Cluster key (the engine's representative id) → member ids, in the
+    // order the newest copy of each report appears.
+    let mut order: Vec<String> = Vec::with_capacity(want);
+    let mut groups: HashMap<String, Vec<String>> = HashMap::new();
+    let mut known: HashMap<String, StoredEntry> = HashMap::new();
     let mut offset = 0;
     loop {
         let rows = store
@@ -115,15 +125,92 @@ pub async fn page_entries(
             .await?;
         let exhausted = rows.len() < batch;
         offset += rows.len();
-        kept.extend(
-            rows.into_iter()
-                .filter(|e| select::keep(&feed.filter, e, now)),
-        );
-        if kept.len() >= want || exhausted {
+        for e in rows {
+            if !select::keep(&feed.filter, &e, now) {
+                continue;
+            }
+            let (key, members) = match feed
+                .dedup
+                .then(|| clusters.cluster_of(&e.entry.id))
+                .flatten()
+            {
+                Some(c) => (c.id, c.members),
+                None => (e.entry.id.clone(), vec![e.entry.id.clone()]),
+            };
+            if let std::collections::hash_map::Entry::Vacant(slot) = groups.entry(key) {
+                order.push(slot.key().clone());
+                slot.insert(members);
+            }
+            known.insert(e.entry.id.clone(), e);
+        }
+        if order.len() >= want || exhausted {
             break;
         }
     }
-    let has_next = kept.len() > skip + feed.limit;
-    let page_entries: Vec<StoredEntry> = kept.into_iter().skip(skip).take(feed.limit).collect();
-    Ok((page_entries, has_next))
+    let has_next = order.len() > skip + feed.limit;
+    let page_keys: Vec<String> = order.into_iter().skip(skip).take(feed.limit).collect();
+    let missing: Vec<String> = page_keys
+        .iter()
+        .flat_map(|k| groups[k].iter())
+        .filter(|id| !known.contains_key(*id))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        for e in store.entries_by_ids(&missing).await? {
+            known.insert(e.entry.id.clone(), e);
+        }
+    }
+    let reports = page_keys
+        .iter()
+        .filter_map(|k| {
+            let members: Vec<&StoredEntry> =
+                groups[k].iter().filter_map(|id| known.get(id)).collect();
+            report(config, feed, &members)
+        })
+        .collect();
+    Ok((reports, has_next))
+}
+
+/// One item of a merged feed from the stored copies of a report.
+fn report(config: &Config, feed: &FeedConfig, members: &[&StoredEntry]) -> Option<Report> {
+    let in_feed: Vec<&StoredEntry> = members
+        .iter()
+        .copied()
+        .filter(|m| feed.sources.contains(&m.entry.source_id))
+        .collect();
+    let pool = if in_feed.is_empty() {
+        members
+    } else {
+        &in_feed[..]
+    };
+    let priority = |e: &StoredEntry| config.source(&e.entry.source_id).map_or(0, |s| s.priority);
+    // The representative: earliest published, then source priority, then id.
+    let shown = pool.iter().copied().min_by(|a, b| {
+        a.published()
+            .cmp(&b.published())
+            .then(priority(b).cmp(&priority(a)))
+            .then(a.entry.id.cmp(&b.entry.id))
+    })?;
+    // The item's id: the copy huiliu saw first, so a copy arriving later
+    // never changes it and the item never reappears as new.
+    let anchor = pool.iter().copied().min_by(|a, b| {
+        a.first_seen
+            .cmp(&b.first_seen)
+            .then(a.entry.id.cmp(&b.entry.id))
+    })?;
+    let mut copies: Vec<StoredEntry> = members
+        .iter()
+        .filter(|m| m.entry.id != shown.entry.id && m.entry.url.is_some())
+        .map(|m| (*m).clone())
+        .collect();
+    copies.sort_by(|a, b| {
+        a.published()
+            .cmp(&b.published())
+            .then(a.entry.id.cmp(&b.entry.id))
+    });
+    Some(Report {
+        shown: shown.clone(),
+        id: anchor.entry.id.clone(),
+        copies,
+    })
 }

@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::store::Store;
 
 pub use cache::{FeedCache, Rendered};
-pub use feeds::page_entries;
+pub use feeds::page_reports;
 
 /// What every request handler can reach.
 #[derive(Clone)]
@@ -32,6 +32,8 @@ pub struct AppState {
     /// The store generation: bumped by every poll that changed entries.
     pub changes: Arc<AtomicU64>,
     pub cache: Arc<FeedCache>,
+    /// Near-duplicate clusters; empty means every entry stands alone.
+    pub clusters: Arc<crate::dedup::SharedIndex>,
 }
 
 impl AppState {
@@ -41,7 +43,14 @@ impl AppState {
             store,
             changes,
             cache: Arc::new(FeedCache::default()),
+            clusters: Arc::default(),
         }
+    }
+
+    /// Serves with the pipeline's clusters (one item per report).
+    pub fn with_clusters(mut self, clusters: Arc<crate::dedup::SharedIndex>) -> AppState {
+        self.clusters = clusters;
+        self
     }
 
     pub fn config(&self) -> Arc<Config> {

@@ -10,7 +10,7 @@ use tokio::sync::watch;
 use url::Url;
 
 use super::AppState;
-use super::feeds::page_entries;
+use super::feeds::page_reports;
 use crate::publish::{self, Format};
 
 /// Checks for changes every `every` until `stop` turns true.
@@ -40,13 +40,18 @@ pub async fn notify_loop(
             seen_generation = generation;
             let config = app.config();
             for feed in &config.feeds {
-                let Ok((entries, _)) = page_entries(app.store.as_ref(), feed, 1).await else {
+                let Ok((reports, _)) =
+                    page_reports(app.store.as_ref(), &app.clusters, &config, feed, 1).await
+                else {
                     continue;
                 };
                 let mut h = Sha256::new();
-                for e in &entries {
-                    h.update(e.entry.id.as_bytes());
-                    h.update(e.entry.content_hash.as_bytes());
+                for r in &reports {
+                    h.update(r.id.as_bytes());
+                    h.update(r.shown.entry.content_hash.as_bytes());
+                    for c in &r.copies {
+                        h.update(c.entry.id.as_bytes());
+                    }
                 }
                 let print: [u8; 32] = h.finalize().into();
                 let first_look = !fingerprints.contains_key(&feed.id);

@@ -83,6 +83,9 @@ pub trait Store: Send + Sync {
 
     async fn entry_count(&self, source_id: &str) -> Result<u64, StoreError>;
 
+    /// The entries with these ids (any order; unknown ids are skipped).
+    async fn entries_by_ids(&self, ids: &[String]) -> Result<Vec<StoredEntry>, StoreError>;
+
     async fn total_entries(&self) -> Result<u64, StoreError>;
 
     /// Entries first seen per UTC day since `since`: (source id, `YYYY-MM-DD`, count).

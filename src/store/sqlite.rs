@@ -378,6 +378,26 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn entries_by_ids(&self, ids: &[String]) -> Result<Vec<StoredEntry>, StoreError> {
+        let ids = ids.to_vec();
+        self.with(move |c| {
+            let mut out = Vec::with_capacity(ids.len());
+            // Bounded batches: SQLite limits the number of parameters.
+            for chunk in ids.chunks(500) {
+                let marks = vec!["?"; chunk.len()].join(", ");
+                let sql = format!("SELECT {ENTRY_COLUMNS} FROM entry WHERE id IN ({marks})");
+                let mut stmt = c.prepare(&sql)?;
+                let rows =
+                    stmt.query_map(rusqlite::params_from_iter(chunk.iter()), entry_from_row)?;
+                for r in rows {
+                    out.push(r?);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
     async fn entry_count(&self, source_id: &str) -> Result<u64, StoreError> {
         let id = source_id.to_string();
         self.with(move |c| {

@@ -284,11 +284,12 @@ pub fn config_in(dir: &Path, config: &str) -> huiliu::config::Config {
 
 /// A pipeline over the config's store, as `huiliu poll` builds it.
 pub async fn pipeline(cfg: &huiliu::config::Config) -> huiliu::refresh::Pipeline {
-    huiliu::refresh::Pipeline {
-        fetcher: huiliu::fetch::Fetcher::new(&cfg.fetch).unwrap(),
-        store: huiliu::store::open(&cfg.storage).await.unwrap(),
-        changes: Arc::new(std::sync::atomic::AtomicU64::new(1)),
-    }
+    let mut p = huiliu::refresh::Pipeline::new(
+        huiliu::fetch::Fetcher::new(&cfg.fetch).unwrap(),
+        huiliu::store::open(&cfg.storage).await.unwrap(),
+    );
+    p.clusters = Arc::new(huiliu::dedup::SharedIndex::new(cfg.dedup.clone()));
+    p
 }
 
 /// Starts huiliu's HTTP server for `cfg` on an ephemeral port; returns its base URL.
@@ -305,7 +306,8 @@ pub async fn serve_state(
     let addr = listener.local_addr().unwrap();
     let mut cfg = cfg.clone();
     cfg.server.base_url = url::Url::parse(&format!("http://{addr}")).unwrap();
-    let state = huiliu::serve::AppState::new(Arc::new(cfg), p.store.clone(), p.changes.clone());
+    let state = huiliu::serve::AppState::new(Arc::new(cfg), p.store.clone(), p.changes.clone())
+        .with_clusters(p.clusters.clone());
     tokio::spawn(huiliu::serve::serve(
         listener,
         state.clone(),
