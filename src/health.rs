@@ -45,6 +45,9 @@ pub struct SourceHealth {
     /// Entries first seen in the last [`RECENT_DAYS`] days.
     pub entries_recent: u64,
     pub disabled: bool,
+    /// `html` sources: how the selectors fared at the last scrape.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scrape: Option<crate::model::ScrapeHealth>,
 }
 
 impl SourceHealth {
@@ -112,6 +115,7 @@ pub async fn source_health(
                 entries,
                 entries_recent,
                 disabled,
+                scrape: st.scrape.clone(),
             }
         })
         .collect())

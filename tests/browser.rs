@@ -128,7 +128,7 @@ fn river_and_status_pages_render_in_chromium() {
                 .output()
                 .map(|o| {
                     String::from_utf8_lossy(&o.stdout)
-                        .matches("\"last_status\": \"ok\"")
+                        .matches("\"status\": \"ok\"")
                         .count()
                         == 3
                 })

@@ -437,7 +437,8 @@ async fn status_opml_metrics_and_token() {
     assert!(html.contains("湖塘镇人民政府 · 湖塘要闻") && html.contains("<svg"));
     let json: Value = serde_json::from_str(&text(&format!("{ours}/status.json")).await).unwrap();
     assert_eq!(json["sources"].as_array().unwrap().len(), 3);
-    assert_eq!(json["sources"][0]["state"]["last_status"], "ok");
+    assert_eq!(json["sources"][0]["status"], "ok");
+    assert_eq!(json["sources"][0]["url"], "(local file)");
     assert_eq!(json["per_day"].as_array().unwrap().len(), 30);
 
     let opml = text(&format!("{ours}/opml")).await;

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use super::{AppState, unavailable};
 use crate::config::Config;
-use crate::model::{PollStatus, SourceState};
+use crate::health::SourceHealth;
 use crate::publish;
 
 pub async fn index(State(app): State<AppState>) -> Response {
@@ -84,22 +84,10 @@ pub async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Respons
         .into_response()
 }
 
-/// One row of the status page.
-#[derive(Debug, Clone, Serialize)]
-pub struct SourceStatus {
-    pub id: String,
-    pub name: String,
-    pub kind: &'static str,
-    pub url: String,
-    pub entries: u64,
-    pub added_30_days: u64,
-    pub state: SourceState,
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
     pub generated: DateTime<Utc>,
-    pub sources: Vec<SourceStatus>,
+    pub sources: Vec<SourceHealth>,
     /// Entries first seen per day, oldest first (30 days, today last).
     pub per_day: Vec<(String, u64)>,
 }
@@ -107,13 +95,19 @@ pub struct Status {
 async fn gather(app: &AppState) -> Result<Status, crate::store::StoreError> {
     let config = app.config();
     let now = Utc::now();
-    let states = app.store.states().await?;
+    let mut sources = crate::health::source_health(app.store.as_ref(), &config).await?;
+    for (h, s) in sources.iter_mut().zip(&config.sources) {
+        // Local paths are nobody else's business.
+        if s.kind == crate::config::SourceKind::File {
+            h.url = "(local file)".into();
+            h.polling_url = h.url.clone();
+        }
+    }
     let since = (now - Duration::days(29))
         .date_naive()
         .and_hms_opt(0, 0, 0)
         .map(|d| d.and_utc())
         .unwrap_or(now);
-    let daily = app.store.daily_counts(since).await?;
     let mut per_day: BTreeMap<String, u64> = (0..30)
         .map(|i| {
             (
@@ -122,40 +116,14 @@ async fn gather(app: &AppState) -> Result<Status, crate::store::StoreError> {
             )
         })
         .collect();
-    let mut added: BTreeMap<&str, u64> = BTreeMap::new();
-    for (source, day, n) in &daily {
-        *per_day.entry(day.clone()).or_default() += n;
-        *added.entry(source.as_str()).or_default() += n;
-    }
-    let mut sources = Vec::new();
-    for s in &config.sources {
-        sources.push(SourceStatus {
-            id: s.id.clone(),
-            name: s.name.clone(),
-            kind: s.kind.as_str(),
-            url: publish_url(&s.url),
-            entries: app.store.entry_count(&s.id).await?,
-            added_30_days: added.get(s.id.as_str()).copied().unwrap_or(0),
-            state: states
-                .iter()
-                .find(|st| st.source_id == s.id)
-                .cloned()
-                .unwrap_or_else(|| SourceState::new(&s.id)),
-        });
+    for (_, day, n) in app.store.daily_counts(since).await? {
+        *per_day.entry(day).or_default() += n;
     }
     Ok(Status {
         generated: now,
         sources,
         per_day: per_day.into_iter().collect(),
     })
-}
-
-fn publish_url(url: &url::Url) -> String {
-    if url.scheme() == "file" {
-        "(local file)".into()
-    } else {
-        url.to_string()
-    }
 }
 
 pub async fn status_json(State(app): State<AppState>, headers: HeaderMap) -> Response {
@@ -204,34 +172,39 @@ pub async fn status_page(State(app): State<AppState>, headers: HeaderMap) -> Res
             context! { x => i * 10, y => 60 - h, h, day, n }
         })
         .collect();
-    let failing = status
-        .sources
-        .iter()
-        .filter(|s| s.state.last_status == Some(PollStatus::Error))
-        .count();
+    let failing = status.sources.iter().filter(|s| s.failing()).count();
     let rows: Vec<minijinja::Value> = status
         .sources
         .iter()
         .map(|s| {
-            let (label, class) = match s.state.last_status {
-                Some(PollStatus::Ok) => ("ok", "ok"),
-                Some(PollStatus::NotModified) => ("not modified", "ok"),
-                Some(PollStatus::Error) => ("error", "err"),
-                Some(PollStatus::Gone) => ("gone (disabled)", "err"),
-                None => ("never polled", ""),
+            let (label, class) = match s.status {
+                "ok" => ("ok", "ok"),
+                "not_modified" => ("not modified", "ok"),
+                "gone" => ("gone (disabled)", "err"),
+                "error" => ("error", "err"),
+                _ => ("never polled", ""),
+            };
+            let status = if s.consecutive_failures > 1 {
+                format!("{label} ×{}", s.consecutive_failures)
+            } else {
+                label.to_string()
+            };
+            let error = match (&s.error_kind, &s.error) {
+                (Some(k), Some(e)) => Some(format!("[{k}] {e}")),
+                (None, Some(e)) => Some(e.clone()),
+                _ => s.scrape.as_ref().map(|h| h.summary()),
             };
             context! {
                 id => s.id.clone(), name => s.name.clone(), kind => s.kind, entries => s.entries,
-                last_attempt => fmt(s.state.last_attempt), next_due => fmt(s.state.next_due),
-                status => if s.state.consecutive_failures > 1 { format!("{label} ×{}", s.state.consecutive_failures) } else { label.to_string() },
-                class, error => s.state.last_error.clone(),
+                last_attempt => fmt(s.last_attempt), next_due => fmt(s.next_due),
+                status, class, error,
             }
         })
         .collect();
     let totals = context! {
         sources => status.sources.len(),
         failing,
-        ok => status.sources.iter().filter(|s| matches!(s.state.last_status, Some(PollStatus::Ok | PollStatus::NotModified))).count(),
+        ok => status.sources.iter().filter(|s| matches!(s.status, "ok" | "not_modified")).count(),
         entries => status.sources.iter().map(|s| s.entries).sum::<u64>(),
         last_30_days => status.per_day.iter().map(|(_, n)| n).sum::<u64>(),
     };
