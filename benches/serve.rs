@@ -21,7 +21,7 @@ fn synthetic_feed() -> String {
     );
     for i in 0..ENTRIES {
         let body = format!(
-            "<p>第{i}条：武进国家高新区南夏墅街道举行2024年新春重大项目集中开工活动。此次集中开工项目共8个，总投资约36亿元，涵盖新能源汽车零部件、高端装备制造、新一代信息技术等领域。</p><p>Entry {i} of the benchmark feed, with enough English text to look like a real news summary in a merged feed.</p>"
+            "<p>第{i}条：武进国家高新区南夏墅街道举行2024年新春重大项目集中开工活动。此次集中开工项目共8个，总投资约36亿元，涵盖新能源汽车零部件、高端装备制造、新一代信息技术等领域。</p><p>Entry {i} of the benchmark feed, with enough English text to look like a real news summary in a merged feed.</p><p>今年以来，南夏墅街道建立重点项目挂钩服务机制，实行“一个项目、一名领导、一支团队”全程跟踪服务，及时协调解决项目推进中的用地、用工、审批等问题。</p>"
         );
         out.push_str(&format!(
             "<item><title>第{i}条 Bench entry {i}</title><link>https://bench.example.org/{i}.html</link><guid>bench-{i}</guid><pubDate>Tue, 20 Feb 2024 {:02}:{:02}:00 +0800</pubDate><description><![CDATA[{body}]]></description></item>\n",

@@ -17,9 +17,9 @@ const MIN_COMPRESS: usize = 512;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Coding {
-    Identity,
-    Gzip,
-    Brotli,
+    Identity = 0,
+    Gzip = 1,
+    Brotli = 2,
 }
 
 /// One serialized page with its validators and compressed forms.
@@ -31,9 +31,11 @@ pub struct Rendered {
     pub content_type: &'static str,
     /// Strong ETag of the identity bytes; encoded forms append `-gzip`/`-br`.
     pub etag: String,
+    /// The ETag header of each coding, built once (identity, gzip, brotli).
+    etags: [HeaderValue; 3],
     pub last_modified: DateTime<Utc>,
-    last_modified_header: String,
-    cache_control: String,
+    last_modified_header: HeaderValue,
+    cache_control: HeaderValue,
     /// Extra headers (e.g. the Content-Security-Policy of HTML pages).
     extra: Vec<(header::HeaderName, HeaderValue)>,
 }
@@ -52,15 +54,22 @@ impl Rendered {
         } else {
             (None, None)
         };
+        let header = |s: String| HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static(""));
+        let etags = [
+            header(format!("\"{etag}\"")),
+            header(format!("\"{etag}-gzip\"")),
+            header(format!("\"{etag}-br\"")),
+        ];
         Rendered {
             body: Bytes::from(body),
             gzip,
             brotli,
             content_type,
             etag,
+            etags,
             last_modified,
-            last_modified_header: httpdate::fmt_http_date(last_modified.into()),
-            cache_control: format!("public, max-age={max_age}"),
+            last_modified_header: header(httpdate::fmt_http_date(last_modified.into())),
+            cache_control: header(format!("public, max-age={max_age}")),
             extra: Vec::new(),
         }
     }
@@ -70,12 +79,8 @@ impl Rendered {
         self
     }
 
-    fn etag_for(&self, coding: Coding) -> String {
-        match coding {
-            Coding::Identity => format!("\"{}\"", self.etag),
-            Coding::Gzip => format!("\"{}-gzip\"", self.etag),
-            Coding::Brotli => format!("\"{}-br\"", self.etag),
-        }
+    fn etag_for(&self, coding: Coding) -> &HeaderValue {
+        &self.etags[coding as usize]
     }
 
     /// True when the request's validators show the client has these bytes
@@ -88,10 +93,10 @@ impl Rendered {
         {
             return inm.split(',').any(|t| {
                 let t = t.trim();
-                t == "*"
-                    || [Coding::Identity, Coding::Gzip, Coding::Brotli]
-                        .iter()
-                        .any(|c| t.trim_start_matches("W/") == self.etag_for(*c))
+                t == "*" || {
+                    let t = t.trim_start_matches("W/").as_bytes();
+                    self.etags.iter().any(|e| e.as_bytes() == t)
+                }
             });
         }
         if let Some(ims) = headers
@@ -121,16 +126,10 @@ impl Rendered {
 
     pub fn respond(&self, request: &HeaderMap) -> Response {
         let (coding, body) = self.negotiate(request);
-        let mut headers = HeaderMap::new();
-        if let Ok(v) = HeaderValue::from_str(&self.etag_for(coding)) {
-            headers.insert(header::ETAG, v);
-        }
-        if let Ok(v) = HeaderValue::from_str(&self.last_modified_header) {
-            headers.insert(header::LAST_MODIFIED, v);
-        }
-        if let Ok(v) = HeaderValue::from_str(&self.cache_control) {
-            headers.insert(header::CACHE_CONTROL, v);
-        }
+        let mut headers = HeaderMap::with_capacity(10);
+        headers.insert(header::ETAG, self.etag_for(coding).clone());
+        headers.insert(header::LAST_MODIFIED, self.last_modified_header.clone());
+        headers.insert(header::CACHE_CONTROL, self.cache_control.clone());
         headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use chrono::Utc;
@@ -24,7 +24,7 @@ pub const CSP: &str = "default-src 'none'; img-src * data:; style-src 'unsafe-in
 pub async fn feed(
     State(app): State<AppState>,
     Path(file): Path<String>,
-    Query(query): Query<HashMap<String, String>>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let (id, ext) = file.rsplit_once('.').unwrap_or((file.as_str(), "html"));
@@ -45,7 +45,10 @@ pub async fn feed(
             "no feed `{id}` is configured (see / for the list)\n"
         ));
     };
-    let page = match query.get("page").map(|p| p.parse::<usize>()) {
+    let page_param = query
+        .as_deref()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("page=")));
+    let page = match page_param.map(|p| p.parse::<usize>()) {
         None => 1,
         Some(Ok(p)) if (1..=MAX_PAGE).contains(&p) => p,
         Some(_) => return not_found(format!("no such page: pages run from 1 to {MAX_PAGE}\n")),

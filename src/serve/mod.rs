@@ -96,13 +96,10 @@ pub async fn serve(
 }
 
 async fn count_requests(request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("other", |p| p.as_str())
-        .to_string();
+    let route = request.extensions().get::<MatchedPath>().cloned();
     let response = next.run(request).await;
-    crate::metrics::get().http(&route, response.status().as_u16());
+    let route = route.as_ref().map_or("other", |p| p.as_str());
+    crate::metrics::get().http(route, response.status().as_u16());
     response
 }
 
