@@ -6,9 +6,8 @@
 mod common;
 
 use std::path::Path;
-use std::sync::Arc;
 
-use common::{MockServer, config_in, fixture_copy, pipeline};
+use common::{MockServer, config_in, fixture_copy, pipeline, serve};
 use huiliu::refresh::{Outcome, Pipeline, refresh_source};
 use serde_json::Value;
 
@@ -22,20 +21,6 @@ fn config_text(site: &Path, base: &str) -> String {
     format!(
         "[storage]\nurl = \"sqlite:data/huiliu.db\"\n\n{sources}\n[[feed]]\nid = \"hutang\"\nsources = [\"hutang\"]\n"
     )
-}
-
-async fn serve(cfg: &huiliu::config::Config, p: &Pipeline) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let mut cfg = cfg.clone();
-    cfg.server.base_url = url::Url::parse(&format!("http://{addr}")).unwrap();
-    let state = huiliu::serve::AppState::new(Arc::new(cfg), p.store.clone(), p.changes.clone());
-    tokio::spawn(huiliu::serve::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
-    format!("http://{addr}")
 }
 
 async fn get_json(url: &str) -> Value {

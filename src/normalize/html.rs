@@ -19,6 +19,21 @@ pub fn sanitize(html: &str, base: Option<&Url>) -> String {
     strip_control_chars(builder.clean(html).to_string().trim())
 }
 
+/// Escapes text for XML and HTML (element content and quoted attributes).
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 /// Characters XML 1.0 forbids (C0 controls but tab/LF/CR, U+FFFE, U+FFFF):
 /// removed so every output format serializes.
 pub fn strip_control_chars(s: &str) -> String {

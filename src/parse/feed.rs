@@ -124,7 +124,7 @@ fn entry(e: model::Entry, url: &Url) -> RawEntry {
     let content_html = e.content.and_then(|c| {
         let body = c.body?;
         if c.content_type.to_string().starts_with("text/plain") {
-            Some(escape_text(&body))
+            Some(crate::normalize::html::escape(&body))
         } else {
             Some(body)
         }
@@ -210,23 +210,9 @@ fn text_as_html(t: model::Text) -> String {
         if t.content.contains('<') && t.content.contains('>') {
             t.content
         } else {
-            escape_text(&t.content)
+            crate::normalize::html::escape(&t.content)
         }
     }
-}
-
-fn escape_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 /// feed-rs rejects `<rss version="2.00">` or `"0.94"`; any 2.x/0.9x RSS reads as 2.0.

@@ -90,11 +90,7 @@ fn teaser(i: &super::Item) -> Option<String> {
         return i.content_html.clone();
     }
     let opening: String = i.text.chars().take(SHORT / 2).collect();
-    let escaped = opening
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('\n', "<br>");
+    let escaped = super::escape(&opening).replace('\n', "<br>");
     Some(format!("<p>{escaped}…</p>"))
 }
 

@@ -279,3 +279,5 @@ fn author_label(a: &Author) -> String {
         None => a.name.clone(),
     }
 }
+
+pub(crate) use crate::normalize::html::escape;

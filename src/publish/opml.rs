@@ -2,14 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
+use super::escape as esc;
 use crate::config::{Config, SourceKind};
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
 
 /// The sources (feeds and scraped pages; local files are nobody's business)
 /// and the outputs as subscribable feeds.

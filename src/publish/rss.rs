@@ -8,7 +8,7 @@ use rss::extension::dublincore::DublinCoreExtension;
 use rss::extension::{Extension, ExtensionMap};
 use rss::{Category, Channel, Enclosure, Guid, Item, Source};
 
-use super::{FeedDoc, Format, author_label};
+use super::{FeedDoc, Format, author_label, escape};
 
 pub fn render(doc: &FeedDoc) -> Vec<u8> {
     let mut channel = Channel::default();
@@ -116,11 +116,4 @@ fn item(i: &super::Item) -> Item {
         item.set_source(Some(src));
     }
     item
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
