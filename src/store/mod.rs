@@ -1,6 +1,7 @@
 //! Store stage: the only place that persists anything. [`Store`] is the
 //! interface; SQLite is the embedded default.
 
+mod retention;
 mod sqlite;
 
 use std::collections::HashSet;
@@ -12,6 +13,7 @@ use chrono::{DateTime, Utc};
 use crate::config::StorageConfig;
 use crate::model::{Entry, SourceState, StoredEntry};
 
+pub use retention::PruneCandidate;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -96,6 +98,48 @@ pub trait Store: Send + Sync {
 
     /// Checks the database answers (for `/healthz`).
     async fn ping(&self) -> Result<(), StoreError>;
+
+    // ---- retention, backup and shutdown (`huiliu prune`, `export`, `import`) ----
+
+    /// The entries of a source outside a retention rule: beyond the newest
+    /// `keep_newest` or sorted before `older_than` (either); with neither,
+    /// every entry of the source. Newest first.
+    async fn retention_candidates(
+        &self,
+        source_id: &str,
+        keep_newest: Option<usize>,
+        older_than: Option<DateTime<Utc>>,
+    ) -> Result<Vec<PruneCandidate>, StoreError>;
+
+    /// Deletes these entries in one transaction and remembers their keys, so
+    /// a feed still listing them does not bring them back. Returns how many
+    /// were deleted.
+    async fn prune_entries(
+        &self,
+        entries: &[PruneCandidate],
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError>;
+
+    /// After pruning: forgets pruned keys no feed listed since
+    /// `forget_unseen_since`, and gives free pages back to the file system.
+    async fn reclaim_space(&self, forget_unseen_since: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Every stored entry in id order, `limit` at a time after `after_id`.
+    async fn export_entries(
+        &self,
+        after_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredEntry>, StoreError>;
+
+    /// Inserts entries that are not stored yet (same source and key: skipped),
+    /// keeping their first-seen times. Returns how many were inserted.
+    async fn import_entries(&self, entries: &[StoredEntry]) -> Result<usize, StoreError>;
+
+    /// Copies the whole database to `dest` while it is in use (SQLite backup).
+    async fn backup_to(&self, dest: &std::path::Path) -> Result<(), StoreError>;
+
+    /// Flushes and closes cleanly at shutdown (SQLite: checkpoints the WAL).
+    async fn close(&self) -> Result<(), StoreError>;
 }
 
 /// Opens the configured store, running migrations.
