@@ -37,12 +37,19 @@ struct Daemon {
 
 impl Daemon {
     fn start(config: &Path) -> Daemon {
+        Daemon::start_with(config, &[])
+    }
+
+    fn start_with(config: &Path, env: &[(&str, &str)]) -> Daemon {
         let mut child = Command::new(BIN)
             .args(["--log-format", "json", "run", "--config"])
             .arg(config)
             .env("HUILIU_LOG", "info")
             .env_remove("RUST_LOG")
             .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .env_remove("WATCHDOG_PID")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -244,6 +251,45 @@ fn sighup_reloads_sources_and_outputs_and_refuses_a_bad_config() {
     assert_eq!(d.exit_within(Duration::from_secs(10)), Some(0));
     d.wait_for(|v| v["message"] == "database closed");
     assert!(!pid_file.exists(), "the pid file is removed at exit");
+}
+
+#[test]
+fn systemd_notifications_ready_watchdog_reloading_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir.path().join("a.xml"), &rss("A", &[("a1", "Alpha one")]));
+    let cfg = config(dir.path(), &["a"], "T", "");
+    let sock_path = dir.path().join("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut d = Daemon::start_with(
+        &cfg,
+        &[
+            ("NOTIFY_SOCKET", sock_path.to_str().unwrap()),
+            ("WATCHDOG_USEC", "400000"),
+        ],
+    );
+    let mut got = String::new();
+    let recv_until = |got: &mut String, want: &str| {
+        let mut buf = [0u8; 4096];
+        while !got.contains(want) {
+            let n = sock.recv(&mut buf).expect(want);
+            got.push_str(&String::from_utf8_lossy(&buf[..n]));
+            got.push('\n');
+        }
+    };
+    recv_until(&mut got, "READY=1");
+    assert!(
+        got.contains("STATUS=serving 1 feeds from 1 sources"),
+        "{got}"
+    );
+    recv_until(&mut got, "WATCHDOG=1");
+    d.signal(libc::SIGHUP);
+    recv_until(&mut got, "RELOADING=1");
+    d.signal(libc::SIGTERM);
+    recv_until(&mut got, "STOPPING=1");
+    assert_eq!(d.exit_within(Duration::from_secs(10)), Some(0));
 }
 
 /// A server that accepts connections and never answers; `accepted` gets a

@@ -4,6 +4,8 @@
 
 mod load;
 mod opml_import;
+#[cfg(test)]
+mod reference;
 mod units;
 
 use std::fmt;

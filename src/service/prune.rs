@@ -231,3 +231,171 @@ pub async fn prune_loop(app: crate::serve::AppState, mut stop: watch::Receiver<b
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::load_str;
+    use crate::model::{Entry, SourceState};
+    use crate::store::SqliteStore;
+    use chrono::TimeZone;
+
+    fn entry(source: &str, i: i64, now: DateTime<Utc>) -> Entry {
+        let key = format!("k{i}");
+        Entry {
+            id: crate::normalize::stable_id(source, &key),
+            source_id: source.into(),
+            key: key.clone(),
+            guid: None,
+            url: None,
+            title: format!("{source} {i}"),
+            authors: vec![],
+            summary: None,
+            content: None,
+            text: key.clone(),
+            // k0 is today, k1 a day older, …
+            published: Some(now - chrono::Duration::days(i)),
+            updated: None,
+            language: None,
+            categories: vec![],
+            enclosures: vec![],
+            content_hash: key,
+        }
+    }
+
+    async fn store_with(sources: &[&str], n: i64, now: DateTime<Utc>) -> SqliteStore {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.keep().join("h.db")).await.unwrap();
+        for s in sources {
+            let entries: Vec<Entry> = (0..n).map(|i| entry(s, i, now)).collect();
+            store
+                .commit_poll(&SourceState::new(s), &entries, now)
+                .await
+                .unwrap();
+        }
+        store
+    }
+
+    fn removed(plan: &PrunePlan, source: &str) -> Vec<String> {
+        plan.sources
+            .iter()
+            .filter(|s| s.source_id == source)
+            .flat_map(|s| s.remove.iter().map(|c| c.key.clone()))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn rules_combine_and_outputs_protect_what_they_show() {
+        let now = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        let store = store_with(&["a", "b", "c", "gone"], 10, now).await;
+        let cfg = load_str(
+            r#"
+[defaults]
+kind = "file"
+[[source]]
+id = "a"
+url = "a.xml"
+retention_days = 5          # drops k5..k9 (older than 5 days) …
+[[source]]
+id = "b"
+url = "b.xml"               # no retention: pruned only if every output showing it has one
+[[source]]
+id = "c"
+url = "c.xml"
+retention_count = 2
+[[feed]]
+id = "ab"
+sources = ["a", "b"]
+limit = 2
+retention_count = 4         # … but this output keeps its newest 4 (a0 a0.. by date)
+[[feed]]
+id = "c"
+sources = ["c"]
+limit = 3                   # c's first page protects 3 of c's entries
+"#,
+            std::path::Path::new("/tmp/x.toml"),
+        )
+        .unwrap();
+        let plan = plan(&store, &cfg, now).await.unwrap();
+        // a: older than 5 days = k6..k9 (k5 is exactly 5 days: kept).
+        assert_eq!(removed(&plan, "a"), ["k6", "k7", "k8", "k9"]);
+        // b: its only output has a retention: all but the output's newest 4
+        // (a and b interleave: a0 b0 a1 b1 → b keeps k0, k1).
+        assert_eq!(
+            removed(&plan, "b"),
+            ["k2", "k3", "k4", "k5", "k6", "k7", "k8", "k9"]
+        );
+        // c: newest 2 by rule, but the first page (3) is protected.
+        assert_eq!(removed(&plan, "c").len(), 7);
+        assert!(!removed(&plan, "c").contains(&"k2".to_string()));
+        // A source gone from the config: [defaults] has no retention: kept.
+        assert!(removed(&plan, "gone").is_empty());
+
+        let n = execute(&store, &plan, 3, Duration::ZERO, None)
+            .await
+            .unwrap();
+        assert_eq!(n, plan.total());
+        assert_eq!(store.entry_count("c").await.unwrap(), 3);
+        // A second plan finds nothing more.
+        assert_eq!(super::plan(&store, &cfg, now).await.unwrap().total(), 0);
+    }
+
+    #[tokio::test]
+    async fn removed_sources_follow_defaults_and_unlimited_outputs_keep_everything() {
+        let now = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        let store = store_with(&["b", "gone"], 10, now).await;
+        let cfg = load_str(
+            r#"
+[defaults]
+kind = "file"
+[[source]]
+id = "b"
+url = "b.xml"
+retention_count = 0
+"#,
+            std::path::Path::new("/tmp/x.toml"),
+        );
+        assert!(cfg.is_err(), "retention_count must be at least 1");
+        let cfg = load_str(
+            r#"
+[defaults]
+kind = "file"
+retention_days = 3
+[[source]]
+id = "b"
+url = "b.xml"
+[[feed]]
+id = "all"
+limit = 2
+"#,
+            std::path::Path::new("/tmp/x.toml"),
+        )
+        .unwrap();
+        assert_eq!(cfg.sources[0].retention.days, Some(3));
+        assert_eq!(cfg.retention.defaults.days, Some(3));
+        let plan = plan(&store, &cfg, now).await.unwrap();
+        assert_eq!(removed(&plan, "gone").len(), 6, "k4..k9");
+        assert_eq!(removed(&plan, "b").len(), 6);
+        // With the default limit (50) the first page holds all of b.
+        let cfg = load_str(
+            "[defaults]\nretention_days = 3\n[[source]]\nid = \"b\"\nkind = \"file\"\nurl = \"b.xml\"\n[[feed]]\nid = \"all\"\n",
+            std::path::Path::new("/tmp/x.toml"),
+        )
+        .unwrap();
+        let plan = super::plan(&store, &cfg, now).await.unwrap();
+        assert!(removed(&plan, "b").is_empty());
+        assert_eq!(removed(&plan, "gone").len(), 6);
+
+        // Without [defaults] retention, b is in an output with no retention: kept.
+        let cfg = load_str(
+            "[[source]]\nid = \"b\"\nkind = \"file\"\nurl = \"b.xml\"\n[[feed]]\nid = \"all\"\nretention_days = 2\n[[feed]]\nid = \"other\"\n",
+            std::path::Path::new("/tmp/x.toml"),
+        )
+        .unwrap();
+        assert_eq!(plan_total(&store, &cfg, now).await, 0);
+    }
+
+    async fn plan_total(store: &SqliteStore, cfg: &Config, now: DateTime<Utc>) -> usize {
+        plan(store, cfg, now).await.unwrap().total()
+    }
+}
