@@ -285,7 +285,7 @@ pub async fn run_reloadable(
                     Err(e) => {
                         let Some(i) = polls.ids.remove(&e.id()) else { continue };
                         let id = slots[i].source.as_ref().map(|s| s.id.clone()).unwrap_or_default();
-                        tracing::error!(source = %id, error = %e, "a poll task panicked");
+                        tracing::error!(source = %id, url = %slots[i].url, error = %e, "a poll task panicked");
                         (i, None)
                     }
                 };
@@ -299,7 +299,13 @@ pub async fn run_reloadable(
                     Some(r) => {
                         // Unless a reload changed the URL meanwhile, follow
                         // the poll (a permanent redirect moves the source).
-                        slot.url = if slot.polled_url == source.url { r.url } else { source.url.clone() };
+                        let url_changed = slot.polled_url != source.url;
+                        slot.url = if url_changed { source.url.clone() } else { r.url };
+                        if url_changed {
+                            // The config moved the source while it was polled.
+                            queue.push(Reverse((Utc::now(), i, slot.generation)));
+                            continue;
+                        }
                         match r.next_due {
                             Some(due) => Some(due),
                             // Disabled (410): never again in this run.

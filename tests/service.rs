@@ -195,7 +195,8 @@ fn sighup_reloads_sources_and_outputs_and_refuses_a_bad_config() {
     assert!(body.contains("First title") && body.contains("Alpha one"));
 
     // Add source b, retitle the output: served at once, b polled.
-    config(dir.path(), &["a", "b"], "Second title", "");
+    let good = config(dir.path(), &["a", "b"], "Second title", "");
+    std::fs::copy(&good, dir.path().join("huiliu.toml.good")).unwrap();
     d.signal(libc::SIGHUP);
     d.wait_for(|v| v["message"] == "configuration reloaded");
     d.wait_for(|v| v["message"] == "source added: polling it" && v["source"] == "b");
@@ -222,7 +223,27 @@ fn sighup_reloads_sources_and_outputs_and_refuses_a_bad_config() {
     assert_eq!(status, 200);
     assert!(body.contains("Second title") && body.contains("Beta one"));
 
+    // Point b at another file: polled again at once, from there.
+    write(&dir.path().join("b2.xml"), &rss("B", &[("b2", "Beta two")]));
+    let text = std::fs::read_to_string(dir.path().join("huiliu.toml.good")).unwrap();
+    write(&cfg, &text.replace("url = \"b.xml\"", "url = \"b2.xml\""));
+    d.signal(libc::SIGHUP);
+    d.wait_for(|v| v["message"] == "source changed its url: polling it now" && v["source"] == "b");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, body) = d.get("/feeds/all.json");
+        if body.contains("Beta two") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "b2.xml never polled: {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
     // `huiliu reload` checks the config first: nothing is sent.
+    write(
+        &cfg,
+        "[server]\nlisten = \"127.0.0.1:0\"\n[[source]]\nid = \"a\"\nkind = \"file\"\nurl = \"a.xml\"\ninterval = \"0s\"\n",
+    );
     let out = Command::new(BIN)
         .args(["reload", "--config"])
         .arg(&cfg)
