@@ -18,6 +18,7 @@ pub struct PruneCandidate {
     pub id: String,
     pub source_id: String,
     pub key: String,
+    /// The first 100 characters of the title (for reports).
     pub title: String,
     /// Published, else first-seen time (what feeds sort by).
     pub sort_time: DateTime<Utc>,
@@ -69,7 +70,7 @@ impl SqliteStore {
         let before = older_than.map(|d| d.timestamp());
         self.with(move |c| {
             let mut stmt = c.prepare_cached(
-                "SELECT id, source_id, key, title, sort_time FROM (
+                "SELECT id, source_id, key, substr(title, 1, 100), sort_time FROM (
                     SELECT id, source_id, key, title, sort_time,
                            ROW_NUMBER() OVER (ORDER BY sort_time DESC, id DESC) AS n
                     FROM entry WHERE source_id = ?1)
