@@ -6,36 +6,69 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use tokio::sync::watch;
 
 use crate::config::{self, Config};
 use crate::fetch::Fetcher;
 use crate::refresh::{Outcome, Pipeline};
-use crate::{health, schedule, serve, store};
+use crate::{health, schedule, store};
 
 #[derive(Parser)]
 #[command(
     name = "huiliu",
     version,
     about = "汇流 huiliu: polls feeds and news pages, merges them, serves RSS, Atom and JSON Feed",
-    after_help = "Examples:\n  huiliu run --config config/demo.toml\n  huiliu poll --config huiliu.toml --source hutang\n  huiliu check --config huiliu.toml\n  huiliu scrape --config huiliu.toml --source hutang\n\nExit status: 0 ok, 1 some sources failed, 2 bad config or arguments.\nLogs: set HUILIU_LOG (or RUST_LOG), e.g. HUILIU_LOG=debug."
+    after_help = "Examples:\n  huiliu run --config config/demo.toml\n  huiliu poll --config huiliu.toml --source hutang\n  huiliu check --config huiliu.toml\n  huiliu reload --config huiliu.toml\n  huiliu prune --config huiliu.toml --dry-run\n  huiliu export --config huiliu.toml > entries.jsonl\n  huiliu completions bash > /etc/bash_completion.d/huiliu\n\nExit status: 0 ok, 1 some sources failed (or a shutdown had to abandon work), 2 bad config or arguments.\nLogs go to stderr: set HUILIU_LOG (or RUST_LOG), e.g. HUILIU_LOG=debug; --log-format json for log shippers.\nEvery config key: docs/config.md."
 )]
 struct Cli {
+    /// Log format on stderr: `text` (human; colours on a terminal) or `json` (one object per line).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ExportFormat {
+    /// JSON Lines: one entry per line, with its source and cluster.
+    Jsonl,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Poll sources on their intervals and serve the merged feeds over HTTP.
+    ///
+    /// SIGHUP reloads the config (an invalid one is refused and the running
+    /// one kept); SIGTERM/SIGINT stop new polls, let polls in flight finish
+    /// within `[server] shutdown_grace` and close the database; a second
+    /// signal exits at once. Under systemd (Type=notify) it reports READY,
+    /// STATUS and feeds the watchdog.
+    #[command(
+        after_help = "Examples:\n  huiliu run --config /etc/huiliu/huiliu.toml\n  huiliu run --config config/demo.toml --listen 0.0.0.0:8080\n  huiliu --log-format json run --config huiliu.toml\n  kill -HUP $(cat data/huiliu.pid)      # reload, same as `huiliu reload`\n\nExit status: 0 stopped cleanly, 1 polls had to be abandoned at shutdown, 2 bad config."
+    )]
     Run {
         #[arg(long, short)]
         config: PathBuf,
         /// Listen address, overriding `server.listen` (e.g. 0.0.0.0:8080).
         #[arg(long)]
         listen: Option<std::net::SocketAddr>,
+        /// Where to write the process id (default: next to the SQLite
+        /// database, e.g. data/huiliu.pid).
+        #[arg(long)]
+        pid_file: Option<PathBuf>,
     },
     /// Poll every source (or one) once, print what happened, and exit.
+    ///
+    /// Shows a progress bar on a terminal; prints one plain line per source
+    /// (in config order) either way.
+    #[command(
+        after_help = "Examples:\n  huiliu poll --config huiliu.toml\n  huiliu poll --config huiliu.toml --source hutang\n  huiliu poll --config huiliu.toml | grep error\n\nExit status: 0 ok, 1 some sources failed, 2 bad config."
+    )]
     Poll {
         #[arg(long, short)]
         config: PathBuf,
@@ -44,11 +77,81 @@ enum Command {
         source: Option<String>,
     },
     /// Validate the config file and exit (non-zero with every error found).
+    #[command(
+        after_help = "Examples:\n  huiliu check --config huiliu.toml && systemctl reload huiliu\n\nExit status: 0 valid, 2 invalid (every error with file:line:column)."
+    )]
     Check {
         #[arg(long, short)]
         config: PathBuf,
     },
+    /// Make a running `huiliu run` re-read its config (sends it SIGHUP).
+    ///
+    /// The config is checked first: with errors nothing is sent. The process
+    /// is found through its pid file.
+    #[command(
+        after_help = "Examples:\n  huiliu reload --config huiliu.toml\n  huiliu reload --config huiliu.toml --pid-file /run/huiliu.pid\n  systemctl reload huiliu      # under systemd\n\nExit status: 0 sent, 1 no running process found, 2 invalid config (nothing sent)."
+    )]
+    Reload {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The pid file `huiliu run` wrote (default: next to the SQLite database).
+        #[arg(long)]
+        pid_file: Option<PathBuf>,
+    },
+    /// Remove entries past their retention (`retention_days`, `retention_count`).
+    ///
+    /// `huiliu run` prunes by itself every `[retention] prune_interval`; this
+    /// runs one pass now. The first page of every output is never removed.
+    #[command(
+        after_help = "Examples:\n  huiliu prune --config huiliu.toml --dry-run\n  huiliu prune --config huiliu.toml --dry-run --verbose\n  huiliu prune --config huiliu.toml\n\nExit status: 0 ok, 2 bad config or database error."
+    )]
+    Prune {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Report what would be removed; remove nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// List every entry (with --dry-run: every entry that would go).
+        #[arg(long, short)]
+        verbose: bool,
+    },
+    /// Write every stored entry to stdout (or --output), with its source.
+    #[command(
+        after_help = "Examples:\n  huiliu export --config huiliu.toml > entries.jsonl\n  huiliu export --config huiliu.toml --output entries.jsonl\n  huiliu export --config huiliu.toml | gzip > entries.jsonl.gz\n\nEach line: {\"source\":{\"id\",\"name\",\"url\",\"kind\"},\"cluster\":null,\"entry\":{…},\"first_seen\":…,\"changed_at\":…}"
+    )]
+    Export {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+        /// Write here instead of stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Read entries written by `huiliu export`; entries already stored are skipped.
+    #[command(
+        after_help = "Examples:\n  huiliu import --config huiliu.toml entries.jsonl\n  zcat entries.jsonl.gz | huiliu import --config huiliu.toml -\n\nImporting the same file twice adds nothing."
+    )]
+    Import {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// A JSON Lines file, or `-` for stdin.
+        file: PathBuf,
+    },
+    /// Copy the SQLite database to a new file, safely while `huiliu run` is running.
+    #[command(
+        after_help = "Examples:\n  huiliu backup --config huiliu.toml /var/backups/huiliu-$(date +%F).db\n\nThe copy is consistent and compacted (SQLite VACUUM INTO); an existing file is never overwritten."
+    )]
+    Backup {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// The new file.
+        out: PathBuf,
+    },
     /// Append the feeds of an OPML file to the config as [[source]] tables (comments kept).
+    #[command(
+        after_help = "Examples:\n  huiliu import-opml subscriptions.opml --config huiliu.toml"
+    )]
     ImportOpml {
         /// The OPML file (exported from a feed reader).
         file: PathBuf,
@@ -56,6 +159,7 @@ enum Command {
         config: PathBuf,
     },
     /// Print the sources and outputs as OPML.
+    #[command(after_help = "Examples:\n  huiliu export-opml --config huiliu.toml > huiliu.opml")]
     ExportOpml {
         #[arg(long, short)]
         config: PathBuf,
@@ -79,6 +183,9 @@ enum Command {
     },
     /// Fetch an html source and print what would be extracted, field by
     /// field, without storing anything (for writing selectors).
+    #[command(
+        after_help = "Examples:\n  huiliu scrape --config huiliu.toml --source hutang\n  huiliu scrape --config huiliu.toml --source hutang --json | jq .title"
+    )]
     Scrape {
         #[arg(long, short)]
         config: PathBuf,
@@ -91,6 +198,9 @@ enum Command {
     },
     /// Show each source's health: status, last error (kind and message),
     /// consecutive failures, last success, next due, interval, recent entries.
+    #[command(
+        after_help = "Examples:\n  huiliu sources --config huiliu.toml\n  huiliu sources --config huiliu.toml --json | jq '.[] | select(.status != \"ok\")'"
+    )]
     Sources {
         #[arg(long, short)]
         config: PathBuf,
@@ -98,6 +208,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  huiliu completions bash > /etc/bash_completion.d/huiliu\n  huiliu completions zsh > \"${fpath[1]}/_huiliu\"\n  huiliu completions fish > ~/.config/fish/completions/huiliu.fish"
+    )]
+    Completions { shell: clap_complete::Shell },
 }
 
 pub fn main() -> ExitCode {
@@ -110,11 +225,14 @@ pub fn main() -> ExitCode {
         }
     };
     // `run` logs every poll; one-shot commands print their own report.
-    init_logging(if matches!(cli.command, Command::Run { .. }) {
-        "info"
-    } else {
-        "warn"
-    });
+    init_logging(
+        if matches!(cli.command, Command::Run { .. }) {
+            "info"
+        } else {
+            "warn"
+        },
+        cli.log_format,
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -125,22 +243,36 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    runtime.block_on(dispatch(cli.command))
+    let code = runtime.block_on(dispatch(cli.command));
+    // Work abandoned at shutdown must not keep the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    code
 }
 
-fn init_logging(default: &str) {
+fn init_logging(default: &str, format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = std::env::var("HUILIU_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| default.to_string());
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(false)
+            .try_init(),
+        // journald adds its own timestamps; colours only on a terminal.
+        LogFormat::Text => builder
+            .with_ansi(std::io::stderr().is_terminal())
+            .try_init(),
+    };
 }
 
-fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
+pub(crate) fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
     config::load_file(path).map_err(|errors| {
         eprint!("{errors}");
         ExitCode::from(2)
@@ -151,7 +283,31 @@ async fn dispatch(command: Command) -> ExitCode {
     let result = match command {
         Command::Check { config } => check(&config),
         Command::Poll { config, source } => poll(&config, source.as_deref()).await,
-        Command::Run { config, listen } => run(&config, listen).await,
+        Command::Run {
+            config,
+            listen,
+            pid_file,
+        } => crate::service::daemon::run(&config, listen, pid_file).await,
+        Command::Reload { config, pid_file } => {
+            load(&config).and_then(|cfg| crate::service::daemon::signal_reload(&cfg, pid_file))
+        }
+        Command::Prune {
+            config,
+            dry_run,
+            verbose,
+        } => crate::service::cli::prune(&config, dry_run, verbose).await,
+        Command::Export {
+            config,
+            format: ExportFormat::Jsonl,
+            output,
+        } => crate::service::cli::export(&config, output.as_deref()).await,
+        Command::Import { config, file } => crate::service::cli::import(&config, &file).await,
+        Command::Backup { config, out } => crate::service::cli::backup(&config, &out).await,
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "huiliu", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Sources { config, json } => sources(&config, json).await,
         Command::ImportOpml { file, config } => import_opml(&file, &config),
         Command::ExportOpml { config } => {
@@ -205,7 +361,7 @@ fn import_opml(file: &std::path::Path, config: &std::path::Path) -> Result<ExitC
 }
 
 /// How many stored entries `run` clusters at start-up (newest first).
-const MAX_CLUSTERED: usize = 1_000_000;
+pub(crate) const MAX_CLUSTERED: usize = 1_000_000;
 
 #[derive(Subcommand)]
 enum DedupCommand {
@@ -284,7 +440,7 @@ fn check(path: &std::path::Path) -> Result<ExitCode, ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-async fn pipeline(cfg: &Config) -> Result<Pipeline, ExitCode> {
+pub(crate) async fn pipeline(cfg: &Config) -> Result<Pipeline, ExitCode> {
     let store = store::open(&cfg.storage).await.map_err(|e| {
         eprintln!("huiliu: {e}");
         ExitCode::from(2)
@@ -319,7 +475,17 @@ async fn poll(path: &std::path::Path, only: Option<&str>) -> Result<ExitCode, Ex
         None => cfg.sources.clone(),
     };
     let p = pipeline(&cfg).await?;
-    let reports = schedule::poll_once(&p, &sources, cfg.fetch.concurrency).await;
+    let bar = progress_bar(sources.len());
+    let reports = schedule::poll_once_with(&p, &sources, cfg.fetch.concurrency, |r| {
+        if let Some(bar) = &bar {
+            bar.set_message(r.source_id.clone());
+            bar.inc(1);
+        }
+    })
+    .await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     let mut failed = 0;
     for r in &reports {
         let ms = r.elapsed.as_millis();
@@ -341,6 +507,22 @@ async fn poll(path: &std::path::Path, only: Option<&str>) -> Result<ExitCode, Ex
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A progress bar on stderr when it is a terminal (none when piped or logged).
+fn progress_bar(len: usize) -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() || len < 2 {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(len as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} polling [{bar:30}] {pos}/{len} {elapsed} {wide_msg}",
+    ) {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(120));
+    Some(bar)
 }
 
 async fn sources(path: &std::path::Path, json: bool) -> Result<ExitCode, ExitCode> {
@@ -551,104 +733,4 @@ async fn scrape(path: &std::path::Path, id: &str, json: bool) -> Result<ExitCode
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-async fn run(
-    path: &std::path::Path,
-    listen: Option<std::net::SocketAddr>,
-) -> Result<ExitCode, ExitCode> {
-    let mut cfg = load(path)?;
-    if let Some(addr) = listen {
-        if cfg.server.base_url.host_str() == Some(&cfg.server.listen.ip().to_string())
-            && cfg.server.base_url.port() == Some(cfg.server.listen.port())
-        {
-            // The base URL was derived from the old address: follow the override.
-            if let Ok(u) = url::Url::parse(&format!("http://{addr}")) {
-                cfg.server.base_url = u;
-            }
-        }
-        cfg.server.listen = addr;
-    }
-    let cfg = Arc::new(cfg);
-    let p = pipeline(&cfg).await?;
-    match crate::refresh::load_clusters(&p, &cfg, MAX_CLUSTERED).await {
-        Ok(n) => tracing::info!(entries = n, "near-duplicate index loaded"),
-        Err(e) => tracing::error!(error = %e, "cannot load entries for clustering"),
-    }
-    let listener = tokio::net::TcpListener::bind(cfg.server.listen)
-        .await
-        .map_err(|e| {
-            eprintln!("huiliu: cannot listen on {}: {e}", cfg.server.listen);
-            ExitCode::from(2)
-        })?;
-    let local = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    tracing::info!(address = %local, sources = cfg.sources.len(), feeds = cfg.feeds.len(), "huiliu is serving");
-    for f in &cfg.feeds {
-        tracing::info!(
-            "feed {}: {}/feeds/{}.rss (.atom, .json)",
-            f.id,
-            cfg.server.base_url.as_str().trim_end_matches('/'),
-            f.id
-        );
-    }
-
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let app = serve::AppState::new(cfg.clone(), p.store.clone(), p.changes.clone())
-        .with_clusters(p.clusters.clone());
-    let app_for_hub = app.clone();
-    let mut server_stop = stop_rx.clone();
-    let server = tokio::spawn(serve::serve(listener, app, async move {
-        let _ = server_stop.wait_for(|s| *s).await;
-    }));
-    if let Some(hub) = cfg.server.websub_hub.clone() {
-        tokio::spawn(serve::websub::notify_loop(
-            app_for_hub,
-            hub,
-            std::time::Duration::from_secs(5),
-            stop_rx.clone(),
-        ));
-    }
-    let poller = tokio::spawn(schedule::run(
-        p,
-        cfg.sources.clone(),
-        cfg.fetch.concurrency,
-        stop_rx,
-    ));
-
-    wait_for_signal().await;
-    tracing::info!("shutting down: finishing polls in flight");
-    let _ = stop_tx.send(true);
-    let _ = poller.await;
-    match server.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "server error"),
-        Err(e) => tracing::error!(error = %e, "server task failed"),
-    }
-    tracing::info!("stopped");
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn wait_for_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

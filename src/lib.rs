@@ -20,6 +20,7 @@ pub mod refresh;
 pub mod schedule;
 
 pub mod health;
+pub mod service;
 
 pub mod cli;
 pub mod metrics;

@@ -166,6 +166,16 @@ pub async fn poll_once(
     sources: &[Arc<SourceConfig>],
     concurrency: usize,
 ) -> Vec<PollReport> {
+    poll_once_with(pipeline, sources, concurrency, |_| {}).await
+}
+
+/// [`poll_once`], calling `done` as each poll ends (for a progress bar).
+pub async fn poll_once_with(
+    pipeline: &Pipeline,
+    sources: &[Arc<SourceConfig>],
+    concurrency: usize,
+    mut on_done: impl FnMut(&PollReport),
+) -> Vec<PollReport> {
     let states = stored_states(pipeline).await;
     let (_never, stop) = watch::channel(false);
     let mut polls = Polls::new(pipeline, concurrency, stop);
@@ -180,7 +190,10 @@ pub async fn poll_once(
     let mut reports: Vec<(usize, PollReport)> = Vec::with_capacity(sources.len());
     while let Some(done) = polls.tasks.join_next().await {
         match done {
-            Ok((i, Some(r))) => reports.push((i, r)),
+            Ok((i, Some(r))) => {
+                on_done(&r);
+                reports.push((i, r))
+            }
             Ok((_, None)) => {}
             Err(e) => tracing::error!(error = %e, "a poll task panicked"),
         }
@@ -195,52 +208,74 @@ pub async fn run(
     pipeline: Pipeline,
     sources: Vec<Arc<SourceConfig>>,
     concurrency: usize,
+    shutdown: watch::Receiver<bool>,
+) {
+    let (_keep, config) = watch::channel(sources);
+    run_reloadable(pipeline, config, concurrency, shutdown).await
+}
+
+/// One source the scheduler knows. Slots are never reused: a source removed
+/// and added again gets a new one.
+struct Slot {
+    /// `None` once removed from the config (a poll in flight still ends).
+    source: Option<Arc<SourceConfig>>,
+    url: Url,
+    in_flight: bool,
+    /// The configured URL when the last poll started.
+    polled_url: Url,
+    /// Bumped when the source's URL changes: queue entries of older
+    /// generations are stale and skipped.
+    generation: u64,
+}
+
+type Queue = BinaryHeap<Reverse<(DateTime<Utc>, usize, u64)>>;
+
+/// Like [`run`], but the sources come from `config`: each time it changes
+/// (a reload), added sources start polling, removed ones stop (a poll in
+/// flight finishes), and changed ones are polled with their new settings
+/// (at once if their URL changed).
+pub async fn run_reloadable(
+    pipeline: Pipeline,
+    mut config: watch::Receiver<Vec<Arc<SourceConfig>>>,
+    concurrency: usize,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let states = stored_states(&pipeline).await;
-    let now = Utc::now();
-    let mut urls: Vec<Url> = Vec::with_capacity(sources.len());
-    let mut in_flight = vec![false; sources.len()];
-    let mut queue: BinaryHeap<Reverse<(DateTime<Utc>, usize)>> = BinaryHeap::new();
-    for (i, source) in sources.iter().enumerate() {
-        urls.push(url_of(source, &states));
-        let state = states.get(&source.id);
-        if state.is_some_and(|st| st.disabled_url.as_deref() == Some(source.url.as_str())) {
-            tracing::warn!(source = %source.id, url = %source.url,
-                "not polling: the source answered 410 Gone (change its url in the config to poll it again)");
-            continue;
-        }
-        let due = state.and_then(|st| st.next_due).unwrap_or_else(|| {
-            // Never polled: start soon, spread over a few seconds.
-            now + chrono::Duration::milliseconds(rand::rng().random_range(0..3000))
-        });
-        queue.push(Reverse((due, i)));
-    }
+    let mut slots: Vec<Slot> = Vec::new();
+    let mut queue: Queue = BinaryHeap::new();
+    let initial = config.borrow_and_update().clone();
+    apply_sources(&pipeline, &mut slots, &mut queue, &initial, true).await;
     tracing::info!(
-        sources = sources.len(),
+        sources = initial.len(),
         scheduled = queue.len(),
         concurrency,
         "scheduler started"
     );
+    drop(initial);
 
-    drop(states);
+    let mut config_open = true;
+    let mut reload = false;
     let mut polls = Polls::new(&pipeline, concurrency, shutdown.clone());
     loop {
         let now = Utc::now();
-        while let Some(&Reverse((due, i))) = queue.peek() {
+        while let Some(&Reverse((due, i, generation))) = queue.peek() {
             if due > now {
                 break;
             }
             queue.pop();
-            if in_flight[i] {
+            let slot = &mut slots[i];
+            let Some(source) = slot.source.clone() else {
+                continue;
+            };
+            if slot.in_flight || slot.generation != generation {
                 continue;
             }
-            in_flight[i] = true;
-            polls.start(i, sources[i].clone(), Some(urls[i].clone()));
+            slot.in_flight = true;
+            slot.polled_url = source.url.clone();
+            polls.start(i, source, Some(slot.url.clone()));
         }
         let wait = queue
             .peek()
-            .map(|Reverse((due, _))| (*due - now).to_std().unwrap_or(Duration::ZERO))
+            .map(|Reverse((due, _, _))| (*due - now).to_std().unwrap_or(Duration::ZERO))
             .unwrap_or(Duration::from_secs(3600));
         tokio::select! {
             _ = tokio::time::sleep(wait) => {}
@@ -249,15 +284,28 @@ pub async fn run(
                     Ok((id, (i, report))) => { polls.ids.remove(&id); (i, report) }
                     Err(e) => {
                         let Some(i) = polls.ids.remove(&e.id()) else { continue };
-                        tracing::error!(source = %sources[i].id, error = %e, "a poll task panicked");
+                        let id = slots[i].source.as_ref().map(|s| s.id.clone()).unwrap_or_default();
+                        tracing::error!(source = %id, url = %slots[i].url, error = %e, "a poll task panicked");
                         (i, None)
                     }
                 };
-                in_flight[i] = false;
-                let source = &sources[i];
+                let slot = &mut slots[i];
+                slot.in_flight = false;
+                let Some(source) = slot.source.clone() else {
+                    // Removed from the config while it was polled.
+                    continue;
+                };
                 let next = match report {
                     Some(r) => {
-                        urls[i] = r.url;
+                        // Unless a reload changed the URL meanwhile, follow
+                        // the poll (a permanent redirect moves the source).
+                        let url_changed = slot.polled_url != source.url;
+                        slot.url = if url_changed { source.url.clone() } else { r.url };
+                        if url_changed {
+                            // The config moved the source while it was polled.
+                            queue.push(Reverse((Utc::now(), i, slot.generation)));
+                            continue;
+                        }
                         match r.next_due {
                             Some(due) => Some(due),
                             // Disabled (410): never again in this run.
@@ -269,13 +317,95 @@ pub async fn run(
                     None => Some(Utc::now() + jittered(source.interval)),
                 };
                 if let Some(due) = next {
-                    queue.push(Reverse((due, i)));
+                    queue.push(Reverse((due, i, slot.generation)));
                 }
+            }
+            changed = config.changed(), if config_open => {
+                if changed.is_err() {
+                    config_open = false;
+                    continue;
+                }
+                reload = true;
             }
             _ = shutdown.wait_for(|s| *s) => break,
         }
+        if std::mem::take(&mut reload) {
+            let sources = config.borrow_and_update().clone();
+            apply_sources(&pipeline, &mut slots, &mut queue, &sources, false).await;
+        }
     }
     while polls.tasks.join_next().await.is_some() {}
+}
+
+/// Brings the slots in line with `sources` (the whole list, after a reload).
+async fn apply_sources(
+    pipeline: &Pipeline,
+    slots: &mut Vec<Slot>,
+    queue: &mut Queue,
+    sources: &[Arc<SourceConfig>],
+    first: bool,
+) {
+    let states = stored_states(pipeline).await;
+    let now = Utc::now();
+    let wanted: HashMap<&str, &Arc<SourceConfig>> =
+        sources.iter().map(|s| (s.id.as_str(), s)).collect();
+    let mut known: HashMap<String, usize> = HashMap::new();
+    for (i, slot) in slots.iter_mut().enumerate() {
+        let Some(old) = slot.source.clone() else {
+            continue;
+        };
+        match wanted.get(old.id.as_str()) {
+            None => {
+                tracing::info!(source = %old.id, url = %old.url,
+                    "source removed from the config: no longer polled (its entries follow the retention rules)");
+                slot.source = None;
+            }
+            Some(new) => {
+                known.insert(old.id.clone(), i);
+                if format!("{old:?}") == format!("{new:?}") {
+                    continue;
+                }
+                slot.source = Some((*new).clone());
+                if old.url != new.url {
+                    slot.generation += 1;
+                    slot.url = url_of(new, &states);
+                    tracing::info!(source = %new.id, url = %new.url, "source changed its url: polling it now");
+                    if !slot.in_flight {
+                        queue.push(Reverse((now, i, slot.generation)));
+                    }
+                } else {
+                    tracing::info!(source = %new.id, "source settings changed: used from its next poll");
+                }
+            }
+        }
+    }
+    for source in sources {
+        if known.contains_key(&source.id) {
+            continue;
+        }
+        let i = slots.len();
+        slots.push(Slot {
+            source: Some(source.clone()),
+            url: url_of(source, &states),
+            polled_url: source.url.clone(),
+            in_flight: false,
+            generation: 0,
+        });
+        let state = states.get(&source.id);
+        if state.is_some_and(|st| st.disabled_url.as_deref() == Some(source.url.as_str())) {
+            tracing::warn!(source = %source.id, url = %source.url,
+                "not polling: the source answered 410 Gone (change its url in the config to poll it again)");
+            continue;
+        }
+        if !first {
+            tracing::info!(source = %source.id, url = %source.url, "source added: polling it");
+        }
+        let due = state.and_then(|st| st.next_due).unwrap_or_else(|| {
+            // Never polled: start soon, spread over a few seconds.
+            now + chrono::Duration::milliseconds(rand::rng().random_range(0..3000))
+        });
+        queue.push(Reverse((due, i, 0)));
+    }
 }
 
 #[cfg(test)]

@@ -116,10 +116,65 @@ struct Loader<'a> {
     errors: Vec<ConfigError>,
 }
 
-const TOP_KEYS: &[&str] = &[
-    "server", "storage", "fetch", "host", "defaults", "source", "feed", "dedup",
+// The keys the loader accepts, section by section (`docs/config.md` must
+// cover each one: a test checks).
+pub(crate) const DEDUP_KEYS: &[&str] = &[
+    "window",
+    "near_copy",
+    "near_copy_anchors",
+    "summary_ratio",
+    "summary_containment",
+    "summary_anchors",
+    "min_shingles",
 ];
-const SOURCE_KEYS: &[&str] = &[
+pub(crate) const TOP_KEYS: &[&str] = &[
+    "server",
+    "storage",
+    "fetch",
+    "host",
+    "defaults",
+    "source",
+    "feed",
+    "retention",
+    "dedup",
+];
+pub(crate) const SERVER_KEYS: &[&str] = &[
+    "listen",
+    "base_url",
+    "websub_hub",
+    "admin_token",
+    "shutdown_grace",
+];
+pub(crate) const STORAGE_KEYS: &[&str] = &["url"];
+pub(crate) const FETCH_KEYS: &[&str] = &[
+    "timeout",
+    "connect_timeout",
+    "max_body_size",
+    "max_redirects",
+    "user_agent",
+    "concurrency",
+    "host_concurrency",
+    "host_delay",
+    "host_rate_limit_urls",
+    "max_backoff",
+    "proxy",
+];
+pub(crate) const HOST_KEYS: &[&str] = &["name", "max_concurrent", "delay"];
+pub(crate) const RETENTION_KEYS: &[&str] = &["prune_interval", "batch_size"];
+pub(crate) const LIST_KEYS: &[&str] = &[
+    "item",
+    "link",
+    "title",
+    "date",
+    "date_format",
+    "summary",
+    "image",
+    "next_page",
+];
+pub(crate) const ARTICLE_KEYS: &[&str] =
+    &["title", "content", "remove", "date", "author", "origin"];
+pub(crate) const FIELD_KEYS: &[&str] = &["selector", "attr", "regex", "format", "text"];
+pub(crate) const SOURCE_KEYS: &[&str] = &[
     "id",
     "name",
     "url",
@@ -141,8 +196,10 @@ const SOURCE_KEYS: &[&str] = &[
     "article_delay",
     "list",
     "article",
+    "retention_days",
+    "retention_count",
 ];
-const FEED_KEYS: &[&str] = &[
+pub(crate) const FEED_KEYS: &[&str] = &[
     "id",
     "title",
     "description",
@@ -156,6 +213,8 @@ const FEED_KEYS: &[&str] = &[
     "max_age",
     "timezone",
     "dedup",
+    "retention_days",
+    "retention_count",
 ];
 
 impl<'a> Loader<'a> {
@@ -197,6 +256,7 @@ impl<'a> Loader<'a> {
         let mut fetch = self.fetch(root);
         fetch.hosts = self.hosts(root);
 
+        let mut default_retention = Retention::default();
         let defaults = match root.get("defaults") {
             Some(item) => match item.as_table_like() {
                 Some(t) => {
@@ -212,6 +272,7 @@ impl<'a> Loader<'a> {
                         .filter(|k| !matches!(*k, "id" | "name" | "url"))
                         .collect();
                     self.unknown_keys(sect, &allowed);
+                    default_retention = self.retention(sect);
                     Some(t)
                 }
                 None => {
@@ -279,22 +340,17 @@ impl<'a> Loader<'a> {
             sources,
             feeds,
             dedup,
+            retention: RetentionConfig {
+                defaults: default_retention,
+                ..self.retention_section(root)
+            },
         }
     }
 
     /// `[dedup]`: the thresholds of near-duplicate detection.
     fn dedup(&mut self, root: &toml_edit::Table) -> crate::dedup::DedupConfig {
         let mut cfg = crate::dedup::DedupConfig::default();
-        let keys = [
-            "window",
-            "near_copy",
-            "near_copy_anchors",
-            "summary_ratio",
-            "summary_containment",
-            "summary_anchors",
-            "min_shingles",
-        ];
-        let Some(sect) = self.section(root, "dedup", &keys) else {
+        let Some(sect) = self.section(root, "dedup", DEDUP_KEYS) else {
             return cfg;
         };
         if let Some(d) = self.duration(sect, "window") {
@@ -336,6 +392,33 @@ impl<'a> Loader<'a> {
                 None
             }
         }
+    }
+
+    /// `retention_days` / `retention_count` of a source, output or `[defaults]`.
+    fn retention(&mut self, sect: Section<'_>) -> Retention {
+        Retention {
+            days: self
+                .int(sect, "retention_days", 1, 365_000)
+                .map(|n| n as u32),
+            count: self
+                .int(sect, "retention_count", 1, 100_000_000)
+                .map(|n| n as usize),
+        }
+    }
+
+    /// The `[retention]` table: how the background pruning runs.
+    fn retention_section(&mut self, root: &toml_edit::Table) -> RetentionConfig {
+        let mut cfg = RetentionConfig::default();
+        let Some(sect) = self.section(root, "retention", RETENTION_KEYS) else {
+            return cfg;
+        };
+        if let Some(d) = self.duration(sect, "prune_interval") {
+            cfg.prune_interval = d;
+        }
+        if let Some(n) = self.int(sect, "batch_size", 1, 100_000) {
+            cfg.batch_size = n as usize;
+        }
+        cfg
     }
 
     fn tables_array<'d>(
@@ -401,11 +484,11 @@ impl<'a> Loader<'a> {
         let mut base_url = None;
         let mut websub_hub = None;
         let mut admin_token = None;
-        if let Some(sect) = self.section(
-            root,
-            "server",
-            &["listen", "base_url", "websub_hub", "admin_token"],
-        ) {
+        let mut shutdown_grace = Duration::from_secs(10);
+        if let Some(sect) = self.section(root, "server", SERVER_KEYS) {
+            if let Some(d) = self.duration(sect, "shutdown_grace") {
+                shutdown_grace = d;
+            }
             if let Some((text, span)) = self.string(sect, "websub_hub") {
                 match Url::parse(&text) {
                     Ok(u) if matches!(u.scheme(), "http" | "https") => websub_hub = Some(u),
@@ -454,12 +537,13 @@ impl<'a> Loader<'a> {
             base_url,
             websub_hub,
             admin_token,
+            shutdown_grace,
         }
     }
 
     fn storage(&mut self, root: &toml_edit::Table, base_dir: &Path) -> StorageConfig {
         let default = StorageConfig::Sqlite(base_dir.join("data/huiliu.db"));
-        let Some(sect) = self.section(root, "storage", &["url"]) else {
+        let Some(sect) = self.section(root, "storage", STORAGE_KEYS) else {
             return default;
         };
         let Some((text, span)) = self.string(sect, "url") else {
@@ -486,20 +570,7 @@ impl<'a> Loader<'a> {
 
     fn fetch(&mut self, root: &toml_edit::Table) -> FetchConfig {
         let mut cfg = FetchConfig::default();
-        let keys = [
-            "timeout",
-            "connect_timeout",
-            "max_body_size",
-            "max_redirects",
-            "user_agent",
-            "concurrency",
-            "host_concurrency",
-            "host_delay",
-            "host_rate_limit_urls",
-            "max_backoff",
-            "proxy",
-        ];
-        let Some(sect) = self.section(root, "fetch", &keys) else {
+        let Some(sect) = self.section(root, "fetch", FETCH_KEYS) else {
             return cfg;
         };
         if let Some(d) = self.duration(sect, "timeout") {
@@ -567,7 +638,7 @@ impl<'a> Loader<'a> {
                 span: span.map(|r| r.start),
                 defaults: None,
             };
-            self.unknown_keys(sect, &["name", "max_concurrent", "delay"]);
+            self.unknown_keys(sect, HOST_KEYS);
             let Some((name, name_span)) = self.string(sect, "name") else {
                 self.error(
                     sect.span.map(|s| s..s),
@@ -733,6 +804,7 @@ impl<'a> Loader<'a> {
         let language = self.string(sect, "language").map(|(s, _)| s);
         let headers = self.headers(sect);
         let scrape = self.scrape(sect, kind);
+        let retention = self.retention(sect);
 
         Some(SourceConfig {
             id,
@@ -750,6 +822,7 @@ impl<'a> Loader<'a> {
             headers,
             language,
             scrape,
+            retention,
         })
     }
 
@@ -840,19 +913,7 @@ impl<'a> Loader<'a> {
         let max_pages = self.int(sect, "max_pages", 1, 1000).unwrap_or(5) as usize;
         let list_path = format!("{path}.list");
         let list = self.sub_section(list_item, &list_path)?;
-        self.unknown_keys(
-            list,
-            &[
-                "item",
-                "link",
-                "title",
-                "date",
-                "date_format",
-                "summary",
-                "image",
-                "next_page",
-            ],
-        );
+        self.unknown_keys(list, LIST_KEYS);
         let item = self.field(list, "item", None);
         let link = self.field(list, "link", Some("href"));
         if item.is_none() || link.is_none() {
@@ -880,10 +941,7 @@ impl<'a> Loader<'a> {
             Some(a) => {
                 let art_path = format!("{path}.article");
                 let art = self.sub_section(a, &art_path)?;
-                self.unknown_keys(
-                    art,
-                    &["title", "content", "remove", "date", "author", "origin"],
-                );
+                self.unknown_keys(art, ARTICLE_KEYS);
                 let remove = self
                     .strings(art, "remove")
                     .unwrap_or_default()
@@ -964,7 +1022,7 @@ impl<'a> Loader<'a> {
                 span: span.clone().map(|r| r.start),
                 defaults: None,
             };
-            self.unknown_keys(fs, &["selector", "attr", "regex", "format", "text"]);
+            self.unknown_keys(fs, FIELD_KEYS);
             let Some((css, css_span)) = self.string(fs, "selector") else {
                 self.error(span, &path, "missing `selector`");
                 return None;
@@ -1091,6 +1149,7 @@ impl<'a> Loader<'a> {
                 true
             }),
         };
+        let retention = self.retention(sect);
         Some(FeedConfig {
             id,
             title,
@@ -1100,6 +1159,7 @@ impl<'a> Loader<'a> {
             filter,
             timezone,
             dedup,
+            retention,
         })
     }
 

@@ -4,6 +4,8 @@
 
 mod load;
 mod opml_import;
+#[cfg(test)]
+mod reference;
 mod units;
 
 use std::fmt;
@@ -31,6 +33,47 @@ pub struct Config {
     pub feeds: Vec<FeedConfig>,
     /// Near-duplicate detection thresholds (`[dedup]`).
     pub dedup: crate::dedup::DedupConfig,
+    /// Background pruning, and the retention of sources no longer configured.
+    pub retention: RetentionConfig,
+}
+
+/// How long stored entries are kept, by one rule (a source's, an output's or
+/// `[defaults]`). Both unset: this rule has no say.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retention {
+    /// `retention_days`: entries older than this (by published, else
+    /// first-seen time, and at least this long after they were first seen).
+    pub days: Option<u32>,
+    /// `retention_count`: at most the newest N.
+    pub count: Option<usize>,
+}
+
+impl Retention {
+    pub fn is_set(&self) -> bool {
+        self.days.is_some() || self.count.is_some()
+    }
+}
+
+/// The `[retention]` table.
+#[derive(Debug, Clone)]
+pub struct RetentionConfig {
+    /// How often `huiliu run` prunes (zero: never in the background).
+    pub prune_interval: Duration,
+    /// Entries deleted per transaction.
+    pub batch_size: usize,
+    /// The `[defaults]` retention, which also applies to the stored entries
+    /// of sources removed from the config.
+    pub defaults: Retention,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig {
+            prune_interval: Duration::from_secs(3600),
+            batch_size: 500,
+            defaults: Retention::default(),
+        }
+    }
 }
 
 impl Config {
@@ -57,6 +100,8 @@ pub struct ServerConfig {
     pub websub_hub: Option<Url>,
     /// Bearer token required for `/status` and `/metrics` (none: open).
     pub admin_token: Option<String>,
+    /// On SIGTERM, how long polls in flight may take to finish.
+    pub shutdown_grace: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,6 +210,7 @@ pub struct SourceConfig {
     pub headers: Vec<(String, String)>,
     pub language: Option<String>,
     pub scrape: Option<ScrapeConfig>,
+    pub retention: Retention,
 }
 
 impl SourceConfig {
@@ -191,6 +237,7 @@ impl SourceConfig {
             headers: Vec::new(),
             language: None,
             scrape: None,
+            retention: Retention::default(),
         }
     }
 }
@@ -288,6 +335,8 @@ pub struct FeedConfig {
     pub timezone: Tz,
     /// One item per near-duplicate cluster (default), or every copy.
     pub dedup: bool,
+    /// Entries this output keeps stored (beyond its first page, always kept).
+    pub retention: Retention,
 }
 
 /// Which entries an output keeps, beyond its sources.

@@ -1,6 +1,7 @@
 //! Store stage: the only place that persists anything. [`Store`] is the
 //! interface; SQLite is the embedded default.
 
+mod retention;
 mod sqlite;
 
 use std::collections::HashSet;
@@ -12,6 +13,7 @@ use chrono::{DateTime, Utc};
 use crate::config::StorageConfig;
 use crate::model::{Entry, SourceState, StoredEntry};
 
+pub use retention::PruneCandidate;
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +101,73 @@ pub trait Store: Send + Sync {
 
     /// Checks the database answers (for `/healthz`).
     async fn ping(&self) -> Result<(), StoreError>;
+
+    // ---- retention, backup and shutdown (`huiliu prune`, `export`, `import`) ----
+    // Defaults let a store without them still compile (and say so at run time).
+
+    /// The entries of a source outside a retention rule: beyond the newest
+    /// `keep_newest` or sorted before `older_than` (either); with neither,
+    /// every entry of the source. Newest first.
+    async fn retention_candidates(
+        &self,
+        source_id: &str,
+        keep_newest: Option<usize>,
+        older_than: Option<DateTime<Utc>>,
+    ) -> Result<Vec<PruneCandidate>, StoreError> {
+        let _ = (source_id, keep_newest, older_than);
+        Err(unsupported("retention"))
+    }
+
+    /// Deletes these entries in one transaction and remembers their keys, so
+    /// a feed still listing them does not bring them back. Returns how many
+    /// were deleted.
+    async fn prune_entries(
+        &self,
+        entries: &[PruneCandidate],
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let _ = (entries, now);
+        Err(unsupported("pruning"))
+    }
+
+    /// After pruning: forgets pruned keys no feed listed since
+    /// `forget_unseen_since`, and gives free pages back to the file system.
+    async fn reclaim_space(&self, forget_unseen_since: DateTime<Utc>) -> Result<(), StoreError> {
+        let _ = forget_unseen_since;
+        Ok(())
+    }
+
+    /// Every stored entry in id order, `limit` at a time after `after_id`.
+    async fn export_entries(
+        &self,
+        after_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        let _ = (after_id, limit);
+        Err(unsupported("export"))
+    }
+
+    /// Inserts entries that are not stored yet (same source and key: skipped),
+    /// keeping their first-seen times. Returns how many were inserted.
+    async fn import_entries(&self, entries: &[StoredEntry]) -> Result<usize, StoreError> {
+        let _ = entries;
+        Err(unsupported("import"))
+    }
+
+    /// Copies the whole database to `dest` while it is in use (SQLite backup).
+    async fn backup_to(&self, dest: &std::path::Path) -> Result<(), StoreError> {
+        let _ = dest;
+        Err(unsupported("backup (use the database's own tools)"))
+    }
+
+    /// Flushes and closes cleanly at shutdown (SQLite: checkpoints the WAL).
+    async fn close(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+fn unsupported(what: &str) -> StoreError {
+    StoreError(format!("{what} is not supported by this store"))
 }
 
 /// Opens the configured store, running migrations.

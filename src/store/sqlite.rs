@@ -61,6 +61,15 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE source_state ADD COLUMN fingerprint TEXT;
     ALTER TABLE source_state ADD COLUMN last_change INTEGER;
     CREATE INDEX entry_by_source_first_seen ON entry (source_id, first_seen);",
+    // 4 (retention): keys of pruned entries, so feeds still listing them do
+    // not bring them back; forgotten once no poll has seen them for a while.
+    "CREATE TABLE pruned_entry (
+        source_id TEXT NOT NULL,
+        key TEXT NOT NULL,
+        pruned_at INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        PRIMARY KEY (source_id, key)
+    ) WITHOUT ROWID;",
 ];
 
 pub struct SqliteStore {
@@ -81,6 +90,7 @@ impl SqliteStore {
                 StoreError(format!("cannot open the database {}: {e}", path.display()))
             })?;
             conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            super::retention::incremental_auto_vacuum(&conn)?;
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
             migrate(&mut conn)
@@ -95,7 +105,7 @@ impl SqliteStore {
     }
 
     /// Runs `f` with the connection on the blocking pool.
-    async fn with<T, F>(&self, f: F) -> Result<T, StoreError>
+    pub(super) async fn with<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
@@ -112,7 +122,7 @@ impl SqliteStore {
     }
 }
 
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
     let known = MIGRATIONS.len() as i64;
     if version > known {
@@ -129,7 +139,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn ts(d: Option<DateTime<Utc>>) -> Option<i64> {
+pub(super) fn ts(d: Option<DateTime<Utc>>) -> Option<i64> {
     d.map(|d| d.timestamp())
 }
 
@@ -137,7 +147,7 @@ fn from_ts(t: Option<i64>) -> Option<DateTime<Utc>> {
     t.and_then(|t| Utc.timestamp_opt(t, 0).single())
 }
 
-fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+pub(super) fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError(format!("encoding JSON: {e}")))
 }
 
@@ -171,9 +181,9 @@ fn state_from_row(r: &Row<'_>) -> rusqlite::Result<SourceState> {
 
 const STATE_COLUMNS: &str = "source_id, etag, last_modified, last_attempt, last_success, last_status, last_error, consecutive_failures, next_due, moved_to, error_kind, http_status, disabled_url, interval_secs, feed_hint_secs, fingerprint, last_change, scrape_health";
 
-const ENTRY_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at";
+pub(super) const ENTRY_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at";
 
-fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<StoredEntry> {
+pub(super) fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<StoredEntry> {
     let parse_json = |i: usize| -> rusqlite::Result<String> { r.get(i) };
     let bad = |i: usize, e: serde_json::Error| {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
@@ -298,6 +308,10 @@ impl Store for SqliteStore {
             let tx = c.transaction()?;
             let mut counts = PollCounts::default();
             for e in &entries {
+                if super::retention::was_pruned(&tx, e, now)? {
+                    counts.unchanged += 1;
+                    continue;
+                }
                 upsert(&tx, e, now, &mut counts)?;
             }
             tx.prepare_cached(
@@ -460,6 +474,49 @@ impl Store for SqliteStore {
                 .map(|_| ())?)
         })
         .await
+    }
+
+    // The retention, backup and shutdown methods live in `retention.rs`.
+    async fn retention_candidates(
+        &self,
+        source_id: &str,
+        keep_newest: Option<usize>,
+        older_than: Option<DateTime<Utc>>,
+    ) -> Result<Vec<super::PruneCandidate>, StoreError> {
+        self.sqlite_retention_candidates(source_id, keep_newest, older_than)
+            .await
+    }
+
+    async fn prune_entries(
+        &self,
+        entries: &[super::PruneCandidate],
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        self.sqlite_prune_entries(entries, now).await
+    }
+
+    async fn reclaim_space(&self, forget_unseen_since: DateTime<Utc>) -> Result<(), StoreError> {
+        self.sqlite_reclaim_space(forget_unseen_since).await
+    }
+
+    async fn export_entries(
+        &self,
+        after_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        self.sqlite_export_entries(after_id, limit).await
+    }
+
+    async fn import_entries(&self, entries: &[StoredEntry]) -> Result<usize, StoreError> {
+        self.sqlite_import_entries(entries).await
+    }
+
+    async fn backup_to(&self, dest: &Path) -> Result<(), StoreError> {
+        self.sqlite_backup_to(dest).await
+    }
+
+    async fn close(&self) -> Result<(), StoreError> {
+        self.sqlite_close().await
     }
 }
 

@@ -1,0 +1,132 @@
+//! `huiliu export` / `huiliu import` (JSON Lines: one entry per line, with
+//! its source) and `huiliu backup` (a consistent copy of the SQLite file).
+
+use std::io::{BufRead, Write};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::model::StoredEntry;
+use crate::store::{Store, StoreError};
+
+/// The source of an exported entry, as configured when it was exported.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportSource {
+    pub id: String,
+    pub name: Option<String>,
+    pub url: Option<String>,
+    pub kind: Option<String>,
+}
+
+/// One line of `huiliu export --format jsonl`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportLine {
+    pub source: ExportSource,
+    /// The near-duplicate cluster of the entry; null when it has none.
+    #[serde(default)]
+    pub cluster: Option<String>,
+    #[serde(flatten)]
+    pub stored: StoredEntry,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    #[error("{0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("line {line}: {message}")]
+    Line { line: usize, message: String },
+}
+
+/// Writes every stored entry as JSON Lines, in id order. Returns the count.
+pub async fn export_jsonl(
+    store: &dyn Store,
+    cfg: &Config,
+    clusters: &crate::dedup::SharedIndex,
+    out: &mut dyn Write,
+) -> Result<usize, BackupError> {
+    let mut after: Option<String> = None;
+    let mut n = 0;
+    loop {
+        let rows = store.export_entries(after.as_deref(), 500).await?;
+        let Some(last) = rows.last() else { break };
+        after = Some(last.entry.id.clone());
+        for stored in rows {
+            let id = stored.entry.source_id.clone();
+            let source = match cfg.source(&id) {
+                Some(s) => ExportSource {
+                    id,
+                    name: Some(s.name.clone()),
+                    url: Some(s.url.to_string()),
+                    kind: Some(s.kind.as_str().to_string()),
+                },
+                None => ExportSource {
+                    id,
+                    name: None,
+                    url: None,
+                    kind: None,
+                },
+            };
+            let line = ExportLine {
+                source,
+                // A cluster of one is no cluster.
+                cluster: clusters
+                    .cluster_of(&stored.entry.id)
+                    .filter(|c| c.members.len() > 1)
+                    .map(|c| c.id),
+                stored,
+            };
+            serde_json::to_writer(&mut *out, &line).map_err(std::io::Error::other)?;
+            out.write_all(b"\n")?;
+            n += 1;
+        }
+    }
+    out.flush()?;
+    Ok(n)
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    pub read: usize,
+    pub inserted: usize,
+}
+
+/// Reads JSON Lines written by [`export_jsonl`] and stores the entries not
+/// stored yet (importing twice adds nothing). Blank lines are skipped; a
+/// malformed line stops the import with its line number (batches before it
+/// are stored).
+pub async fn import_jsonl(
+    store: &dyn Store,
+    input: &mut dyn BufRead,
+) -> Result<ImportReport, BackupError> {
+    let mut report = ImportReport::default();
+    let mut batch: Vec<StoredEntry> = Vec::new();
+    for (i, line) in input.lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let parsed: ExportLine = serde_json::from_str(&line).map_err(|e| BackupError::Line {
+            line: i + 1,
+            message: e.to_string(),
+        })?;
+        if parsed.stored.entry.source_id != parsed.source.id {
+            return Err(BackupError::Line {
+                line: i + 1,
+                message: "entry.source_id differs from source.id".into(),
+            });
+        }
+        report.read += 1;
+        batch.push(parsed.stored);
+        if batch.len() >= 500 {
+            report.inserted += store.import_entries(&batch).await?;
+            batch.clear();
+        }
+    }
+    if !batch.is_empty() {
+        report.inserted += store.import_entries(&batch).await?;
+    }
+    Ok(report)
+}

@@ -1,0 +1,343 @@
+//! Retention, backup and shutdown for the SQLite store: what keeps a
+//! database that runs for a year from growing without bound. Which entries
+//! go is decided by [`crate::service::prune`]; this file only deletes,
+//! remembers what it deleted, and gives the space back.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, params};
+
+use super::sqlite::{ENTRY_COLUMNS, entry_from_row, json, ts};
+use super::{SqliteStore, StoreError};
+use crate::model::{Entry, StoredEntry};
+
+/// An entry a retention rule would remove.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PruneCandidate {
+    pub id: String,
+    pub source_id: String,
+    pub key: String,
+    /// The first 100 characters of the title (for reports).
+    pub title: String,
+    /// Published, else first-seen time (what feeds sort by).
+    pub sort_time: DateTime<Utc>,
+}
+
+/// Makes the database vacuum incrementally (`auto_vacuum = INCREMENTAL`).
+/// A new file gets it before its first table; an existing one is rewritten
+/// once with `VACUUM` (the mode cannot change otherwise).
+pub(super) fn incremental_auto_vacuum(conn: &Connection) -> Result<(), StoreError> {
+    let mode: i64 = conn.pragma_query_value(None, "auto_vacuum", |r| r.get(0))?;
+    if mode == 2 {
+        return Ok(());
+    }
+    let tables: i64 = conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))?;
+    conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
+    if tables > 0 {
+        tracing::info!("switching the database to incremental vacuum (a one-time VACUUM)");
+        conn.execute_batch("VACUUM")?;
+    }
+    Ok(())
+}
+
+/// Inside a poll's transaction: whether this entry was pruned (then the
+/// poll leaves it out, and the pruned key is marked as still listed).
+pub(super) fn was_pruned(
+    tx: &rusqlite::Transaction<'_>,
+    e: &Entry,
+    now: DateTime<Utc>,
+) -> Result<bool, StoreError> {
+    let n = tx
+        .prepare_cached("UPDATE pruned_entry SET last_seen = ?3 WHERE source_id = ?1 AND key = ?2")?
+        .execute(params![e.source_id, e.key, now.timestamp()])?;
+    Ok(n > 0)
+}
+
+fn dt(t: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(t, 0).unwrap_or_default()
+}
+
+impl SqliteStore {
+    pub(super) async fn sqlite_retention_candidates(
+        &self,
+        source_id: &str,
+        keep_newest: Option<usize>,
+        older_than: Option<DateTime<Utc>>,
+    ) -> Result<Vec<PruneCandidate>, StoreError> {
+        let id = source_id.to_string();
+        let keep = keep_newest.map(|n| n.min(i64::MAX as usize) as i64);
+        let before = older_than.map(|d| d.timestamp());
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT id, source_id, key, substr(title, 1, 100), sort_time FROM (
+                    SELECT id, source_id, key, title, sort_time,
+                           ROW_NUMBER() OVER (ORDER BY sort_time DESC, id DESC) AS n
+                    FROM entry WHERE source_id = ?1)
+                 WHERE (?2 IS NULL AND ?3 IS NULL) OR n > ?2 OR sort_time < ?3
+                 ORDER BY sort_time DESC, id DESC",
+            )?;
+            let rows = stmt.query_map(params![id, keep, before], |r| {
+                Ok(PruneCandidate {
+                    id: r.get(0)?,
+                    source_id: r.get(1)?,
+                    key: r.get(2)?,
+                    title: r.get(3)?,
+                    sort_time: dt(r.get(4)?),
+                })
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    pub(super) async fn sqlite_prune_entries(
+        &self,
+        entries: &[PruneCandidate],
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let entries = entries.to_vec();
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            let mut deleted = 0;
+            {
+                let mut del = tx.prepare_cached("DELETE FROM entry WHERE id = ?1")?;
+                let mut mark = tx.prepare_cached(
+                    "INSERT INTO pruned_entry (source_id, key, pruned_at, last_seen)
+                     VALUES (?1, ?2, ?3, ?3)
+                     ON CONFLICT (source_id, key) DO UPDATE SET pruned_at = ?3, last_seen = ?3",
+                )?;
+                for e in &entries {
+                    deleted += del.execute([&e.id])?;
+                    mark.execute(params![e.source_id, e.key, now.timestamp()])?;
+                }
+            }
+            tx.commit()?;
+            Ok(deleted)
+        })
+        .await
+    }
+
+    pub(super) async fn sqlite_reclaim_space(
+        &self,
+        forget_unseen_since: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let since = forget_unseen_since.timestamp();
+        self.with(move |c| {
+            c.execute("DELETE FROM pruned_entry WHERE last_seen < ?1", [since])?;
+            c.execute_batch("PRAGMA incremental_vacuum;")?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(super) async fn sqlite_export_entries(
+        &self,
+        after_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        let after = after_id.unwrap_or("").to_string();
+        let limit = limit.min(i64::MAX as usize) as i64;
+        self.with(move |c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {ENTRY_COLUMNS} FROM entry WHERE id > ?1 ORDER BY id LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![after, limit], entry_from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    pub(super) async fn sqlite_import_entries(
+        &self,
+        entries: &[StoredEntry],
+    ) -> Result<usize, StoreError> {
+        let entries = entries.to_vec();
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            let mut inserted = 0;
+            {
+                let mut stmt = tx.prepare_cached(&format!(
+                    "INSERT OR IGNORE INTO entry ({ENTRY_COLUMNS}, sort_time)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+                ))?;
+                for s in &entries {
+                    let e = &s.entry;
+                    let published = ts(e.published);
+                    inserted += stmt.execute(params![
+                        e.id,
+                        e.source_id,
+                        e.key,
+                        e.guid,
+                        e.url,
+                        e.title,
+                        json(&e.authors)?,
+                        e.summary,
+                        e.content,
+                        e.text,
+                        published,
+                        ts(e.updated),
+                        e.language,
+                        json(&e.categories)?,
+                        json(&e.enclosures)?,
+                        e.content_hash,
+                        s.first_seen.timestamp(),
+                        s.changed_at.timestamp(),
+                        published.unwrap_or(s.first_seen.timestamp()),
+                    ])?;
+                }
+            }
+            tx.commit()?;
+            Ok(inserted)
+        })
+        .await
+    }
+
+    pub(super) async fn sqlite_backup_to(&self, dest: &Path) -> Result<(), StoreError> {
+        let dest = dest.to_path_buf();
+        if dest.exists() {
+            return Err(StoreError(format!(
+                "{} exists: the backup never overwrites a file",
+                dest.display()
+            )));
+        }
+        self.with(move |c| {
+            let dest = dest
+                .to_str()
+                .ok_or_else(|| StoreError("the backup path is not UTF-8".into()))?;
+            // A consistent, compacted copy, taken inside one read transaction.
+            c.execute("VACUUM INTO ?1", [dest])?;
+            Ok(())
+        })
+        .await
+    }
+
+    pub(super) async fn sqlite_close(&self) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute_batch("PRAGMA optimize;")?;
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::SourceState;
+    use crate::store::Store;
+    use chrono::TimeZone;
+
+    fn entry(key: &str, published: i64) -> Entry {
+        Entry {
+            id: crate::normalize::stable_id("s", key),
+            source_id: "s".into(),
+            key: key.into(),
+            guid: None,
+            url: None,
+            title: format!("t {key}"),
+            authors: vec![],
+            summary: None,
+            content: None,
+            text: key.into(),
+            published: Utc.timestamp_opt(published, 0).single(),
+            updated: None,
+            language: None,
+            categories: vec![],
+            enclosures: vec![],
+            content_hash: key.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn pruned_entries_stay_pruned_and_space_is_reclaimed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("h.db")).await.unwrap();
+        let now = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        let entries: Vec<Entry> = (0..10)
+            .map(|i| entry(&format!("k{i}"), 1_600_000_000 + i * 86_400))
+            .collect();
+        let st = SourceState::new("s");
+        store.commit_poll(&st, &entries, now).await.unwrap();
+
+        let all = store.retention_candidates("s", None, None).await.unwrap();
+        assert_eq!(all.len(), 10);
+        let beyond = store
+            .retention_candidates("s", Some(7), None)
+            .await
+            .unwrap();
+        let keys: Vec<_> = beyond.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(keys, ["k2", "k1", "k0"]);
+        let old = store
+            .retention_candidates(
+                "s",
+                None,
+                Utc.timestamp_opt(1_600_000_000 + 86_400, 0).single(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(old.len(), 1);
+        let either = store
+            .retention_candidates(
+                "s",
+                Some(9),
+                Utc.timestamp_opt(1_600_000_000 + 3 * 86_400, 0).single(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(either.len(), 3);
+
+        assert_eq!(store.prune_entries(&beyond, now).await.unwrap(), 3);
+        assert_eq!(store.entry_count("s").await.unwrap(), 7);
+        // The feed still lists them: they do not come back.
+        let c = store.commit_poll(&st, &entries, now).await.unwrap();
+        assert_eq!((c.new, c.unchanged), (0, 10));
+        assert_eq!(store.entry_count("s").await.unwrap(), 7);
+        store.reclaim_space(now).await.unwrap();
+        let later = now + chrono::Duration::days(60);
+        store.reclaim_space(later).await.unwrap();
+        // Forgotten once unseen: a feed listing them again adds them again.
+        let c = store.commit_poll(&st, &entries, later).await.unwrap();
+        assert_eq!(c.new, 3);
+
+        let mode: i64 = store
+            .with(|c| Ok(c.pragma_query_value(None, "auto_vacuum", |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(mode, 2, "auto_vacuum = INCREMENTAL");
+        store.close().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn export_import_round_trip_is_idempotent_and_backup_copies() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = SqliteStore::open(&dir.path().join("a.db")).await.unwrap();
+        let now = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        let entries: Vec<Entry> = (0..5)
+            .map(|i| entry(&format!("k{i}"), 1_600_000_000 + i))
+            .collect();
+        a.commit_poll(&SourceState::new("s"), &entries, now)
+            .await
+            .unwrap();
+        let first = a.export_entries(None, 3).await.unwrap();
+        let rest = a
+            .export_entries(Some(&first.last().unwrap().entry.id), 3)
+            .await
+            .unwrap();
+        assert_eq!((first.len(), rest.len()), (3, 2));
+        let all: Vec<StoredEntry> = first.into_iter().chain(rest).collect();
+
+        let b = SqliteStore::open(&dir.path().join("b.db")).await.unwrap();
+        assert_eq!(b.import_entries(&all).await.unwrap(), 5);
+        assert_eq!(b.import_entries(&all).await.unwrap(), 0);
+        let back = b.export_entries(None, 100).await.unwrap();
+        assert_eq!(back, all);
+
+        let copy = dir.path().join("copy.db");
+        a.backup_to(&copy).await.unwrap();
+        assert!(a.backup_to(&copy).await.is_err(), "never overwrites");
+        let c = SqliteStore::open(&copy).await.unwrap();
+        assert_eq!(c.total_entries().await.unwrap(), 5);
+    }
+}
