@@ -417,13 +417,12 @@ async fn compression_validators_cors_and_cache_control() {
     // The cached bytes are reused until the store changes.
     let again = client.get(&url).send().await.unwrap();
     assert_eq!(again.headers()["etag"].to_str().unwrap(), plain_etag);
-    let key = ("wujin".to_string(), "atom", 1);
     let generation = p.changes.load(std::sync::atomic::Ordering::Acquire);
-    let first = state.cache.get(&key, generation).unwrap();
+    let first = state.cache.get("wujin", "atom", 1, generation).unwrap();
     let _ = client.get(&url).send().await.unwrap();
     assert!(Arc::ptr_eq(
         &first,
-        &state.cache.get(&key, generation).unwrap()
+        &state.cache.get("wujin", "atom", 1, generation).unwrap()
     ));
 }
 

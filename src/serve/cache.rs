@@ -191,32 +191,51 @@ fn compress_brotli(body: &[u8]) -> Option<Bytes> {
     Some(Bytes::from(out))
 }
 
-/// What a cached page is: a feed id, a format or page kind, and a page number.
-pub type CacheKey = (String, &'static str, usize);
-
 /// A rendering and the store generation it was built from.
 type Slot = (u64, Arc<Rendered>);
+/// The renderings of one feed by (format or page kind, page number).
+type Pages = HashMap<(&'static str, usize), Slot>;
 
-/// Cached pages, each tagged with the store generation it was built from.
+/// Cached pages by feed id, then (format or page kind, page number), each
+/// tagged with the store generation it was built from. Looked up by `&str`:
+/// a hit allocates nothing.
 #[derive(Default)]
 pub struct FeedCache {
-    entries: RwLock<HashMap<CacheKey, Slot>>,
+    entries: RwLock<HashMap<String, Pages>>,
 }
 
 impl FeedCache {
-    pub fn get(&self, key: &CacheKey, generation: u64) -> Option<Arc<Rendered>> {
+    pub fn get(
+        &self,
+        id: &str,
+        kind: &'static str,
+        page: usize,
+        generation: u64,
+    ) -> Option<Arc<Rendered>> {
         let map = self.entries.read().ok()?;
-        map.get(key)
+        map.get(id)?
+            .get(&(kind, page))
             .filter(|(g, _)| *g == generation)
             .map(|(_, r)| r.clone())
     }
 
-    pub fn put(&self, key: CacheKey, generation: u64, rendered: Rendered) -> Arc<Rendered> {
+    pub fn put(
+        &self,
+        id: &str,
+        kind: &'static str,
+        page: usize,
+        generation: u64,
+        rendered: Rendered,
+    ) -> Arc<Rendered> {
         let rendered = Arc::new(rendered);
         if let Ok(mut map) = self.entries.write() {
             // Older generations are garbage now.
-            map.retain(|_, (g, _)| *g == generation);
-            map.insert(key, (generation, rendered.clone()));
+            for pages in map.values_mut() {
+                pages.retain(|_, (g, _)| *g == generation);
+            }
+            map.entry(id.to_string())
+                .or_default()
+                .insert((kind, page), (generation, rendered.clone()));
         }
         rendered
     }

@@ -27,7 +27,13 @@ pub async fn feed(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let (id, ext) = file.rsplit_once('.').unwrap_or((file.as_str(), "html"));
+    let response = answer(&app, &file, query.as_deref(), &headers).await;
+    crate::metrics::get().http("/feeds/{file}", response.status().as_u16());
+    response
+}
+
+async fn answer(app: &AppState, file: &str, query: Option<&str>, headers: &HeaderMap) -> Response {
+    let (id, ext) = file.rsplit_once('.').unwrap_or((file, "html"));
     let kind: &'static str = match ext {
         "html" => "html",
         other => match Format::from_extension(other) {
@@ -45,18 +51,15 @@ pub async fn feed(
             "no feed `{id}` is configured (see / for the list)\n"
         ));
     };
-    let page_param = query
-        .as_deref()
-        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("page=")));
+    let page_param = query.and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("page=")));
     let page = match page_param.map(|p| p.parse::<usize>()) {
         None => 1,
         Some(Ok(p)) if (1..=MAX_PAGE).contains(&p) => p,
         Some(_) => return not_found(format!("no such page: pages run from 1 to {MAX_PAGE}\n")),
     };
     let generation = app.changes.load(Ordering::Acquire);
-    let key = (id.to_string(), kind, page);
-    if let Some(r) = app.cache.get(&key, generation) {
-        return r.respond(&headers);
+    if let Some(r) = app.cache.get(id, kind, page, generation) {
+        return r.respond(headers);
     }
     let (entries, has_next) =
         match page_reports(app.store.as_ref(), &app.clusters, &config, feed_cfg, page).await {
@@ -83,7 +86,9 @@ pub async fn feed(
         )
         .with_header(header::CONTENT_SECURITY_POLICY, CSP),
     };
-    app.cache.put(key, generation, rendered).respond(&headers)
+    app.cache
+        .put(id, kind, page, generation, rendered)
+        .respond(headers)
 }
 
 /// Readers need not come back sooner than the fastest source is polled
