@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
+const FEED_ROUTE: &str = "/feeds/{file}";
+
 /// Upper bounds (seconds) of the fetch latency histogram.
 const BUCKETS: [f64; 10] = [0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
@@ -21,6 +23,9 @@ pub struct Metrics {
     dedup_merges: AtomicU64,
     /// route → status → count; a read lock and an atomic add per request.
     http: RwLock<HashMap<String, HashMap<u16, AtomicU64>>>,
+    /// `/feeds/{file}` answered 200 and 304: no lock on the hottest path.
+    feed_ok: AtomicU64,
+    feed_not_modified: AtomicU64,
 }
 
 pub fn get() -> &'static Metrics {
@@ -50,6 +55,18 @@ impl Metrics {
 
     pub fn dedup_merge(&self) {
         self.dedup_merges.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A request to `/feeds/{file}`.
+    pub fn feed_request(&self, status: u16) {
+        match status {
+            200 => self.feed_ok.fetch_add(1, Ordering::Relaxed),
+            304 => self.feed_not_modified.fetch_add(1, Ordering::Relaxed),
+            other => {
+                self.http(FEED_ROUTE, other);
+                return;
+            }
+        };
     }
 
     pub fn http(&self, route: &str, status: u16) {
@@ -129,13 +146,19 @@ impl Metrics {
             "# HELP huiliu_http_requests_total HTTP requests by route and status.\n# TYPE huiliu_http_requests_total counter"
         );
         if let Ok(m) = self.http.read() {
-            let sorted: BTreeMap<(&String, u16), u64> = m
+            let mut sorted: BTreeMap<(&str, u16), u64> = m
                 .iter()
                 .flat_map(|(route, by)| {
                     by.iter()
-                        .map(move |(s, n)| ((route, *s), n.load(Ordering::Relaxed)))
+                        .map(move |(s, n)| ((route.as_str(), *s), n.load(Ordering::Relaxed)))
                 })
                 .collect();
+            for (status, n) in [(200, &self.feed_ok), (304, &self.feed_not_modified)] {
+                let n = n.load(Ordering::Relaxed);
+                if n > 0 {
+                    *sorted.entry((FEED_ROUTE, status)).or_default() += n;
+                }
+            }
             for ((route, status), n) in sorted {
                 let _ = writeln!(
                     out,

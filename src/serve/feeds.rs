@@ -28,7 +28,7 @@ pub async fn feed(
     headers: HeaderMap,
 ) -> Response {
     let response = answer(&app, &file, query.as_deref(), &headers).await;
-    crate::metrics::get().http("/feeds/{file}", response.status().as_u16());
+    crate::metrics::get().feed_request(response.status().as_u16());
     response
 }
 
@@ -45,22 +45,24 @@ async fn answer(app: &AppState, file: &str, query: Option<&str>, headers: &Heade
             }
         },
     };
-    let config = app.config();
-    let Some(feed_cfg) = config.feed(id) else {
-        return not_found(format!(
-            "no feed `{id}` is configured (see / for the list)\n"
-        ));
-    };
     let page_param = query.and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("page=")));
     let page = match page_param.map(|p| p.parse::<usize>()) {
         None => 1,
         Some(Ok(p)) if (1..=MAX_PAGE).contains(&p) => p,
         Some(_) => return not_found(format!("no such page: pages run from 1 to {MAX_PAGE}\n")),
     };
+    // A cached page exists only for a configured feed (a reload clears the
+    // cache), so a hit needs no look at the config.
     let generation = app.changes.load(Ordering::Acquire);
     if let Some(r) = app.cache.get(id, kind, page, generation) {
         return r.respond(headers);
     }
+    let config = app.config();
+    let Some(feed_cfg) = config.feed(id) else {
+        return not_found(format!(
+            "no feed `{id}` is configured (see / for the list)\n"
+        ));
+    };
     let (entries, has_next) =
         match page_reports(app.store.as_ref(), &app.clusters, &config, feed_cfg, page).await {
             Ok(x) => x,
