@@ -60,13 +60,14 @@ impl Metrics {
     /// A request to `/feeds/{file}`.
     pub fn feed_request(&self, status: u16) {
         match status {
-            200 => self.feed_ok.fetch_add(1, Ordering::Relaxed),
-            304 => self.feed_not_modified.fetch_add(1, Ordering::Relaxed),
-            other => {
-                self.http(FEED_ROUTE, other);
-                return;
+            200 => {
+                self.feed_ok.fetch_add(1, Ordering::Relaxed);
             }
-        };
+            304 => {
+                self.feed_not_modified.fetch_add(1, Ordering::Relaxed);
+            }
+            other => self.http(FEED_ROUTE, other),
+        }
     }
 
     pub fn http(&self, route: &str, status: u16) {
