@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, header};
 use axum::response::Response;
 use chrono::Utc;
@@ -21,13 +21,14 @@ const MAX_PAGE: usize = 1000;
 /// The CSP of HTML pages: no script at all, styles inline only.
 pub const CSP: &str = "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
 
-pub async fn feed(
-    State(app): State<AppState>,
-    Path(file): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    let response = answer(&app, &file, query.as_deref(), &headers).await;
+/// Takes the whole request: the path, query and headers are read in place
+/// (extractors would copy the header map on every request).
+pub async fn feed(State(app): State<AppState>, request: Request) -> Response {
+    let uri = request.uri();
+    let path = uri.path();
+    let file = path.strip_prefix("/feeds/").unwrap_or(path);
+    let decoded = percent_decode(file);
+    let response = answer(&app, &decoded, uri.query(), request.headers()).await;
     crate::metrics::get().feed_request(response.status().as_u16());
     response
 }
@@ -223,4 +224,9 @@ fn report(config: &Config, feed: &FeedConfig, members: &[&StoredEntry]) -> Optio
         id: anchor.entry.id.clone(),
         copies,
     })
+}
+
+/// `%E6%AD%A6` → `武`; ids are slugs, so this only matters for odd requests.
+fn percent_decode(s: &str) -> std::borrow::Cow<'_, str> {
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy()
 }
