@@ -73,6 +73,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Copy every source's state and entries from one store to another
+    /// (e.g. SQLite to PostgreSQL), then compare the counts. Safe to rerun:
+    /// rows are upserted. Stop the nodes writing to either store first.
+    MigrateStore {
+        /// The store to read: `sqlite:PATH`.
+        #[arg(long)]
+        from: String,
+        /// The store to write: `postgres://…`.
+        #[arg(long)]
+        to: String,
+    },
     /// Show each source's health: status, last error (kind and message),
     /// consecutive failures, last success, next due, interval, recent entries.
     Sources {
@@ -137,6 +148,7 @@ async fn dispatch(command: Command) -> ExitCode {
         Command::Poll { config, source } => poll(&config, source.as_deref()).await,
         Command::Run { config, listen } => run(&config, listen).await,
         Command::Sources { config, json } => sources(&config, json).await,
+        Command::MigrateStore { from, to } => crate::migrate::migrate_store(&from, &to).await,
         Command::ImportOpml { file, config } => import_opml(&file, &config),
         Command::ExportOpml { config } => {
             let cfg = load(&config);
@@ -515,17 +527,36 @@ async fn run(
             stop_rx.clone(),
         ));
     }
-    let poller = tokio::spawn(schedule::run(
-        p,
-        cfg.sources.clone(),
-        cfg.fetch.concurrency,
-        stop_rx,
-    ));
+    // Scale-out: with a shared store, follow the other nodes' changes and
+    // poll only leased sources.
+    let follower = tokio::spawn({
+        let (store, changes, stop) = (p.store.clone(), p.changes.clone(), stop_rx.clone());
+        async move { store.follow_changes(changes, stop).await }
+    });
+    let poller = if p.store.shared() {
+        tracing::info!(node = %cfg.server.node_id, "shared store: polling leased sources");
+        tokio::spawn(crate::lease::run(
+            p,
+            cfg.sources.clone(),
+            cfg.fetch.concurrency,
+            stop_rx,
+            cfg.server.node_id.clone(),
+            cfg.server.lease,
+        ))
+    } else {
+        tokio::spawn(schedule::run(
+            p,
+            cfg.sources.clone(),
+            cfg.fetch.concurrency,
+            stop_rx,
+        ))
+    };
 
     wait_for_signal().await;
     tracing::info!("shutting down: finishing polls in flight");
     let _ = stop_tx.send(true);
     let _ = poller.await;
+    let _ = follower.await;
     match server.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::error!(error = %e, "server error"),

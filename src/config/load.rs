@@ -342,11 +342,30 @@ impl<'a> Loader<'a> {
         let mut base_url = None;
         let mut websub_hub = None;
         let mut admin_token = None;
+        let mut node_id = None;
+        let mut lease = Duration::from_secs(30);
         if let Some(sect) = self.section(
             root,
             "server",
-            &["listen", "base_url", "websub_hub", "admin_token"],
+            &[
+                "listen",
+                "base_url",
+                "websub_hub",
+                "admin_token",
+                "node_id",
+                "lease",
+            ],
         ) {
+            if let Some((text, span)) = self.string(sect, "node_id") {
+                if text.trim().is_empty() || text.len() > 200 {
+                    self.error(span, "server.node_id", "must be 1 to 200 characters");
+                } else {
+                    node_id = Some(text);
+                }
+            }
+            if let Some(d) = self.duration(sect, "lease") {
+                lease = d.max(Duration::from_secs(1));
+            }
             if let Some((text, span)) = self.string(sect, "websub_hub") {
                 match Url::parse(&text) {
                     Ok(u) if matches!(u.scheme(), "http" | "https") => websub_hub = Some(u),
@@ -395,6 +414,8 @@ impl<'a> Loader<'a> {
             base_url,
             websub_hub,
             admin_token,
+            node_id: node_id.unwrap_or_else(super::default_node_id),
+            lease,
         }
     }
 

@@ -1,0 +1,31 @@
+//! PostgreSQL for tests: each call makes a fresh schema on the server named
+//! by `HUILIU_TEST_POSTGRES`, so tests run in parallel without seeing each
+//! other. `None` (the caller prints "SKIPPED …") when the variable is unset.
+
+use rand::Rng;
+
+/// A `postgres://` URL whose connections use a new, empty schema.
+pub async fn fresh_schema_url() -> Option<String> {
+    let base = std::env::var("HUILIU_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty())?;
+    let schema = format!("t_{:016x}", rand::rng().random::<u64>());
+    let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("HUILIU_TEST_POSTGRES={base}: cannot connect: {e}"));
+    let task = tokio::spawn(conn);
+    client
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .expect("create schema");
+    drop(client);
+    let _ = task.await;
+    let sep = if base.contains('?') { '&' } else { '?' };
+    Some(format!("{base}{sep}options=-c%20search_path%3D{schema}"))
+}
+
+pub fn skipped(test: &str) {
+    eprintln!(
+        "SKIPPED {test}: set HUILIU_TEST_POSTGRES (e.g. postgres://postgres@127.0.0.1:5432/test) to run it against PostgreSQL"
+    );
+}
