@@ -1350,6 +1350,36 @@ url = "https://example.org/feed.xml"
     }
 
     #[test]
+    fn scale_out_keys() {
+        let cfg = load(
+            r#"
+[server]
+node_id = "web-2"
+lease = "45s"
+
+[storage]
+url = "postgres://huiliu@db.internal/huiliu"
+"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.server.node_id, "web-2");
+        assert_eq!(cfg.server.lease, Duration::from_secs(45));
+        assert_eq!(
+            cfg.storage,
+            StorageConfig::Postgres("postgres://huiliu@db.internal/huiliu".into())
+        );
+        let cfg = load("").unwrap();
+        assert!(
+            cfg.server
+                .node_id
+                .ends_with(&format!("-{}", std::process::id()))
+        );
+        assert_eq!(cfg.server.lease, Duration::from_secs(30));
+        let err = load("[server]\nnode_id = \"\"\n").unwrap_err().to_string();
+        assert!(err.contains("server.node_id"), "{err}");
+    }
+
+    #[test]
     fn reports_every_error_with_position() {
         let text = r#"[server]
 listen = "nowhere"

@@ -24,8 +24,15 @@ pub async fn fresh_schema_url() -> Option<String> {
     Some(format!("{base}{sep}options=-c%20search_path%3D{schema}"))
 }
 
+/// Says so on the terminal: through `/dev/stderr` too, since the test
+/// harness captures (and hides) what passing tests print with `eprintln!`.
 pub fn skipped(test: &str) {
-    eprintln!(
+    use std::io::Write;
+    let msg = format!(
         "SKIPPED {test}: set HUILIU_TEST_POSTGRES (e.g. postgres://postgres@127.0.0.1:5432/test) to run it against PostgreSQL"
     );
+    eprintln!("{msg}");
+    if let Ok(mut f) = std::fs::OpenOptions::new().append(true).open("/dev/stderr") {
+        let _ = writeln!(f, "{msg}");
+    }
 }
