@@ -8,12 +8,15 @@
 //! so a slow poll keeps its source; a node killed mid-poll holds its
 //! sources until their leases expire, then another node takes them.
 //! Per host, no more sources are leased at once than the host's
-//! `max_concurrent` (across all nodes); the delay between two requests to a
-//! host is kept per node.
+//! `max_concurrent` (across all nodes), and each lease comes with a start
+//! time: the host's next turn, booked in the database, so requests to a host
+//! from all nodes together start at least its `delay` apart (give or take
+//! the nodes' scheduling latency, a few milliseconds).
 //!
 //! [`Store::lease_due`]: crate::store::Store::lease_due
 
-use std::collections::{HashMap, HashSet};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,6 +41,7 @@ pub fn lease_sources(pipeline: &Pipeline, sources: &[Arc<SourceConfig>]) -> Vec<
             Some(host) => LeaseSource {
                 id: s.id.clone(),
                 host_limit: polite.limit(&host),
+                host_delay: polite.delay(&host),
                 host,
             },
             // Files have no host: no limit shared with others.
@@ -45,6 +49,7 @@ pub fn lease_sources(pipeline: &Pipeline, sources: &[Arc<SourceConfig>]) -> Vec<
                 id: s.id.clone(),
                 host: format!("file:{}", s.id),
                 host_limit: 1,
+                host_delay: Duration::ZERO,
             },
         })
         .collect()
@@ -52,9 +57,18 @@ pub fn lease_sources(pipeline: &Pipeline, sources: &[Arc<SourceConfig>]) -> Vec<
 
 enum Event {
     Lease,
+    /// The host turn of a leased source came.
+    Start,
     Renew,
     Done(Result<(tokio::task::Id, (usize, Option<PollReport>)), tokio::task::JoinError>),
     Stop,
+}
+
+async fn sleep_until_first(waiting: &BinaryHeap<Reverse<(tokio::time::Instant, usize)>>) {
+    match waiting.peek() {
+        Some(Reverse((at, _))) => tokio::time::sleep_until(*at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Polls the sources this node leases until `shutdown` turns true; polls in
@@ -101,7 +115,9 @@ pub async fn run(
     tracing::info!(node = %node, sources = sources.len(), concurrency, lease = ?lease_for,
         "scheduler started (leasing sources from the shared store)");
 
+    // Leased sources: polling, or waiting for their host's turn (`waiting`).
     let mut in_flight: HashSet<usize> = HashSet::new();
+    let mut waiting: BinaryHeap<Reverse<(tokio::time::Instant, usize)>> = BinaryHeap::new();
     let mut not_before: HashMap<usize, DateTime<Utc>> = HashMap::new();
     let mut polls = Polls::new(&pipeline, concurrency, shutdown.clone());
     let mut lease_tick = tokio::time::interval(LEASE_TICK);
@@ -112,6 +128,7 @@ pub async fn run(
         // Awaits happen after the select: its futures must be gone (`Send`).
         let event = tokio::select! {
             _ = lease_tick.tick() => Event::Lease,
+            _ = sleep_until_first(&waiting), if !waiting.is_empty() => Event::Start,
             _ = renew_tick.tick(), if !in_flight.is_empty() => Event::Renew,
             Some(done) = polls.tasks.join_next_with_id(), if !polls.tasks.is_empty() => Event::Done(done),
             _ = shutdown.wait_for(|s| *s) => Event::Stop,
@@ -135,16 +152,31 @@ pub async fn run(
                     .collect();
                 match store.lease_due(&node, &ids, now, room, lease_for).await {
                     Ok(got) => {
-                        for id in got {
-                            let Some(&i) = index.get(id.as_str()) else {
+                        let at = tokio::time::Instant::now();
+                        for lease in got {
+                            let Some(&i) = index.get(lease.id.as_str()) else {
                                 continue;
                             };
                             in_flight.insert(i);
-                            tracing::debug!(source = %id, "leased");
-                            polls.start(i, sources[i].clone(), Some(urls[i].clone()));
+                            tracing::debug!(source = %lease.id, start_in = ?lease.start_in, "leased");
+                            if lease.start_in.is_zero() {
+                                polls.start(i, sources[i].clone(), Some(urls[i].clone()));
+                            } else {
+                                waiting.push(Reverse((at + lease.start_in, i)));
+                            }
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "cannot lease due sources"),
+                }
+            }
+            Event::Start => {
+                let now = tokio::time::Instant::now();
+                while let Some(&Reverse((at, i))) = waiting.peek() {
+                    if at > now {
+                        break;
+                    }
+                    waiting.pop();
+                    polls.start(i, sources[i].clone(), Some(urls[i].clone()));
                 }
             }
             Event::Renew => {

@@ -275,6 +275,7 @@ async fn due_sources_are_leased(store: Arc<dyn Store>) {
             id: id.to_string(),
             host: "example.org".into(),
             host_limit: 10,
+            host_delay: Duration::ZERO,
         })
         .collect();
     store.register_sources(&offers).await.unwrap();
@@ -290,6 +291,7 @@ async fn due_sources_are_leased(store: Arc<dyn Store>) {
         .await
         .unwrap()
         .into_iter()
+        .map(|l| l.id)
         .collect();
     assert_eq!(got, ["b".to_string(), "c".to_string()].into());
     let one = store
@@ -308,6 +310,59 @@ async fn pg() -> Option<(String, PgStore)> {
     Some((url, store))
 }
 
+async fn lease_ids(store: &PgStore, node: &str, ids: &[String], lease: Duration) -> Vec<String> {
+    store
+        .lease_due(node, ids, Utc::now(), 10, lease)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.id)
+        .collect()
+}
+
+#[tokio::test]
+async fn postgres_host_turns_hold_across_nodes() {
+    let Some((_, store)) = pg().await else {
+        return common::pg::skipped("postgres_host_turns_hold_across_nodes");
+    };
+    let offers: Vec<LeaseSource> = (0..5)
+        .map(|i| LeaseSource {
+            id: format!("s{i}"),
+            host: "slow.example".into(),
+            host_limit: 10,
+            host_delay: Duration::from_millis(600),
+        })
+        .collect();
+    store.register_sources(&offers).await.unwrap();
+    let ids: Vec<String> = offers.iter().map(|o| o.id.clone()).collect();
+    let lease = Duration::from_secs(30);
+    // Turns at 0, 600 ms and (within the 1 s booking horizon) no further.
+    let a = store
+        .lease_due("A", &ids, Utc::now(), 10, lease)
+        .await
+        .unwrap();
+    let starts: Vec<u128> = a.iter().map(|l| l.start_in.as_millis()).collect();
+    assert_eq!(a.len(), 2, "{a:?}");
+    assert_eq!(starts[0], 0);
+    assert!((550..=600).contains(&starts[1]), "{starts:?}");
+    // Another node right after: the host's next turn is ~1.2 s away.
+    let b = store
+        .lease_due("B", &ids, Utc::now(), 10, lease)
+        .await
+        .unwrap();
+    assert!(b.is_empty(), "{b:?}");
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let b = store
+        .lease_due("B", &ids, Utc::now(), 10, lease)
+        .await
+        .unwrap();
+    assert_eq!(b.len(), 1, "{b:?}");
+    assert!(
+        (700..=800).contains(&b[0].start_in.as_millis()),
+        "B starts after A's two turns: {b:?}"
+    );
+}
+
 #[tokio::test]
 async fn postgres_leases_are_exclusive_expire_and_renew() {
     let Some((_, store)) = pg().await else {
@@ -319,27 +374,23 @@ async fn postgres_leases_are_exclusive_expire_and_renew() {
             id: format!("s{i}"),
             host: "a.example".into(),
             host_limit: 2,
+            host_delay: Duration::ZERO,
         })
         .collect();
     offers.push(LeaseSource {
         id: "other".into(),
         host: "b.example".into(),
         host_limit: 2,
+        host_delay: Duration::ZERO,
     });
     store.register_sources(&offers).await.unwrap();
     let ids: Vec<String> = offers.iter().map(|o| o.id.clone()).collect();
     let lease = Duration::from_secs(1);
-    let a = store
-        .lease_due("A", &ids, Utc::now(), 10, lease)
-        .await
-        .unwrap();
+    let a = lease_ids(&store, "A", &ids, lease).await;
     // At most two of host a.example at once, across nodes.
     assert_eq!(a.len(), 3, "{a:?}");
     assert!(a.contains(&"other".to_string()));
-    let b = store
-        .lease_due("B", &ids, Utc::now(), 10, lease)
-        .await
-        .unwrap();
+    let b = lease_ids(&store, "B", &ids, lease).await;
     assert!(
         b.is_empty(),
         "host a.example is busy and other is leased: {b:?}"
@@ -350,10 +401,7 @@ async fn postgres_leases_are_exclusive_expire_and_renew() {
         .release("A", std::slice::from_ref(&first))
         .await
         .unwrap();
-    let b = store
-        .lease_due("B", &ids, Utc::now(), 10, lease)
-        .await
-        .unwrap();
+    let b = lease_ids(&store, "B", &ids, lease).await;
     assert_eq!(b.len(), 1, "{b:?}");
     assert!(!a[1..].contains(&b[0]) || b[0] == first);
     // A renews its leases; B's lapses. After the expiry B's source is free.
@@ -367,10 +415,7 @@ async fn postgres_leases_are_exclusive_expire_and_renew() {
         held.len()
     );
     tokio::time::sleep(Duration::from_millis(700)).await;
-    let c = store
-        .lease_due("C", &ids, Utc::now(), 10, lease)
-        .await
-        .unwrap();
+    let c = lease_ids(&store, "C", &ids, lease).await;
     assert_eq!(c.len(), 1, "only B's expired lease is free: {c:?}");
     assert!(!held.contains(&c[0]));
     // Renewing a lease one no longer holds says so.

@@ -150,6 +150,15 @@ impl Politeness {
             .max(1)
     }
 
+    /// The least time between two request starts to the budget `key`.
+    pub fn delay(&self, key: &str) -> Duration {
+        self.rules
+            .iter()
+            .find(|r| r.name == key)
+            .and_then(|r| r.delay)
+            .unwrap_or(self.default_delay)
+    }
+
     fn host(&self, key: &str) -> Arc<Host> {
         let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
         hosts

@@ -58,13 +58,23 @@ pub struct EntryQuery {
     pub offset: usize,
 }
 
-/// A source a node offers to lease: its id, its politeness key (host) and
-/// how many of that host's sources may be polled at once across all nodes.
+/// A source a node offers to lease: its id, its politeness key (host), how
+/// many of that host's sources may be polled at once across all nodes, and
+/// the least time between two requests to the host across all nodes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LeaseSource {
     pub id: String,
     pub host: String,
     pub host_limit: usize,
+    pub host_delay: Duration,
+}
+
+/// A source leased to a node: poll it once `start_in` has passed (its
+/// host's turn across all nodes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub id: String,
+    pub start_in: Duration,
 }
 
 #[async_trait]
@@ -127,7 +137,7 @@ pub trait Store: Send + Sync {
     /// Leases to `node`, for `lease_for`, at most `limit` of `ids` that are
     /// due at `now` (never polled, or `next_due <= now`) and not leased by
     /// another node (or whose lease expired); per host no more than its
-    /// `host_limit` leased at once. Returns the leased ids.
+    /// `host_limit` leased at once, and their starts `host_delay` apart.
     async fn lease_due(
         &self,
         _node: &str,
@@ -135,7 +145,7 @@ pub trait Store: Send + Sync {
         now: DateTime<Utc>,
         limit: usize,
         _lease_for: Duration,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Vec<Lease>, StoreError> {
         let states: std::collections::HashMap<String, SourceState> = self
             .states()
             .await?
@@ -151,7 +161,10 @@ pub trait Store: Send + Sync {
                     .is_none_or(|d| d <= now)
             })
             .take(limit)
-            .cloned()
+            .map(|id| Lease {
+                id: id.clone(),
+                start_in: Duration::ZERO,
+            })
             .collect())
     }
 

@@ -21,7 +21,7 @@ use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::sync::{mpsc, watch};
 use tokio_postgres::{AsyncMessage, NoTls, Row};
 
-use super::{EntryQuery, EntryStats, LeaseSource, PollCounts, Store, StoreError};
+use super::{EntryQuery, EntryStats, Lease, LeaseSource, PollCounts, Store, StoreError};
 use crate::model::{Entry, PollStatus, SourceState, StoredEntry};
 
 /// The NOTIFY channel; the payload is the schema, so databases shared by
@@ -31,6 +31,10 @@ pub const CHANNEL: &str = "huiliu_changes";
 /// Advisory lock keys ("huiliu" + 1, + 2).
 const MIGRATION_LOCK: i64 = 0x6875_696c_6975_0001;
 const LEASE_LOCK: i64 = 0x6875_696c_6975_0002;
+
+/// How far ahead a host's turn may be booked: a lease starts at most this
+/// long after it was taken (later turns wait for a later round).
+const TURN_AHEAD_MS: i64 = 1000;
 
 /// How often a node checks the change counter when no notification came.
 pub const CHANGE_POLL: Duration = Duration::from_secs(5);
@@ -86,9 +90,11 @@ const MIGRATIONS: &[&str] = &[
         source_id TEXT COLLATE "C" PRIMARY KEY,
         host TEXT NOT NULL DEFAULT '',
         host_limit BIGINT NOT NULL DEFAULT 1,
+        host_delay_ms BIGINT NOT NULL DEFAULT 0,
         node TEXT,
         expires TIMESTAMPTZ
     );
+    CREATE TABLE host_turn (host TEXT COLLATE "C" PRIMARY KEY, next_start TIMESTAMPTZ NOT NULL);
     CREATE INDEX source_lease_by_host ON source_lease (host) WHERE node IS NOT NULL;
     CREATE TABLE change_counter (id INT PRIMARY KEY, generation BIGINT NOT NULL);
     INSERT INTO change_counter VALUES (1, 0);"#,
@@ -679,13 +685,19 @@ impl Store for PgStore {
             .iter()
             .map(|s| s.host_limit.clamp(1, i64::MAX as usize) as i64)
             .collect();
+        let delays: Vec<i64> = sources
+            .iter()
+            .map(|s| s.host_delay.as_millis().min(i64::MAX as u128) as i64)
+            .collect();
         let c = self.client().await?;
         c.execute(
-            "INSERT INTO source_lease (source_id, host, host_limit)
-             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[])
-             ON CONFLICT (source_id) DO UPDATE SET host = EXCLUDED.host, host_limit = EXCLUDED.host_limit
-             WHERE (source_lease.host, source_lease.host_limit) IS DISTINCT FROM (EXCLUDED.host, EXCLUDED.host_limit)",
-            &[&ids, &hosts, &limits],
+            "INSERT INTO source_lease (source_id, host, host_limit, host_delay_ms)
+             SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[])
+             ON CONFLICT (source_id) DO UPDATE SET host = EXCLUDED.host,
+               host_limit = EXCLUDED.host_limit, host_delay_ms = EXCLUDED.host_delay_ms
+             WHERE (source_lease.host, source_lease.host_limit, source_lease.host_delay_ms)
+               IS DISTINCT FROM (EXCLUDED.host, EXCLUDED.host_limit, EXCLUDED.host_delay_ms)",
+            &[&ids, &hosts, &limits, &delays],
         )
         .await?;
         Ok(())
@@ -698,14 +710,14 @@ impl Store for PgStore {
         now: DateTime<Utc>,
         limit: usize,
         lease_for: Duration,
-    ) -> Result<Vec<String>, StoreError> {
+    ) -> Result<Vec<Lease>, StoreError> {
         if ids.is_empty() || limit == 0 {
             return Ok(Vec::new());
         }
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        // One node leases at a time, so the per-host counts below hold
-        // across nodes; the lock is held for one short transaction.
+        // One node leases at a time, so the per-host counts and turns below
+        // hold across nodes; the lock is held for one short transaction.
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LEASE_LOCK])
             .await?;
         let mut busy: HashMap<String, i64> = tx
@@ -720,7 +732,7 @@ impl Store for PgStore {
             .collect();
         let rows = tx
             .query(
-                "SELECT l.source_id, l.host, l.host_limit FROM source_lease l
+                "SELECT l.source_id, l.host, l.host_limit, l.host_delay_ms FROM source_lease l
                    LEFT JOIN source_state s ON s.source_id = l.source_id
                  WHERE l.source_id = ANY($1)
                    AND (l.node IS NULL OR l.expires IS NULL OR l.expires <= now())
@@ -731,24 +743,72 @@ impl Store for PgStore {
                 &[&ids, &now.timestamp()],
             )
             .await?;
-        let mut leased: Vec<String> = Vec::new();
+        if rows.is_empty() {
+            tx.commit().await?;
+            return Ok(Vec::new());
+        }
+        // Each host's next turn, in ms from now (database clock).
+        let hosts: Vec<String> = rows
+            .iter()
+            .map(|r| r.get::<_, String>(1))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let mut turn: HashMap<String, i64> = tx
+            .query(
+                "SELECT host, GREATEST(0, EXTRACT(EPOCH FROM (next_start - now())) * 1000)::bigint
+                 FROM host_turn WHERE host = ANY($1)",
+                &[&hosts],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1)))
+            .collect();
+        let mut leased: Vec<Lease> = Vec::new();
+        let mut waits: Vec<i64> = Vec::new();
+        let mut moved: HashSet<String> = HashSet::new();
         for r in &rows {
             if leased.len() >= limit {
                 break;
             }
             let host: String = r.get(1);
             let max: i64 = r.get(2);
-            let n = busy.entry(host).or_insert(0);
-            if *n < max {
-                *n += 1;
-                leased.push(r.get(0));
+            let delay: i64 = r.get(3);
+            let n = busy.entry(host.clone()).or_insert(0);
+            let wait = turn.entry(host.clone()).or_insert(0);
+            // A host whose turn is more than TURN_AHEAD away waits for a later round.
+            if *n >= max || *wait > TURN_AHEAD_MS {
+                continue;
             }
+            *n += 1;
+            leased.push(Lease {
+                id: r.get(0),
+                start_in: Duration::from_millis(*wait as u64),
+            });
+            waits.push(*wait);
+            *wait += delay;
+            moved.insert(host);
         }
         if !leased.is_empty() {
+            let leased_ids: Vec<&str> = leased.iter().map(|l| l.id.as_str()).collect();
             tx.execute(
-                "UPDATE source_lease SET node = $1, expires = now() + make_interval(secs => $2)
-                 WHERE source_id = ANY($3)",
-                &[&node, &lease_for.as_secs_f64(), &leased],
+                "UPDATE source_lease l SET node = $1,
+                   expires = now() + make_interval(secs => $2 + u.wait_ms / 1000.0::float8)
+                 FROM unnest($3::text[], $4::bigint[]) AS u(id, wait_ms)
+                 WHERE l.source_id = u.id",
+                &[&node, &lease_for.as_secs_f64(), &leased_ids, &waits],
+            )
+            .await?;
+            let (hosts, next): (Vec<&str>, Vec<i64>) = moved
+                .iter()
+                .map(|h| (h.as_str(), turn.get(h).copied().unwrap_or(0)))
+                .unzip();
+            tx.execute(
+                "INSERT INTO host_turn (host, next_start)
+                 SELECT h, now() + make_interval(secs => ms / 1000.0::float8)
+                 FROM unnest($1::text[], $2::bigint[]) AS u(h, ms)
+                 ON CONFLICT (host) DO UPDATE SET next_start = EXCLUDED.next_start",
+                &[&hosts, &next],
             )
             .await?;
         }
