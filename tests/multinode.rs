@@ -2,7 +2,9 @@
 //! served by an in-process server that records every request; one node is
 //! killed with SIGKILL mid-pass. Every source must be polled, no source
 //! requested by two nodes at once, and each surviving node must serve every
-//! entry exactly once. Skipped (visibly) without `HUILIU_TEST_POSTGRES`.
+//! entry exactly once. After the kill some sources answer slower than a
+//! lease lasts: their nodes must renew the leases rather than let another
+//! node poll them too. Skipped (visibly) without `HUILIU_TEST_POSTGRES`.
 
 mod common;
 
@@ -33,6 +35,9 @@ struct Feeds {
     /// Items each source shows now (they only grow).
     items: HashMap<usize, usize>,
     frozen: bool,
+    /// After the kill, every 50th source answers slower than a lease
+    /// lasts: the survivors must renew, not let another node in.
+    slow: bool,
 }
 
 type Shared = Arc<Mutex<Feeds>>;
@@ -44,17 +49,19 @@ async fn feed(
 ) -> impl IntoResponse {
     let start = Instant::now();
     let n: usize = file.trim_end_matches(".xml").parse().unwrap_or(0);
-    let items = {
+    let (items, slow) = {
         let mut f = st.lock().unwrap();
+        let slow = f.slow && n % 50 == 7;
         let frozen = f.frozen;
         let c = f.items.entry(n).or_insert(0);
         if !frozen && *c < MAX_ITEMS {
             *c += 1;
         }
-        *c
+        (*c, slow)
     };
     // Long enough for overlapping requests to show.
-    tokio::time::sleep(Duration::from_millis(40 + (n % 5) as u64 * 20)).await;
+    let ms = if slow { 4500 } else { 40 + (n % 5) as u64 * 20 };
+    tokio::time::sleep(Duration::from_millis(ms)).await;
     let mut body = format!(
         "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>s{n}</title><link>http://example.org/s{n}/</link><description>d</description>"
     );
@@ -220,6 +227,7 @@ async fn three_nodes_share_the_work_and_survive_a_kill() {
     let killed_name = killed.name.clone();
     drop(killed); // SIGKILL
     let killed_at = Instant::now();
+    state.lock().unwrap().slow = true;
     let a_hits = state
         .lock()
         .unwrap()
@@ -287,6 +295,11 @@ async fn three_nodes_share_the_work_and_survive_a_kill() {
         .collect();
     assert!(!survivors.contains(killed_name.as_str()));
     assert_eq!(survivors.len(), 2, "both survivors polled: {survivors:?}");
+    let slow = hits
+        .iter()
+        .filter(|h| h.end.duration_since(h.start) > Duration::from_secs(4))
+        .count();
+    assert!(slow >= SOURCES / 50, "slow polls: {slow}");
 
     // Each survivor serves every entry ever published, exactly once.
     let expected: HashSet<String> = items
