@@ -19,6 +19,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeZone, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::sync::{mpsc, watch};
+use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, NoTls, Row};
 
 use super::{EntryQuery, EntryStats, Lease, LeaseSource, PollCounts, Store, StoreError};
@@ -413,6 +414,31 @@ async fn bump(tx: &deadpool_postgres::Transaction<'_>, schema: &str) -> Result<(
     Ok(())
 }
 
+/// The JSON columns of an entry.
+struct Fields {
+    authors: String,
+    categories: String,
+    enclosures: String,
+}
+
+/// One statement of a poll.
+enum Write<'a> {
+    Insert {
+        e: &'a Entry,
+        f: Fields,
+        published: Option<i64>,
+        updated: Option<i64>,
+        sort: i64,
+    },
+    Update {
+        e: &'a Entry,
+        f: Fields,
+        published: Option<i64>,
+        updated: Option<i64>,
+        sort: i64,
+    },
+}
+
 /// The stored (hash, published, updated, first_seen) of an entry.
 type Existing = (String, Option<i64>, Option<i64>, i64);
 
@@ -486,43 +512,29 @@ impl Store for PgStore {
             )
             .await?;
         let now_ts = now.timestamp();
+        // Decide insert / update / unchanged for every entry first (an entry
+        // twice in one poll: the second sees the first), then send all the
+        // statements at once: tokio-postgres pipelines them on the connection.
+        let mut writes: Vec<Write<'_>> = Vec::with_capacity(entries.len());
         for e in entries {
             let k = (e.source_id.clone(), e.key.clone());
+            let fields = || -> Result<Fields, StoreError> {
+                Ok(Fields {
+                    authors: json(&e.authors)?,
+                    categories: json(&e.categories)?,
+                    enclosures: json(&e.enclosures)?,
+                })
+            };
             match existing.get(&k).cloned() {
                 None => {
                     let published = ts(e.published);
-                    let n = tx
-                        .execute(
-                            &insert,
-                            &[
-                                &e.id,
-                                &e.source_id,
-                                &e.key,
-                                &e.guid,
-                                &e.url,
-                                &e.title,
-                                &json(&e.authors)?,
-                                &e.summary,
-                                &e.content,
-                                &e.text,
-                                &published,
-                                &ts(e.updated),
-                                &e.language,
-                                &json(&e.categories)?,
-                                &json(&e.enclosures)?,
-                                &e.content_hash,
-                                &now_ts,
-                                &now_ts,
-                                &published.unwrap_or(now_ts),
-                            ],
-                        )
-                        .await?;
-                    if n == 1 {
-                        counts.new += 1;
-                    } else {
-                        // Written meanwhile by someone else (never by a leased poll).
-                        counts.unchanged += 1;
-                    }
+                    writes.push(Write::Insert {
+                        e,
+                        f: fields()?,
+                        published,
+                        updated: ts(e.updated),
+                        sort: published.unwrap_or(now_ts),
+                    });
                     existing.insert(
                         k,
                         (e.content_hash.clone(), published, ts(e.updated), now_ts),
@@ -536,35 +548,87 @@ impl Store for PgStore {
                         Some(u) if Some(u) != old_updated => u,
                         _ => now_ts,
                     };
-                    tx.execute(
-                        &update,
-                        &[
-                            &e.source_id,
-                            &e.key,
-                            &e.guid,
-                            &e.url,
-                            &e.title,
-                            &json(&e.authors)?,
-                            &e.summary,
-                            &e.content,
-                            &e.text,
-                            &published,
-                            &Some(updated),
-                            &e.language,
-                            &json(&e.categories)?,
-                            &json(&e.enclosures)?,
-                            &e.content_hash,
-                            &now_ts,
-                            &published.unwrap_or(first_seen),
-                        ],
-                    )
-                    .await?;
-                    counts.updated += 1;
+                    writes.push(Write::Update {
+                        e,
+                        f: fields()?,
+                        published,
+                        updated: Some(updated),
+                        sort: published.unwrap_or(first_seen),
+                    });
                     existing.insert(
                         k,
                         (e.content_hash.clone(), published, Some(updated), first_seen),
                     );
                 }
+            }
+        }
+        let sent = writes.iter().map(|w| match w {
+            Write::Insert {
+                e,
+                f,
+                published,
+                updated,
+                sort,
+            } => tx.execute_raw(
+                &insert,
+                vec![
+                    &e.id as &(dyn ToSql + Sync),
+                    &e.source_id,
+                    &e.key,
+                    &e.guid,
+                    &e.url,
+                    &e.title,
+                    &f.authors,
+                    &e.summary,
+                    &e.content,
+                    &e.text,
+                    published,
+                    updated,
+                    &e.language,
+                    &f.categories,
+                    &f.enclosures,
+                    &e.content_hash,
+                    &now_ts,
+                    &now_ts,
+                    sort,
+                ] as Vec<&(dyn ToSql + Sync)>,
+            ),
+            Write::Update {
+                e,
+                f,
+                published,
+                updated,
+                sort,
+            } => tx.execute_raw(
+                &update,
+                vec![
+                    &e.source_id as &(dyn ToSql + Sync),
+                    &e.key,
+                    &e.guid,
+                    &e.url,
+                    &e.title,
+                    &f.authors,
+                    &e.summary,
+                    &e.content,
+                    &e.text,
+                    published,
+                    updated,
+                    &e.language,
+                    &f.categories,
+                    &f.enclosures,
+                    &e.content_hash,
+                    &now_ts,
+                    sort,
+                ] as Vec<&(dyn ToSql + Sync)>,
+            ),
+        });
+        let done = futures_util::future::try_join_all(sent).await?;
+        for (w, n) in writes.iter().zip(done) {
+            match w {
+                Write::Insert { .. } if n == 1 => counts.new += 1,
+                // Written meanwhile by someone else (never by a leased poll).
+                Write::Insert { .. } => counts.unchanged += 1,
+                Write::Update { .. } => counts.updated += 1,
             }
         }
         write_state(&tx, state).await?;
