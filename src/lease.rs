@@ -117,6 +117,7 @@ pub async fn run(
 
     // Leased sources: polling, or waiting for their host's turn (`waiting`).
     let mut in_flight: HashSet<usize> = HashSet::new();
+    let mut more_due = false;
     let mut waiting: BinaryHeap<Reverse<(tokio::time::Instant, usize)>> = BinaryHeap::new();
     let mut not_before: HashMap<usize, DateTime<Utc>> = HashMap::new();
     let mut polls = Polls::new(&pipeline, concurrency, shutdown.clone());
@@ -128,6 +129,9 @@ pub async fn run(
         // Awaits happen after the select: its futures must be gone (`Send`).
         let event = tokio::select! {
             _ = lease_tick.tick() => Event::Lease,
+            // Busy: lease again as soon as a quarter of the workers are free.
+            _ = std::future::ready(()), if more_due
+                && concurrency.saturating_sub(in_flight.len()) >= (concurrency / 4).max(1) => Event::Lease,
             _ = sleep_until_first(&waiting), if !waiting.is_empty() => Event::Start,
             _ = renew_tick.tick(), if !in_flight.is_empty() => Event::Renew,
             Some(done) = polls.tasks.join_next_with_id(), if !polls.tasks.is_empty() => Event::Done(done),
@@ -140,6 +144,7 @@ pub async fn run(
                 if room == 0 {
                     continue;
                 }
+                more_due = false;
                 let now = Utc::now();
                 not_before.retain(|_, t| *t > now);
                 let ids: Vec<String> = sources
@@ -152,6 +157,8 @@ pub async fn run(
                     .collect();
                 match store.lease_due(&node, &ids, now, room, lease_for).await {
                     Ok(got) => {
+                        // A full batch: more may be due; lease again as polls end.
+                        more_due = got.len() == room;
                         let at = tokio::time::Instant::now();
                         for lease in got {
                             let Some(&i) = index.get(lease.id.as_str()) else {

@@ -794,6 +794,8 @@ impl Store for PgStore {
             .iter()
             .map(|r| (r.get(0), r.get(1)))
             .collect();
+        // Candidates, read without locks (the lease lock serializes
+        // leasing); only the chosen rows are locked below.
         let rows = tx
             .query(
                 "SELECT l.source_id, l.host, l.host_limit, l.host_delay_ms FROM source_lease l
@@ -802,8 +804,7 @@ impl Store for PgStore {
                    AND (l.node IS NULL OR l.expires IS NULL OR l.expires <= now())
                    AND (s.next_due IS NULL OR s.next_due <= $2)
                  ORDER BY s.next_due ASC NULLS FIRST, l.source_id
-                 LIMIT 10000
-                 FOR UPDATE OF l SKIP LOCKED",
+                 LIMIT 10000",
                 &[&ids, &now.timestamp()],
             )
             .await?;
@@ -854,6 +855,30 @@ impl Store for PgStore {
             moved.insert(host);
         }
         if !leased.is_empty() {
+            // Lock the chosen rows, skipping any another transaction holds
+            // (a node leasing without the lock, or an operator's UPDATE).
+            let chosen: Vec<&str> = leased.iter().map(|l| l.id.as_str()).collect();
+            let locked: HashSet<String> = tx
+                .query(
+                    "SELECT source_id FROM source_lease
+                     WHERE source_id = ANY($1) AND (node IS NULL OR expires IS NULL OR expires <= now())
+                     FOR UPDATE SKIP LOCKED",
+                    &[&chosen],
+                )
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            let mut kept = Vec::with_capacity(leased.len());
+            let mut kept_waits = Vec::with_capacity(leased.len());
+            for (l, w) in leased.into_iter().zip(waits) {
+                if locked.contains(&l.id) {
+                    kept.push(l);
+                    kept_waits.push(w);
+                }
+            }
+            leased = kept;
+            waits = kept_waits;
             let leased_ids: Vec<&str> = leased.iter().map(|l| l.id.as_str()).collect();
             tx.execute(
                 "UPDATE source_lease l SET node = $1,
