@@ -784,28 +784,48 @@ impl Store for PgStore {
         // hold across nodes; the lock is held for one short transaction.
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LEASE_LOCK])
             .await?;
-        let mut busy: HashMap<String, i64> = tx
+        let mut busy: HashMap<String, i64> = HashMap::new();
+        // Hosts at their limit, or whose next turn is beyond the booking
+        // horizon: none of their sources can be leased now.
+        let mut blocked: Vec<String> = Vec::new();
+        for r in tx
             .query(
-                "SELECT host, COUNT(*) FROM source_lease
+                "SELECT host, COUNT(*), MAX(host_limit) FROM source_lease
                  WHERE node IS NOT NULL AND expires > now() GROUP BY host",
                 &[],
             )
             .await?
-            .iter()
-            .map(|r| (r.get(0), r.get(1)))
-            .collect();
+        {
+            let (host, n, max): (String, i64, i64) = (r.get(0), r.get(1), r.get(2));
+            if n >= max {
+                blocked.push(host.clone());
+            }
+            busy.insert(host, n);
+        }
+        for r in tx
+            .query(
+                "SELECT host FROM host_turn WHERE next_start > now() + make_interval(secs => $1)",
+                &[&(TURN_AHEAD_MS as f64 / 1000.0)],
+            )
+            .await?
+        {
+            blocked.push(r.get(0));
+        }
         // Candidates, read without locks (the lease lock serializes
-        // leasing); only the chosen rows are locked below.
+        // leasing); only the chosen rows are locked below. The window is a
+        // few times what is asked, since per-host limits may pass over some.
+        let window = (limit as i64).saturating_mul(4).saturating_add(100);
         let rows = tx
             .query(
                 "SELECT l.source_id, l.host, l.host_limit, l.host_delay_ms FROM source_lease l
                    LEFT JOIN source_state s ON s.source_id = l.source_id
                  WHERE l.source_id = ANY($1)
+                   AND NOT (l.host = ANY($3))
                    AND (l.node IS NULL OR l.expires IS NULL OR l.expires <= now())
                    AND (s.next_due IS NULL OR s.next_due <= $2)
                  ORDER BY s.next_due ASC NULLS FIRST, l.source_id
-                 LIMIT 10000",
-                &[&ids, &now.timestamp()],
+                 LIMIT $4",
+                &[&ids, &now.timestamp(), &blocked, &window],
             )
             .await?;
         if rows.is_empty() {
