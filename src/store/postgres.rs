@@ -7,8 +7,9 @@
 //! - `source_lease`: which node polls which source until when (leases are
 //!   taken with `FOR UPDATE SKIP LOCKED` and expire on the database clock);
 //! - `change_counter` and `NOTIFY huiliu_changes`: a poll that changed entries
-//!   bumps the counter and notifies, in its own transaction, so every node
-//!   drops its cached feed bytes.
+//!   bumps the counter in its transaction, and the node notifies (at most
+//!   every 100 ms) after the commit, so every node drops its cached feed
+//!   bytes; the counter is the fallback should a notification be missed.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -98,7 +99,7 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE host_turn (host TEXT COLLATE "C" PRIMARY KEY, next_start TIMESTAMPTZ NOT NULL);
     CREATE INDEX source_lease_by_host ON source_lease (host) WHERE node IS NOT NULL;
     CREATE TABLE change_counter (id INT PRIMARY KEY, generation BIGINT NOT NULL);
-    INSERT INTO change_counter VALUES (1, 0);"#,
+    INSERT INTO change_counter SELECT g, 0 FROM generate_series(0, 63) AS g;"#,
 ];
 
 fn pg_error(e: tokio_postgres::Error) -> StoreError {
@@ -128,6 +129,9 @@ pub struct PgStore {
     config: tokio_postgres::Config,
     /// `current_schema()`: the NOTIFY payload of this installation.
     schema: String,
+    /// Set after a commit that changed entries; the notifier task sends
+    /// the NOTIFY.
+    dirty: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl PgStore {
@@ -167,10 +171,13 @@ impl PgStore {
             .await?
             .get(0);
         drop(client);
+        let dirty = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        spawn_notifier(pool.clone(), schema.clone(), dirty.clone());
         Ok(PgStore {
             pool,
             config,
             schema,
+            dirty,
         })
     }
 
@@ -182,7 +189,7 @@ impl PgStore {
     pub async fn generation(&self) -> Result<i64, StoreError> {
         let c = self.client().await?;
         Ok(
-            c.query_one("SELECT generation FROM change_counter WHERE id = 1", &[])
+            c.query_one("SELECT sum(generation)::bigint FROM change_counter", &[])
                 .await?
                 .get(0),
         )
@@ -241,10 +248,13 @@ impl PgStore {
         if let Some(state) = state {
             write_state(&tx, state).await?;
         }
-        if !entries.is_empty() {
-            bump(&tx, &self.schema).await?;
+        if let Some(first) = entries.first() {
+            bump(&tx, &first.entry.source_id).await?;
         }
         tx.commit().await?;
+        if !entries.is_empty() {
+            self.dirty.store(true, Ordering::Release);
+        }
         Ok(())
     }
 }
@@ -402,16 +412,53 @@ async fn write_state(
     Ok(())
 }
 
-/// Bumps the change counter and notifies the other nodes (on commit).
-async fn bump(tx: &deadpool_postgres::Transaction<'_>, schema: &str) -> Result<(), StoreError> {
+/// Rows of `change_counter`: polls of different sources bump different
+/// rows, so they do not wait for each other's commits.
+const COUNTER_SLOTS: u64 = 64;
+
+/// Bumps the change counter (its sum changes when the transaction commits).
+async fn bump(tx: &deadpool_postgres::Transaction<'_>, source_id: &str) -> Result<(), StoreError> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    source_id.hash(&mut h);
+    let slot = (h.finish() % COUNTER_SLOTS) as i32;
     tx.execute(
-        "UPDATE change_counter SET generation = generation + 1 WHERE id = 1",
-        &[],
+        "UPDATE change_counter SET generation = generation + 1 WHERE id = $1",
+        &[&slot],
     )
     .await?;
-    tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &schema])
-        .await?;
     Ok(())
+}
+
+/// After a commit that changed entries: NOTIFY, at most every
+/// [`NOTIFY_EVERY`] for all of this node's commits (a NOTIFY inside each
+/// poll's transaction would serialize the commits of all nodes). Should a
+/// node die between a commit and its NOTIFY, the others see the counter
+/// change within [`CHANGE_POLL`].
+const NOTIFY_EVERY: Duration = Duration::from_millis(100);
+
+fn spawn_notifier(pool: Pool, schema: String, dirty: Arc<std::sync::atomic::AtomicBool>) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(NOTIFY_EVERY).await;
+            // The store is gone: only this task holds the flag.
+            if Arc::strong_count(&dirty) == 1 {
+                return;
+            }
+            if !dirty.swap(false, Ordering::AcqRel) {
+                continue;
+            }
+            let sent = async {
+                let c = pool.get().await?;
+                c.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &schema])
+                    .await?;
+                Ok::<(), StoreError>(())
+            };
+            if let Err(e) = sent.await {
+                tracing::warn!(error = %e, "cannot NOTIFY the other nodes (they will see the change within 5s)");
+            }
+        }
+    });
 }
 
 /// The JSON columns of an entry.
@@ -633,9 +680,12 @@ impl Store for PgStore {
         }
         write_state(&tx, state).await?;
         if counts.changed() {
-            bump(&tx, &self.schema).await?;
+            bump(&tx, &state.source_id).await?;
         }
         tx.commit().await?;
+        if counts.changed() {
+            self.dirty.store(true, Ordering::Release);
+        }
         Ok(counts)
     }
 
