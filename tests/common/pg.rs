@@ -9,7 +9,12 @@ pub async fn fresh_schema_url() -> Option<String> {
     let base = std::env::var("HUILIU_TEST_POSTGRES")
         .ok()
         .filter(|s| !s.is_empty())?;
-    let schema = format!("t_{:016x}", rand::rng().random::<u64>());
+    // t_<unix seconds>_<random>: schemas of runs over an hour ago are dropped.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let schema = format!("t_{now}_{:016x}", rand::rng().random::<u64>());
     let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
         .await
         .unwrap_or_else(|e| panic!("HUILIU_TEST_POSTGRES={base}: cannot connect: {e}"));
@@ -18,6 +23,31 @@ pub async fn fresh_schema_url() -> Option<String> {
         .batch_execute(&format!("CREATE SCHEMA {schema}"))
         .await
         .expect("create schema");
+    let old = client
+        .query(
+            "SELECT nspname::text FROM pg_namespace WHERE nspname ~ '^t_[0-9]+_[0-9a-f]+$'",
+            &[],
+        )
+        .await
+        .map(|rows| {
+            rows.iter()
+                .map(|r| r.get::<_, String>(0))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    for name in old {
+        let created: u64 = name[2..]
+            .split('_')
+            .next()
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(now);
+        if created + 3600 < now {
+            // Another run may drop it at the same time: errors do not matter.
+            let _ = client
+                .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                .await;
+        }
+    }
     drop(client);
     let _ = task.await;
     let sep = if base.contains('?') { '&' } else { '?' };
