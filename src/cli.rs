@@ -240,6 +240,11 @@ async fn poll(path: &std::path::Path, only: Option<&str>) -> Result<ExitCode, Ex
         None => cfg.sources.clone(),
     };
     let p = pipeline(&cfg).await?;
+    if p.store.shared() {
+        eprintln!(
+            "huiliu: note: the store is shared (PostgreSQL); this pass polls now, without leases, so nodes running `huiliu run` may poll the same sources at the same time"
+        );
+    }
     let reports = schedule::poll_once(&p, &sources, cfg.fetch.concurrency).await;
     let mut failed = 0;
     for r in &reports {
