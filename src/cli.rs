@@ -196,6 +196,17 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Copy every source's state and entries from one store to another
+    /// (e.g. SQLite to PostgreSQL), then compare the counts. Safe to rerun:
+    /// rows are upserted. Stop the nodes writing to either store first.
+    MigrateStore {
+        /// The store to read: `sqlite:PATH`.
+        #[arg(long)]
+        from: String,
+        /// The store to write: `postgres://…`.
+        #[arg(long)]
+        to: String,
+    },
     /// Show each source's health: status, last error (kind and message),
     /// consecutive failures, last success, next due, interval, recent entries.
     #[command(
@@ -309,6 +320,7 @@ async fn dispatch(command: Command) -> ExitCode {
             Ok(ExitCode::SUCCESS)
         }
         Command::Sources { config, json } => sources(&config, json).await,
+        Command::MigrateStore { from, to } => crate::migrate::migrate_store(&from, &to).await,
         Command::ImportOpml { file, config } => import_opml(&file, &config),
         Command::ExportOpml { config } => {
             let cfg = load(&config);
@@ -475,6 +487,11 @@ async fn poll(path: &std::path::Path, only: Option<&str>) -> Result<ExitCode, Ex
         None => cfg.sources.clone(),
     };
     let p = pipeline(&cfg).await?;
+    if p.store.shared() {
+        eprintln!(
+            "huiliu: note: the store is shared (PostgreSQL); this pass polls now, without leases, so nodes running `huiliu run` may poll the same sources at the same time"
+        );
+    }
     let bar = progress_bar(sources.len());
     let reports = schedule::poll_once_with(&p, &sources, cfg.fetch.concurrency, |r| {
         if let Some(bar) = &bar {

@@ -16,6 +16,8 @@ pub mod publish;
 pub mod serve;
 pub mod store;
 
+pub mod lease;
+pub mod migrate;
 pub mod refresh;
 pub mod schedule;
 

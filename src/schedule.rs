@@ -90,17 +90,21 @@ pub fn retry_after_delay(wait: Duration, min_interval: Duration) -> chrono::Dura
 }
 
 /// The polls in flight (or waiting for their host's turn or a worker).
-struct Polls {
-    tasks: JoinSet<(usize, Option<PollReport>)>,
+pub(crate) struct Polls {
+    pub(crate) tasks: JoinSet<(usize, Option<PollReport>)>,
     /// Task id → source index, to know whose task panicked.
-    ids: HashMap<Id, usize>,
+    pub(crate) ids: HashMap<Id, usize>,
     pipeline: Pipeline,
     workers: Arc<Semaphore>,
     stop: watch::Receiver<bool>,
 }
 
 impl Polls {
-    fn new(pipeline: &Pipeline, concurrency: usize, stop: watch::Receiver<bool>) -> Polls {
+    pub(crate) fn new(
+        pipeline: &Pipeline,
+        concurrency: usize,
+        stop: watch::Receiver<bool>,
+    ) -> Polls {
         Polls {
             tasks: JoinSet::new(),
             ids: HashMap::new(),
@@ -115,7 +119,7 @@ impl Polls {
     /// `None` if `stop` turns true before the refresh starts.
     /// `url: None` when no request is expected (a disabled source): no
     /// host turn is taken for it.
-    fn start(&mut self, i: usize, source: Arc<SourceConfig>, url: Option<Url>) {
+    pub(crate) fn start(&mut self, i: usize, source: Arc<SourceConfig>, url: Option<Url>) {
         let (p, workers, mut stop) = (
             self.pipeline.clone(),
             self.workers.clone(),
@@ -141,7 +145,7 @@ impl Polls {
     }
 }
 
-async fn stored_states(p: &Pipeline) -> HashMap<String, SourceState> {
+pub(crate) async fn stored_states(p: &Pipeline) -> HashMap<String, SourceState> {
     match p.store.states().await {
         Ok(v) => v.into_iter().map(|s| (s.source_id.clone(), s)).collect(),
         Err(e) => {
@@ -151,7 +155,7 @@ async fn stored_states(p: &Pipeline) -> HashMap<String, SourceState> {
     }
 }
 
-fn url_of(source: &SourceConfig, states: &HashMap<String, SourceState>) -> Url {
+pub(crate) fn url_of(source: &SourceConfig, states: &HashMap<String, SourceState>) -> Url {
     states
         .get(&source.id)
         .map(|st| current_url(source, st))

@@ -144,6 +144,8 @@ pub(crate) const SERVER_KEYS: &[&str] = &[
     "websub_hub",
     "admin_token",
     "shutdown_grace",
+    "node_id",
+    "lease",
 ];
 pub(crate) const STORAGE_KEYS: &[&str] = &["url"];
 pub(crate) const FETCH_KEYS: &[&str] = &[
@@ -485,9 +487,21 @@ impl<'a> Loader<'a> {
         let mut websub_hub = None;
         let mut admin_token = None;
         let mut shutdown_grace = Duration::from_secs(10);
+        let mut node_id = None;
+        let mut lease = Duration::from_secs(30);
         if let Some(sect) = self.section(root, "server", SERVER_KEYS) {
             if let Some(d) = self.duration(sect, "shutdown_grace") {
                 shutdown_grace = d;
+            }
+            if let Some((text, span)) = self.string(sect, "node_id") {
+                if text.trim().is_empty() || text.len() > 200 {
+                    self.error(span, "server.node_id", "must be 1 to 200 characters");
+                } else {
+                    node_id = Some(text);
+                }
+            }
+            if let Some(d) = self.duration(sect, "lease") {
+                lease = d.max(Duration::from_secs(1));
             }
             if let Some((text, span)) = self.string(sect, "websub_hub") {
                 match Url::parse(&text) {
@@ -538,6 +552,8 @@ impl<'a> Loader<'a> {
             websub_hub,
             admin_token,
             shutdown_grace,
+            node_id: node_id.unwrap_or_else(super::default_node_id),
+            lease,
         }
     }
 
@@ -1453,6 +1469,36 @@ url = "https://example.org/feed.xml"
             StorageConfig::Sqlite(PathBuf::from("/etc/huiliu/data/huiliu.db"))
         );
         assert!(cfg.feeds.is_empty());
+    }
+
+    #[test]
+    fn scale_out_keys() {
+        let cfg = load(
+            r#"
+[server]
+node_id = "web-2"
+lease = "45s"
+
+[storage]
+url = "postgres://huiliu@db.internal/huiliu"
+"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.server.node_id, "web-2");
+        assert_eq!(cfg.server.lease, Duration::from_secs(45));
+        assert_eq!(
+            cfg.storage,
+            StorageConfig::Postgres("postgres://huiliu@db.internal/huiliu".into())
+        );
+        let cfg = load("").unwrap();
+        assert!(
+            cfg.server
+                .node_id
+                .ends_with(&format!("-{}", std::process::id()))
+        );
+        assert_eq!(cfg.server.lease, Duration::from_secs(30));
+        let err = load("[server]\nnode_id = \"\"\n").unwrap_err().to_string();
+        assert!(err.contains("server.node_id"), "{err}");
     }
 
     #[test]

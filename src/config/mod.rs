@@ -102,12 +102,18 @@ pub struct ServerConfig {
     pub admin_token: Option<String>,
     /// On SIGTERM, how long polls in flight may take to finish.
     pub shutdown_grace: Duration,
+    /// This node's name in source leases (several nodes on one PostgreSQL
+    /// database); default: hostname and process id.
+    pub node_id: String,
+    /// How long a node holds a source it polls before others may take it
+    /// over (renewed while the poll runs). Only used with PostgreSQL.
+    pub lease: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StorageConfig {
     Sqlite(PathBuf),
-    /// Reserved for the scale-out store; accepted by the config schema.
+    /// The scale-out store: several nodes share one database.
     Postgres(String),
 }
 
@@ -244,6 +250,17 @@ impl SourceConfig {
 
 /// Default lower bound of adaptive polling: half the interval, at least a
 /// minute (never above the interval).
+/// `hostname-pid`: the default `server.node_id`.
+pub fn default_node_id() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "node".into());
+    format!("{host}-{}", std::process::id())
+}
+
 pub fn default_min_interval(interval: Duration) -> Duration {
     (interval / 2).max(Duration::from_secs(60)).min(interval)
 }

@@ -139,6 +139,26 @@ impl Politeness {
             .or(Some(host))
     }
 
+    /// Requests in flight to the budget `key` at most (its `[[host]]` rule,
+    /// else `fetch.host_concurrency`).
+    pub fn limit(&self, key: &str) -> usize {
+        self.rules
+            .iter()
+            .find(|r| r.name == key)
+            .and_then(|r| r.max_concurrent)
+            .unwrap_or(self.default_concurrent)
+            .max(1)
+    }
+
+    /// The least time between two request starts to the budget `key`.
+    pub fn delay(&self, key: &str) -> Duration {
+        self.rules
+            .iter()
+            .find(|r| r.name == key)
+            .and_then(|r| r.delay)
+            .unwrap_or(self.default_delay)
+    }
+
     fn host(&self, key: &str) -> Arc<Host> {
         let mut hosts = self.hosts.lock().unwrap_or_else(|e| e.into_inner());
         hosts

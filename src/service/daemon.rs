@@ -207,12 +207,30 @@ pub async fn run(
     }
     let pruner = tokio::spawn(prune::prune_loop(app.clone(), stop_rx.clone()));
     tokio::spawn(notify::watchdog(store.clone(), stop_rx.clone()));
-    let mut poller = tokio::spawn(schedule::run_reloadable(
-        p,
-        sources_rx,
-        cfg.fetch.concurrency,
-        stop_rx,
-    ));
+    // Scale-out: with a shared store, follow the other nodes' changes and
+    // poll only leased sources (the sources leased are those at start-up).
+    tokio::spawn({
+        let (store, changes, stop) = (p.store.clone(), p.changes.clone(), stop_rx.clone());
+        async move { store.follow_changes(changes, stop).await }
+    });
+    let mut poller = if p.store.shared() {
+        tracing::info!(node = %cfg.server.node_id, "shared store: polling leased sources");
+        tokio::spawn(crate::lease::run(
+            p,
+            cfg.sources.clone(),
+            cfg.fetch.concurrency,
+            stop_rx,
+            cfg.server.node_id.clone(),
+            cfg.server.lease,
+        ))
+    } else {
+        tokio::spawn(schedule::run_reloadable(
+            p,
+            sources_rx,
+            cfg.fetch.concurrency,
+            stop_rx,
+        ))
+    };
     notify::ready(&status_line(&cfg));
 
     let why = loop {

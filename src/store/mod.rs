@@ -1,11 +1,14 @@
 //! Store stage: the only place that persists anything. [`Store`] is the
 //! interface; SQLite is the embedded default.
 
+mod postgres;
 mod retention;
 mod sqlite;
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -13,6 +16,7 @@ use chrono::{DateTime, Utc};
 use crate::config::StorageConfig;
 use crate::model::{Entry, SourceState, StoredEntry};
 
+pub use postgres::PgStore;
 pub use retention::PruneCandidate;
 pub use sqlite::SqliteStore;
 
@@ -54,6 +58,25 @@ pub struct EntryQuery {
     pub sources: Vec<String>,
     pub limit: usize,
     pub offset: usize,
+}
+
+/// A source a node offers to lease: its id, its politeness key (host), how
+/// many of that host's sources may be polled at once across all nodes, and
+/// the least time between two requests to the host across all nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseSource {
+    pub id: String,
+    pub host: String,
+    pub host_limit: usize,
+    pub host_delay: Duration,
+}
+
+/// A source leased to a node: poll it once `start_in` has passed (its
+/// host's turn across all nodes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    pub id: String,
+    pub start_in: Duration,
 }
 
 #[async_trait]
@@ -164,6 +187,79 @@ pub trait Store: Send + Sync {
     async fn close(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    // --- Scale-out (several nodes on one store). The defaults fit a store
+    // --- only one process uses (SQLite): every due source is "leased".
+
+    /// Whether several nodes may share this store: the scheduler then polls
+    /// only the sources it leased ([`Store::lease_due`]).
+    fn shared(&self) -> bool {
+        false
+    }
+
+    /// Records the sources this node polls, with their hosts, for leasing.
+    async fn register_sources(&self, _sources: &[LeaseSource]) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Leases to `node`, for `lease_for`, at most `limit` of `ids` that are
+    /// due at `now` (never polled, or `next_due <= now`) and not leased by
+    /// another node (or whose lease expired); per host no more than its
+    /// `host_limit` leased at once, and their starts `host_delay` apart.
+    async fn lease_due(
+        &self,
+        _node: &str,
+        ids: &[String],
+        now: DateTime<Utc>,
+        limit: usize,
+        _lease_for: Duration,
+    ) -> Result<Vec<Lease>, StoreError> {
+        let states: std::collections::HashMap<String, SourceState> = self
+            .states()
+            .await?
+            .into_iter()
+            .map(|s| (s.source_id.clone(), s))
+            .collect();
+        Ok(ids
+            .iter()
+            .filter(|id| {
+                states
+                    .get(*id)
+                    .and_then(|s| s.next_due)
+                    .is_none_or(|d| d <= now)
+            })
+            .take(limit)
+            .map(|id| Lease {
+                id: id.clone(),
+                start_in: Duration::ZERO,
+            })
+            .collect())
+    }
+
+    /// Extends `node`'s leases of `ids`; returns how many it still held.
+    async fn renew(
+        &self,
+        _node: &str,
+        ids: &[String],
+        _lease_for: Duration,
+    ) -> Result<usize, StoreError> {
+        Ok(ids.len())
+    }
+
+    /// Gives up `node`'s leases of `ids` (their polls are committed).
+    async fn release(&self, _node: &str, _ids: &[String]) -> Result<(), StoreError> {
+        Ok(())
+    }
+
+    /// Bumps `changes` whenever another node commits a change (so cached
+    /// feed bytes are rebuilt), until `stop` turns true. A store only this
+    /// process writes has nothing to follow.
+    async fn follow_changes(
+        &self,
+        _changes: Arc<AtomicU64>,
+        _stop: tokio::sync::watch::Receiver<bool>,
+    ) {
+    }
 }
 
 fn unsupported(what: &str) -> StoreError {
@@ -174,8 +270,6 @@ fn unsupported(what: &str) -> StoreError {
 pub async fn open(cfg: &StorageConfig) -> Result<Arc<dyn Store>, StoreError> {
     match cfg {
         StorageConfig::Sqlite(path) => Ok(Arc::new(SqliteStore::open(path).await?)),
-        StorageConfig::Postgres(_) => Err(StoreError(
-            "PostgreSQL storage is not available in this version; use storage.url = \"sqlite:PATH\"".into(),
-        )),
+        StorageConfig::Postgres(url) => Ok(Arc::new(PgStore::open(url).await?)),
     }
 }

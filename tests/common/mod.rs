@@ -3,6 +3,8 @@
 //! strong ETags, 304s) and records every request; plus config helpers.
 #![allow(dead_code)]
 
+pub mod pg;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
