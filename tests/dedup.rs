@@ -205,7 +205,9 @@ async fn a_later_copy_never_changes_the_item_id() {
     };
     let id = mayor_id(&before);
     // The town's own copy arrives later, published two days earlier: it is
-    // shown from now on, under the id readers already have.
+    // shown from now on, under the id readers already have. (First-seen
+    // times are stored in seconds: "later" must be another second.)
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     poll_once(&p, &[cfg.source("hutang").unwrap().clone()], 1).await;
     let after = json(&format!("{ours}/feeds/all.json")).await;
     assert_eq!(mayor_id(&after), id);

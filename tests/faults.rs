@@ -372,7 +372,8 @@ async fn pass(p: &Pipeline, cfg: &Config) -> Pass {
     }
 }
 
-/// The good sources were polled within 500 ms of the pass start and succeeded.
+/// The good sources were polled within 1.2 s of the pass start (a bad one
+/// holds its worker for 2 s or more) and succeeded; the margin absorbs a busy CI machine.
 fn good_ones_on_time(server: &FaultServer, pass: &Pass) {
     for (i, path) in ["/ok/1", "/ok/2", "/ok/3"].iter().enumerate() {
         let seen = server.seen(path);
@@ -381,7 +382,7 @@ fn good_ones_on_time(server: &FaultServer, pass: &Pass) {
             .unwrap_or_else(|| panic!("{path} was not polled"));
         let late = last.at.saturating_duration_since(pass.started);
         assert!(
-            late < Duration::from_millis(500),
+            late < Duration::from_millis(1200),
             "{path} polled {late:?} after the start"
         );
         let r = &pass.reports[i + 1];
@@ -390,7 +391,7 @@ fn good_ones_on_time(server: &FaultServer, pass: &Pass) {
             "{:?}",
             r.outcome
         );
-        assert!(r.elapsed < Duration::from_millis(500), "{:?}", r.elapsed);
+        assert!(r.elapsed < Duration::from_millis(1200), "{:?}", r.elapsed);
     }
 }
 
