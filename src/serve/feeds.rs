@@ -1,6 +1,7 @@
 //! `/feeds/{id}.{rss,atom,json,html}` (and `/feeds/{id}`), with `?page=N`.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::sync::atomic::Ordering;
 
 use axum::extract::{Request, State};
@@ -118,46 +119,33 @@ pub async fn page_reports(
 ) -> Result<(Vec<Report>, bool), StoreError> {
     let skip = (page - 1) * feed.limit;
     let want = skip + feed.limit + 1;
-    let now = Utc::now();
     let batch = (want * 2).clamp(100, 2000);
     // Cluster key (the engine's representative id) → member ids, in the
     // order the newest copy of each report appears.
     let mut order: Vec<String> = Vec::with_capacity(want);
     let mut groups: HashMap<String, Vec<String>> = HashMap::new();
     let mut known: HashMap<String, StoredEntry> = HashMap::new();
-    let mut offset = 0;
-    loop {
-        let rows = store
-            .entries(&EntryQuery {
-                sources: feed.sources.clone(),
-                limit: batch,
-                offset,
-            })
-            .await?;
-        let exhausted = rows.len() < batch;
-        offset += rows.len();
-        for e in rows {
-            if !select::keep(&feed.filter, &e, now) {
-                continue;
-            }
-            let (key, members) = match feed
-                .dedup
-                .then(|| clusters.cluster_of(&e.entry.id))
-                .flatten()
-            {
-                Some(c) => (c.id, c.members),
-                None => (e.entry.id.clone(), vec![e.entry.id.clone()]),
-            };
-            if let std::collections::hash_map::Entry::Vacant(slot) = groups.entry(key) {
-                order.push(slot.key().clone());
-                slot.insert(members);
-            }
-            known.insert(e.entry.id.clone(), e);
+    scan_output(store, feed, batch, |e| {
+        let (key, members) = match feed
+            .dedup
+            .then(|| clusters.cluster_of(&e.entry.id))
+            .flatten()
+        {
+            Some(c) => (c.id, c.members),
+            None => (e.entry.id.clone(), vec![e.entry.id.clone()]),
+        };
+        if let std::collections::hash_map::Entry::Vacant(slot) = groups.entry(key) {
+            order.push(slot.key().clone());
+            slot.insert(members);
         }
-        if order.len() >= want || exhausted {
-            break;
+        known.insert(e.entry.id.clone(), e);
+        if order.len() >= want {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
         }
-    }
+    })
+    .await?;
     let has_next = order.len() > skip + feed.limit;
     let page_keys: Vec<String> = order.into_iter().skip(skip).take(feed.limit).collect();
     let missing: Vec<String> = page_keys
@@ -180,6 +168,37 @@ pub async fn page_reports(
         })
         .collect();
     Ok((reports, has_next))
+}
+
+/// Calls `f` with an output's entries that pass its filter, newest first,
+/// reading the store `batch` at a time, until `f` breaks or none are left.
+pub async fn scan_output(
+    store: &dyn Store,
+    feed: &FeedConfig,
+    batch: usize,
+    mut f: impl FnMut(StoredEntry) -> ControlFlow<()>,
+) -> Result<(), StoreError> {
+    let now = Utc::now();
+    let mut offset = 0;
+    loop {
+        let rows = store
+            .entries(&EntryQuery {
+                sources: feed.sources.clone(),
+                limit: batch,
+                offset,
+            })
+            .await?;
+        let exhausted = rows.len() < batch;
+        offset += rows.len();
+        for e in rows {
+            if select::keep(&feed.filter, &e, now) && f(e).is_break() {
+                return Ok(());
+            }
+        }
+        if exhausted {
+            return Ok(());
+        }
+    }
 }
 
 /// One item of a merged feed from the stored copies of a report.

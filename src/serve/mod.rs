@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::store::Store;
 
 pub use cache::{FeedCache, Rendered};
-pub use feeds::page_reports;
+pub use feeds::{page_reports, scan_output};
 
 /// What every request handler can reach.
 #[derive(Clone)]

@@ -16,9 +16,10 @@ use chrono::{DateTime, Utc};
 use tokio::sync::watch;
 
 use crate::config::{Config, FeedConfig, Retention};
-use crate::publish::select;
-use crate::serve::page_reports;
-use crate::store::{EntryQuery, PruneCandidate, Store, StoreError};
+use std::ops::ControlFlow;
+
+use crate::serve::{page_reports, scan_output};
+use crate::store::{PruneCandidate, Store, StoreError};
 
 /// Pruned keys are remembered (so feeds still listing them do not bring them
 /// back) until no poll has seen them for this long.
@@ -69,32 +70,23 @@ async fn output_keeps(
 ) -> Result<(), StoreError> {
     let since = cutoff(&feed.retention, now);
     let max = feed.retention.count.unwrap_or(usize::MAX);
-    let batch = 500;
-    let mut offset = 0;
-    let mut kept = 0;
-    loop {
-        let rows = store
-            .entries(&EntryQuery {
-                sources: feed.sources.clone(),
-                limit: batch,
-                offset,
-            })
-            .await?;
-        let exhausted = rows.len() < batch;
-        offset += rows.len();
-        for e in rows {
-            if since.is_some_and(|s| e.published() < s) || kept >= max {
-                return Ok(());
-            }
-            if select::keep(&feed.filter, &e, now) {
-                into.insert(e.entry.id.clone());
-                kept += 1;
-            }
-        }
-        if exhausted {
-            return Ok(());
-        }
+    if max == 0 {
+        return Ok(());
     }
+    let mut kept = 0;
+    scan_output(store, feed, 500, |e| {
+        if since.is_some_and(|s| e.published() < s) {
+            return ControlFlow::Break(());
+        }
+        into.insert(e.entry.id.clone());
+        kept += 1;
+        if kept >= max {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
+    .await
 }
 
 /// Decides what pruning removes now; deletes nothing.
