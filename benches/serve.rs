@@ -33,6 +33,51 @@ fn synthetic_feed() -> String {
     out
 }
 
+/// CPU seconds (user + system) of this process.
+fn own_cpu() -> f64 {
+    // SAFETY: getrusage only writes into the struct we hand it.
+    let u = unsafe {
+        let mut u: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut u);
+        u
+    };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// CPU seconds of nginx: the master `pid` and its workers (from /proc).
+fn nginx_cpu(pid: u32) -> f64 {
+    let ticks = 100.0; // USER_HZ on Linux
+    let mut total = 0.0;
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return 0.0;
+    };
+    for e in dir.flatten() {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        // Fields after the parenthesised command name: state ppid … utime stime.
+        let Some((head, rest)) = stat.rsplit_once(") ") else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let own = head.split_whitespace().next() == Some(&pid.to_string());
+        if (own || f.get(1) == Some(&pid.to_string().as_str())) && f.len() > 12 {
+            let t: f64 = f[11].parse().unwrap_or(0.0) + f[12].parse().unwrap_or(0.0);
+            total += t / ticks;
+        }
+    }
+    total
+}
+
+/// Requests per second and the server's CPU microseconds per request.
+fn measure(url: &str, headers: &[&str], cpu: impl Fn() -> f64) -> (f64, f64) {
+    let before = cpu();
+    let rate = wrk(url, headers);
+    let used = cpu() - before;
+    (rate, used * 1e6 / (rate * 10.0).max(1.0))
+}
+
 fn wrk(url: &str, headers: &[&str]) -> f64 {
     let mut cmd = Command::new("wrk");
     cmd.args(["-t2", "-c64", "-d10s", "--latency"]);
@@ -171,12 +216,14 @@ fn main() {
         ("304", false, true),
     ];
     println!(
-        "{:<8} {:>14} {:>14} {:>7}",
+        "{:<8} {:>14} {:>14} {:>7}   server CPU µs/request: huiliu nginx",
         "case", "huiliu req/s", "nginx req/s", "ratio"
     );
+    let nginx_pid = nginx.id();
     for (name, gzip, conditional) in cases {
         let mut rates = Vec::new();
-        for url in [&ours, &theirs] {
+        let mut cpus = Vec::new();
+        for (url, is_nginx) in [(&ours, false), (&theirs, true)] {
             let mut headers: Vec<String> = Vec::new();
             if gzip {
                 headers.push("Accept-Encoding: gzip".into());
@@ -185,15 +232,27 @@ fn main() {
                 headers.push(format!("If-None-Match: {}", etag(url, false)));
             }
             let refs: Vec<&str> = headers.iter().map(String::as_str).collect();
-            rates.push(wrk(url, &refs));
+            let (rate, cpu) = if is_nginx {
+                measure(url, &refs, || nginx_cpu(nginx_pid))
+            } else {
+                measure(url, &refs, own_cpu)
+            };
+            rates.push(rate);
+            cpus.push(cpu);
         }
         println!(
-            "{name:<8} {:>14.0} {:>14.0} {:>7.2}",
+            "{name:<8} {:>14.0} {:>14.0} {:>7.2}   {:>6.1} {:>6.1}",
             rates[0],
             rates[1],
-            rates[0] / rates[1].max(1.0)
+            rates[0] / rates[1].max(1.0),
+            cpus[0],
+            cpus[1]
         );
     }
-    let _ = nginx.kill();
+    // SIGTERM lets the master stop its workers (SIGKILL would orphan them).
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(nginx_pid as libc::pid_t, libc::SIGTERM);
+    }
     let _ = nginx.wait();
 }

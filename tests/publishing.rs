@@ -550,3 +550,85 @@ async fn websub_hub_is_announced_and_notified_on_change() {
     let _ = stop_tx.send(true);
     let _ = notifier.await;
 }
+
+/// Reads one HTTP/1.1 response (head, then a body of Content-Length bytes
+/// unless `head_only`) from a keep-alive connection.
+fn read_response(
+    conn: &mut std::io::BufReader<std::net::TcpStream>,
+    head_only: bool,
+) -> (String, Vec<u8>) {
+    use std::io::BufRead;
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        conn.read_line(&mut line).unwrap();
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = vec![0; if head_only { 0 } else { length }];
+    conn.read_exact(&mut body).unwrap();
+    (head, body)
+}
+
+/// On one keep-alive connection: HEAD answers headers only (with the
+/// length GET would send), a page is built on a miss and served from the
+/// cache after, and other methods are refused with 405.
+#[tokio::test]
+async fn one_connection_serves_head_get_and_refuses_other_methods() {
+    use std::io::Write;
+    let (_w, cfg, p) = demo().await;
+    let ours = serve(&cfg, &p).await;
+    let addr = ours
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let answers = tokio::task::spawn_blocking(move || {
+        let stream = std::net::TcpStream::connect(&addr).unwrap();
+        let mut conn = std::io::BufReader::new(stream.try_clone().unwrap());
+        let send = |req: &str| {
+            (&stream)
+                .write_all(format!("{req} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+                .unwrap()
+        };
+        let mut answers = Vec::new();
+        send("HEAD /feeds/wujin.rss");
+        answers.push(read_response(&mut conn, true));
+        send("GET /feeds/wujin.rss");
+        answers.push(read_response(&mut conn, false));
+        send("GET /feeds/wujin.rss");
+        answers.push(read_response(&mut conn, false));
+        send("DELETE /feeds/wujin.rss");
+        answers.push(read_response(&mut conn, false));
+        send("GET /healthz");
+        answers.push(read_response(&mut conn, false));
+        answers
+    })
+    .await
+    .unwrap();
+    let status = |i: usize| answers[i].0.lines().next().unwrap_or("").to_string();
+    assert!(status(0).contains(" 200 "), "{}", answers[0].0);
+    let len = |i: usize| {
+        answers[i]
+            .0
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length: "))
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(status(1).contains(" 200 ") && status(2).contains(" 200 "));
+    assert_eq!(len(0), len(1), "HEAD announces GET's length");
+    assert!(answers[1].1.starts_with(b"<?xml"));
+    assert_eq!(answers[1].1, answers[2].1, "the cached copy is the same");
+    assert!(status(3).contains(" 405 "), "{}", answers[3].0);
+    assert!(status(4).contains(" 200 "), "{}", answers[4].0);
+}

@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -198,10 +200,14 @@ type Pages = HashMap<(&'static str, usize), Slot>;
 
 /// Cached pages by feed id, then (format or page kind, page number), each
 /// tagged with the store generation it was built from. Looked up by `&str`:
-/// a hit allocates nothing.
+/// a hit allocates nothing. Readers load a snapshot without a lock (every
+/// request of every serving thread reads it; a shared lock word would bounce
+/// between cores); writers, once per built page, copy and swap the map.
 #[derive(Default)]
 pub struct FeedCache {
-    entries: RwLock<HashMap<String, Pages>>,
+    entries: ArcSwap<HashMap<String, Pages>>,
+    /// Serializes writers so no insert is lost between copy and swap.
+    write: Mutex<()>,
 }
 
 impl FeedCache {
@@ -212,8 +218,9 @@ impl FeedCache {
         page: usize,
         generation: u64,
     ) -> Option<Arc<Rendered>> {
-        let map = self.entries.read().ok()?;
-        map.get(id)?
+        self.entries
+            .load()
+            .get(id)?
             .get(&(kind, page))
             .filter(|(g, _)| *g == generation)
             .map(|(_, r)| r.clone())
@@ -228,22 +235,22 @@ impl FeedCache {
         rendered: Rendered,
     ) -> Arc<Rendered> {
         let rendered = Arc::new(rendered);
-        if let Ok(mut map) = self.entries.write() {
-            // Older generations are garbage now.
-            for pages in map.values_mut() {
-                pages.retain(|_, (g, _)| *g == generation);
-            }
-            map.entry(id.to_string())
-                .or_default()
-                .insert((kind, page), (generation, rendered.clone()));
+        let _writer = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = HashMap::clone(&self.entries.load());
+        // Older generations are garbage now.
+        for pages in map.values_mut() {
+            pages.retain(|_, (g, _)| *g == generation);
         }
+        map.entry(id.to_string())
+            .or_default()
+            .insert((kind, page), (generation, rendered.clone()));
+        self.entries.store(Arc::new(map));
         rendered
     }
 
     pub fn clear(&self) {
-        if let Ok(mut map) = self.entries.write() {
-            map.clear();
-        }
+        let _writer = self.write.lock().unwrap_or_else(|p| p.into_inner());
+        self.entries.store(Arc::default());
     }
 }
 

@@ -5,7 +5,7 @@ use std::ops::ControlFlow;
 use std::sync::atomic::Ordering;
 
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, Uri, header};
 use axum::response::Response;
 use chrono::Utc;
 
@@ -22,39 +22,88 @@ const MAX_PAGE: usize = 1000;
 /// The CSP of HTML pages: no script at all, styles inline only.
 pub const CSP: &str = "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'";
 
-/// Takes the whole request: the path, query and headers are read in place
-/// (extractors would copy the header map on every request).
-pub async fn feed(State(app): State<AppState>, request: Request) -> Response {
-    let uri = request.uri();
-    let path = uri.path();
-    let file = path.strip_prefix("/feeds/").unwrap_or(path);
-    let decoded = percent_decode(file);
-    let response = answer(&app, &decoded, uri.query(), request.headers()).await;
+/// The feed route of the router: takes the whole request, so the path, query
+/// and headers are read in place (extractors would copy the header map).
+pub async fn feed_route(State(app): State<AppState>, request: Request) -> Response {
+    match from_cache(&app, request.uri(), request.headers()) {
+        Some(response) => response,
+        None => feed(&app, request.uri(), request.headers()).await,
+    }
+}
+
+/// Answers `/feeds/{file}` without waiting when it can: from the cache, or
+/// with the error for a malformed request. `None`: the page must be built
+/// ([`feed`]).
+pub fn from_cache(app: &AppState, uri: &Uri, headers: &HeaderMap) -> Option<Response> {
+    let response = match what(uri) {
+        Err(response) => response,
+        Ok(want) => {
+            // A cached page exists only for a configured feed (a reload
+            // clears the cache), so a hit needs no look at the config.
+            let generation = app.changes.load(Ordering::Acquire);
+            app.cache
+                .get(&want.id, want.kind, want.page, generation)?
+                .respond(headers)
+        }
+    };
+    crate::metrics::get().feed_request(response.status().as_u16());
+    Some(response)
+}
+
+/// Answers `/feeds/{file}`, building and caching the page on a miss.
+pub async fn feed(app: &AppState, uri: &Uri, headers: &HeaderMap) -> Response {
+    let response = match what(uri) {
+        Err(response) => response,
+        Ok(want) => answer(app, &want, headers).await,
+    };
     crate::metrics::get().feed_request(response.status().as_u16());
     response
 }
 
-async fn answer(app: &AppState, file: &str, query: Option<&str>, headers: &HeaderMap) -> Response {
+/// What a feed request asks for.
+struct Wanted<'a> {
+    id: std::borrow::Cow<'a, str>,
+    kind: &'static str,
+    page: usize,
+}
+
+fn what(uri: &Uri) -> Result<Wanted<'_>, Response> {
+    let path = uri.path();
+    let file = path.strip_prefix("/feeds/").unwrap_or(path);
     let (id, ext) = file.rsplit_once('.').unwrap_or((file, "html"));
     let kind: &'static str = match ext {
         "html" => "html",
         other => match Format::from_extension(other) {
             Some(f) => f.extension(),
             None => {
-                return not_found(format!(
-                    "unknown format `.{other}`: use .rss, .atom, .json or .html\n"
-                ));
+                return Err(not_found(format!(
+                    "unknown format `.{}`: use .rss, .atom, .json or .html\n",
+                    percent_decode(other)
+                )));
             }
         },
     };
-    let page_param = query.and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("page=")));
+    let page_param = uri
+        .query()
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("page=")));
     let page = match page_param.map(|p| p.parse::<usize>()) {
         None => 1,
         Some(Ok(p)) if (1..=MAX_PAGE).contains(&p) => p,
-        Some(_) => return not_found(format!("no such page: pages run from 1 to {MAX_PAGE}\n")),
+        Some(_) => {
+            return Err(not_found(format!(
+                "no such page: pages run from 1 to {MAX_PAGE}\n"
+            )));
+        }
     };
-    // A cached page exists only for a configured feed (a reload clears the
-    // cache), so a hit needs no look at the config.
+    Ok(Wanted {
+        id: percent_decode(id),
+        kind,
+        page,
+    })
+}
+
+async fn answer(app: &AppState, want: &Wanted<'_>, headers: &HeaderMap) -> Response {
+    let (id, kind, page) = (&*want.id, want.kind, want.page);
     let generation = app.changes.load(Ordering::Acquire);
     if let Some(r) = app.cache.get(id, kind, page, generation) {
         return r.respond(headers);

@@ -4,6 +4,7 @@
 
 mod cache;
 mod feeds;
+mod listen;
 mod ops;
 pub mod websub;
 
@@ -22,6 +23,7 @@ use crate::store::Store;
 
 pub use cache::{FeedCache, Rendered};
 pub use feeds::{page_reports, scan_output};
+pub use listen::serve;
 
 /// What every request handler can reach.
 #[derive(Clone)]
@@ -70,10 +72,13 @@ impl AppState {
     }
 }
 
+/// Every route; [`serve`] answers cached feed pages before it.
 pub fn router(state: AppState) -> Router {
     // The feed route counts its own requests: a middleware layer costs a
     // boxed future per request on the hottest path.
-    let feeds = Router::new().route("/feeds/{file}", get(feeds::feed));
+    // `serve` answers GET and HEAD of feeds before the router; the route
+    // remains for the other methods (405) and for the router on its own.
+    let feeds = Router::new().route("/feeds/{file}", get(feeds::feed_route));
     let others = Router::new()
         .route("/", get(ops::index))
         .route("/opml", get(ops::opml))
@@ -84,17 +89,6 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found_route)
         .layer(middleware::from_fn(count_requests));
     feeds.merge(others).with_state(state)
-}
-
-/// Serves until `shutdown` resolves.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    state: AppState,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 async fn count_requests(request: Request, next: Next) -> Response {
