@@ -448,8 +448,10 @@ fn cluster(p: &Pipeline, source: &SourceConfig, entries: &[Entry], now: DateTime
     );
     if new {
         for e in entries {
+            // Only this entry's component: a full re-clustering per poll
+            // grows with every entry stored.
             if p.clusters
-                .cluster_of(&e.id)
+                .component_of(&e.id)
                 .is_some_and(|c| c.members.len() > 1 && c.id != e.id)
             {
                 crate::metrics::get().dedup_merge();
