@@ -321,10 +321,7 @@ fn fingerprint(entries: &[Entry]) -> String {
         h.update(c.as_bytes());
         h.update([0]);
     }
-    h.finalize()[..12]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::normalize::hex(&h.finalize()[..12])
 }
 
 /// The configured URL, or where a permanent redirect moved it (as long as
