@@ -80,6 +80,22 @@ pub struct SqliteStore {
     /// lookup of a few microseconds, run in place (WAL: never waits for the
     /// writer) instead of a hand-off to the blocking pool.
     readers: Vec<Mutex<Connection>>,
+    /// Joined on drop, so the database is closed when the store is.
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // Closing the channel ends the writer after its current group.
+        let (closed, _) = std::sync::mpsc::channel();
+        drop(std::mem::replace(&mut self.polls, closed));
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+        // Readers first: the last connection to close (the read-write one)
+        // checkpoints and removes the WAL, which a read-only one cannot.
+        self.readers.clear();
+    }
 }
 
 /// One poll for the writer thread, and where its result goes.
@@ -141,7 +157,7 @@ impl SqliteStore {
         let conn = Arc::new(Mutex::new(conn));
         let (polls, jobs) = std::sync::mpsc::channel();
         let writer = conn.clone();
-        std::thread::Builder::new()
+        let writer = std::thread::Builder::new()
             .name("huiliu-sqlite-writer".into())
             .spawn(move || write_polls(&writer, &jobs))
             .map_err(|e| StoreError(format!("cannot start the database writer: {e}")))?;
@@ -149,6 +165,7 @@ impl SqliteStore {
             conn,
             polls,
             readers,
+            writer: Some(writer),
         })
     }
 
@@ -812,6 +829,21 @@ mod tests {
         drop(conn);
         let err = SqliteStore::open(&path).await.err().unwrap();
         assert!(err.to_string().contains("newer"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn dropping_the_store_closes_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        store
+            .commit_poll(&SourceState::new("s"), &[entry("a", "x")], Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(store.state("s").await.unwrap().source_id, "s");
+        drop(store);
+        // The last connection closed: its WAL was checkpointed and removed.
+        assert!(!dir.path().join("h.db-wal").exists());
     }
 
     #[tokio::test]
