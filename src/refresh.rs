@@ -321,10 +321,7 @@ fn fingerprint(entries: &[Entry]) -> String {
         h.update(c.as_bytes());
         h.update([0]);
     }
-    h.finalize()[..12]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::normalize::hex(&h.finalize()[..12])
 }
 
 /// The configured URL, or where a permanent redirect moved it (as long as
@@ -448,8 +445,10 @@ fn cluster(p: &Pipeline, source: &SourceConfig, entries: &[Entry], now: DateTime
     );
     if new {
         for e in entries {
+            // Only this entry's component: a full re-clustering per poll
+            // grows with every entry stored.
             if p.clusters
-                .cluster_of(&e.id)
+                .component_of(&e.id)
                 .is_some_and(|c| c.members.len() > 1 && c.id != e.id)
             {
                 crate::metrics::get().dedup_merge();

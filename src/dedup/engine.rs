@@ -319,6 +319,44 @@ impl Engine {
         Some(self.view(c.members.get(&rep)?))
     }
 
+    /// The same view as [`Engine::cluster_of`], but computed over the
+    /// entry's own component when the clusters are not cached (after a
+    /// change): a walk over the same merge edges [`Engine::build`] unions
+    /// (`judge(i, j)` for `i < j`, candidates being symmetric), so the
+    /// result is identical without re-clustering every entry. The poll path
+    /// asks this after each insert; a full rebuild there costs O(entries)
+    /// per poll.
+    pub fn component_of(&self, id: &str) -> Option<ClusterView> {
+        if self.cache.get().is_some() {
+            return self.cluster_of(id);
+        }
+        let start = *self.by_id.get(id)?;
+        let mut seen: IntMap<u32, ()> = IntMap::default();
+        seen.insert(start, ());
+        let mut members = vec![start];
+        let mut next = 0;
+        let mut cands = Vec::new();
+        while next < members.len() {
+            let u = members[next];
+            next += 1;
+            self.candidates(u, &mut cands);
+            for &v in &cands {
+                if seen.contains_key(&v) {
+                    continue;
+                }
+                if self
+                    .judge(u.min(v), u.max(v))
+                    .is_some_and(|verdict| verdict.rule.merges())
+                {
+                    seen.insert(v, ());
+                    members.push(v);
+                }
+            }
+        }
+        members.sort_by(|&a, &b| self.rank(a).cmp(&self.rank(b)));
+        Some(self.view(&members))
+    }
+
     /// All clusters, singletons included, ordered by cluster id.
     pub fn clusters(&self) -> Vec<ClusterView> {
         let c = self.clusters_cached();

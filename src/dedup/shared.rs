@@ -67,6 +67,11 @@ impl SharedIndex {
         self.with(|e| e.cluster_of(id)).flatten()
     }
 
+    /// [`Engine::component_of`]: `cluster_of` without a full re-clustering.
+    pub fn component_of(&self, id: &str) -> Option<ClusterView> {
+        self.with(|e| e.component_of(id)).flatten()
+    }
+
     pub fn explain(&self, id: &str) -> Option<Explanation> {
         self.with(|e| e.explain(id)).flatten()
     }

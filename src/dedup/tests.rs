@@ -151,6 +151,31 @@ fn order_independent() {
     assert_eq!(e.clusters(), base);
 }
 
+/// The walk over one entry's component gives the full build's answer, both
+/// while entries stream in (nothing cached) and for every entry at the end.
+#[test]
+fn component_of_matches_cluster_of() {
+    let mut recs = parse_jsonl(&fixture("public.jsonl")).expect("parses");
+    recs.extend(parse_jsonl(&fixture("mockweb_pairs.jsonl")).expect("parses"));
+    let mut e = Engine::new(DedupConfig::default());
+    let mut merged = 0;
+    for (i, r) in recs.iter().enumerate() {
+        e.insert(r.clone());
+        if i % 7 == 0 {
+            let local = e.component_of(&r.id);
+            assert_eq!(local, e.cluster_of(&r.id), "{}", r.id);
+            merged += local.is_some_and(|c| c.members.len() > 1) as usize;
+        }
+    }
+    assert!(merged > 0, "the corpus has duplicates");
+    for r in &recs {
+        e.remove(&r.id);
+        e.insert(r.clone());
+        let local = e.component_of(&r.id);
+        assert_eq!(local, e.cluster_of(&r.id), "{}", r.id);
+    }
+}
+
 fn rec(id: &str, url: &str, title: &str, text: &str, day: i64) -> DedupRecord {
     DedupRecord {
         id: id.into(),

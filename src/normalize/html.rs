@@ -7,16 +7,28 @@ use url::Url;
 /// Removes scripts, event handlers, `javascript:` URLs, iframes and styles;
 /// makes relative links and images absolute against `base`.
 pub fn sanitize(html: &str, base: Option<&Url>) -> String {
-    let mut builder = ammonia::Builder::default();
-    builder
-        .link_rel(Some("noopener noreferrer"))
-        .add_tag_attributes("img", &["loading"])
-        .strip_comments(true);
-    builder.url_relative(match base {
-        Some(b) => UrlRelative::RewriteWithBase(b.clone()),
-        None => UrlRelative::Deny,
+    thread_local! {
+        // Building the allow-lists (sets of tags and attributes) costs more
+        // than cleaning a short entry: built once per thread, and only the
+        // base changes between calls.
+        static BUILDER: std::cell::RefCell<ammonia::Builder<'static>> = {
+            let mut builder = ammonia::Builder::default();
+            builder
+                .link_rel(Some("noopener noreferrer"))
+                .add_tag_attributes("img", &["loading"])
+                .strip_comments(true);
+            std::cell::RefCell::new(builder)
+        };
+    }
+    let cleaned = BUILDER.with(|b| {
+        let mut builder = b.borrow_mut();
+        builder.url_relative(match base {
+            Some(b) => UrlRelative::RewriteWithBase(b.clone()),
+            None => UrlRelative::Deny,
+        });
+        builder.clean(html).to_string()
     });
-    strip_control_chars(builder.clean(html).to_string().trim())
+    strip_control_chars(cleaned.trim())
 }
 
 /// Escapes text for XML and HTML (element content and quoted attributes).
@@ -165,6 +177,18 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("src=\"http://example.org/i.png\""), "{out}");
+    }
+
+    #[test]
+    fn each_call_uses_its_own_base() {
+        let a = Url::parse("http://a.example/x/").unwrap();
+        let b = Url::parse("http://b.example/y/").unwrap();
+        let html = r#"<a href="p.html">p</a>"#;
+        assert!(sanitize(html, Some(&a)).contains("http://a.example/x/p.html"));
+        assert!(sanitize(html, Some(&b)).contains("http://b.example/y/p.html"));
+        let none = sanitize(html, None);
+        assert!(!none.contains("p.html"), "{none}");
+        assert!(sanitize(html, Some(&a)).contains("http://a.example/x/p.html"));
     }
 
     #[test]

@@ -184,7 +184,14 @@ fn content_hash(e: &Entry) -> String {
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    // Lower-case, two digits a byte; no formatter per byte (hot: every entry).
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(DIGITS[usize::from(b >> 4)] as char);
+        out.push(DIGITS[usize::from(b & 15)] as char);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -217,6 +224,12 @@ mod tests {
         assert_eq!(e.key, "guid:g1");
         assert_eq!(e.language.as_deref(), Some("zh"));
         assert_eq!(e.id.len(), 32);
+    }
+
+    #[test]
+    fn hex_is_lower_case_two_digits_a_byte() {
+        assert_eq!(hex(&[0, 9, 10, 255, 0x5a]), "00090aff5a");
+        assert_eq!(hex(&[]), "");
     }
 
     #[test]

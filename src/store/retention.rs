@@ -44,7 +44,7 @@ pub(super) fn incremental_auto_vacuum(conn: &Connection) -> Result<(), StoreErro
 /// Inside a poll's transaction: whether this entry was pruned (then the
 /// poll leaves it out, and the pruned key is marked as still listed).
 pub(super) fn was_pruned(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     e: &Entry,
     now: DateTime<Utc>,
 ) -> Result<bool, StoreError> {

@@ -74,34 +74,116 @@ const MIGRATIONS: &[&str] = &[
 
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// Polls to commit, taken by the writer thread ([`write_polls`]).
+    polls: std::sync::mpsc::Sender<PollJob>,
+    /// Read-only connections for the per-poll state read: a primary-key
+    /// lookup of a few microseconds, run in place (WAL: never waits for the
+    /// writer) instead of a hand-off to the blocking pool.
+    readers: Vec<Mutex<Connection>>,
+    /// Joined on drop, so the database is closed when the store is.
+    writer: Option<std::thread::JoinHandle<()>>,
 }
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // Closing the channel ends the writer after its current group.
+        let (closed, _) = std::sync::mpsc::channel();
+        drop(std::mem::replace(&mut self.polls, closed));
+        if let Some(writer) = self.writer.take() {
+            let _ = writer.join();
+        }
+        // Readers first: the last connection to close (the read-write one)
+        // checkpoints and removes the WAL, which a read-only one cannot.
+        self.readers.clear();
+    }
+}
+
+/// One poll for the writer thread, and where its result goes.
+struct PollJob {
+    state: SourceState,
+    entries: Vec<Entry>,
+    now: DateTime<Utc>,
+    done: tokio::sync::oneshot::Sender<Result<PollCounts, StoreError>>,
+}
+
+/// The most polls committed in one transaction.
+const MAX_GROUP: usize = 256;
+
+/// How long the writer waits for more polls after the first of a group.
+const GROUP_WAIT: std::time::Duration = std::time::Duration::from_millis(1);
+
+/// How many read connections serve state reads.
+const READERS: usize = 4;
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file and migrates it.
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let path = path.to_path_buf();
-        let conn = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError(format!("cannot create the folder {}: {e}", dir.display()))
+        let conn = tokio::task::spawn_blocking(
+            move || -> Result<(Connection, Vec<Mutex<Connection>>), StoreError> {
+                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(dir).map_err(|e| {
+                        StoreError(format!("cannot create the folder {}: {e}", dir.display()))
+                    })?;
+                }
+                let mut conn = Connection::open(&path).map_err(|e| {
+                    StoreError(format!("cannot open the database {}: {e}", path.display()))
                 })?;
-            }
-            let mut conn = Connection::open(&path).map_err(|e| {
-                StoreError(format!("cannot open the database {}: {e}", path.display()))
-            })?;
-            conn.busy_timeout(std::time::Duration::from_secs(10))?;
-            super::retention::incremental_auto_vacuum(&conn)?;
-            conn.pragma_update(None, "journal_mode", "WAL")?;
-            conn.pragma_update(None, "synchronous", "NORMAL")?;
-            migrate(&mut conn)
-                .map_err(|e| StoreError(format!("migrating {}: {}", path.display(), e.0)))?;
-            Ok(conn)
-        })
+                conn.busy_timeout(std::time::Duration::from_secs(10))?;
+                super::retention::incremental_auto_vacuum(&conn)?;
+                conn.pragma_update(None, "journal_mode", "WAL")?;
+                conn.pragma_update(None, "synchronous", "NORMAL")?;
+                migrate(&mut conn)
+                    .map_err(|e| StoreError(format!("migrating {}: {}", path.display(), e.0)))?;
+                let mut readers = Vec::with_capacity(READERS);
+                for _ in 0..READERS {
+                    let r = Connection::open_with_flags(
+                        &path,
+                        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+                            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                    )
+                    .map_err(|e| {
+                        StoreError(format!("cannot open the database {}: {e}", path.display()))
+                    })?;
+                    r.busy_timeout(std::time::Duration::from_secs(10))?;
+                    readers.push(Mutex::new(r));
+                }
+                Ok((conn, readers))
+            },
+        )
         .await
         .map_err(|e| StoreError(format!("database task failed: {e}")))??;
+        let (conn, readers) = conn;
+        let conn = Arc::new(Mutex::new(conn));
+        let (polls, jobs) = std::sync::mpsc::channel();
+        let writer = conn.clone();
+        let writer = std::thread::Builder::new()
+            .name("huiliu-sqlite-writer".into())
+            .spawn(move || write_polls(&writer, &jobs))
+            .map_err(|e| StoreError(format!("cannot start the database writer: {e}")))?;
         Ok(SqliteStore {
-            conn: Arc::new(Mutex::new(conn)),
+            conn,
+            polls,
+            readers,
+            writer: Some(writer),
         })
+    }
+
+    /// Runs `f` with a read-only connection, in place: the first free one,
+    /// else waits for one (each use is a short indexed lookup).
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        for r in &self.readers {
+            if let Ok(c) = r.try_lock() {
+                return f(&c);
+            }
+        }
+        let c = self.readers[0]
+            .lock()
+            .map_err(|_| StoreError("database lock poisoned by an earlier panic".into()))?;
+        f(&c)
     }
 
     /// Runs `f` with the connection on the blocking pool.
@@ -120,6 +202,126 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError(format!("database task failed: {e}")))?
     }
+}
+
+/// The writer thread: commits polls in groups, one transaction per group
+/// and a savepoint per poll, so a failing poll rolls back alone and a crash
+/// loses whole polls only (never half of one). Each caller hears back only
+/// after the group's COMMIT. Polls that queued while the previous group
+/// committed form the next group: no waiting to fill one.
+fn write_polls(conn: &Mutex<Connection>, jobs: &std::sync::mpsc::Receiver<PollJob>) {
+    // Ends when the store (the only sender) is dropped.
+    while let Ok(first) = jobs.recv() {
+        // Let the polls finishing meanwhile join this group: one COMMIT
+        // (and WAL write) for all of them, at the cost of a millisecond.
+        std::thread::sleep(GROUP_WAIT);
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match jobs.try_recv() {
+                Ok(job) => group.push(job),
+                Err(_) => break,
+            }
+        }
+        let results = match conn.lock() {
+            Ok(mut c) => commit_group(&mut c, &group),
+            Err(_) => Err(StoreError(
+                "database lock poisoned by an earlier panic".into(),
+            )),
+        };
+        match results {
+            Ok(results) => {
+                for (job, r) in group.into_iter().zip(results) {
+                    let _ = job.done.send(r);
+                }
+            }
+            Err(e) => {
+                for job in group {
+                    let _ = job.done.send(Err(StoreError(e.0.clone())));
+                }
+            }
+        }
+    }
+}
+
+/// One transaction for `group`; the outer error means nothing was stored.
+fn commit_group(
+    c: &mut Connection,
+    group: &[PollJob],
+) -> Result<Vec<Result<PollCounts, StoreError>>, StoreError> {
+    let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let mut results = Vec::with_capacity(group.len());
+    // Cached statements rather than `Savepoint` (which parses its SQL each time).
+    let step = |sql: &str| -> Result<(), StoreError> {
+        tx.prepare_cached(sql)?.execute([])?;
+        Ok(())
+    };
+    for job in group {
+        step("SAVEPOINT poll")?;
+        match write_poll(&tx, &job.state, &job.entries, job.now) {
+            Ok(counts) => {
+                step("RELEASE poll")?;
+                results.push(Ok(counts));
+            }
+            Err(e) => {
+                step("ROLLBACK TO poll")?;
+                step("RELEASE poll")?;
+                results.push(Err(e));
+            }
+        }
+    }
+    tx.commit()?;
+    if std::env::var_os("HUILIU_GROUPS").is_some() {
+        eprintln!("group {}", group.len());
+    }
+    Ok(results)
+}
+
+/// Every entry of one poll and the source's new state.
+fn write_poll(
+    c: &Connection,
+    state: &SourceState,
+    entries: &[Entry],
+    now: DateTime<Utc>,
+) -> Result<PollCounts, StoreError> {
+    let mut counts = PollCounts::default();
+    for e in entries {
+        if super::retention::was_pruned(c, e, now)? {
+            counts.unchanged += 1;
+            continue;
+        }
+        upsert(c, e, now, &mut counts)?;
+    }
+    c.prepare_cached(
+        &format!(
+            "INSERT INTO source_state ({STATE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+             ON CONFLICT (source_id) DO UPDATE SET etag = ?2, last_modified = ?3, last_attempt = ?4,
+               last_success = ?5, last_status = ?6, last_error = ?7, consecutive_failures = ?8,
+               next_due = ?9, moved_to = ?10, error_kind = ?11, http_status = ?12,
+               disabled_url = ?13, interval_secs = ?14, feed_hint_secs = ?15,
+               fingerprint = ?16, last_change = ?17, scrape_health = ?18"
+        ),
+    )?
+    .execute(params![
+            state.source_id,
+            state.etag,
+            state.last_modified,
+            ts(state.last_attempt),
+            ts(state.last_success),
+            state.last_status.map(|s| s.as_str()),
+            state.last_error,
+            state.consecutive_failures,
+            ts(state.next_due),
+            state.moved_to,
+            state.error_kind,
+            state.http_status,
+            state.disabled_url,
+            state.interval_secs.map(|v| v.min(i64::MAX as u64) as i64),
+            state.feed_hint_secs.map(|v| v.min(i64::MAX as u64) as i64),
+            state.fingerprint,
+            ts(state.last_change),
+            state.scrape.as_ref().map(json).transpose()?,
+        ])?;
+    Ok(counts)
 }
 
 pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
@@ -215,7 +417,7 @@ pub(super) fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<StoredEntry> {
 
 /// Inserts or updates one entry inside the poll's transaction.
 fn upsert(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &Connection,
     e: &Entry,
     now: DateTime<Utc>,
     counts: &mut PollCounts,
@@ -272,17 +474,15 @@ fn upsert(
 #[async_trait]
 impl Store for SqliteStore {
     async fn state(&self, source_id: &str) -> Result<SourceState, StoreError> {
-        let id = source_id.to_string();
-        self.with(move |c| {
+        self.read(|c| {
             let found = c
                 .prepare_cached(&format!(
                     "SELECT {STATE_COLUMNS} FROM source_state WHERE source_id = ?1"
                 ))?
-                .query_row([&id], state_from_row)
+                .query_row([source_id], state_from_row)
                 .optional()?;
-            Ok(found.unwrap_or_else(|| SourceState::new(&id)))
+            Ok(found.unwrap_or_else(|| SourceState::new(source_id)))
         })
-        .await
     }
 
     async fn states(&self) -> Result<Vec<SourceState>, StoreError> {
@@ -302,52 +502,16 @@ impl Store for SqliteStore {
         entries: &[Entry],
         now: DateTime<Utc>,
     ) -> Result<PollCounts, StoreError> {
-        let state = state.clone();
-        let entries = entries.to_vec();
-        self.with(move |c| {
-            let tx = c.transaction()?;
-            let mut counts = PollCounts::default();
-            for e in &entries {
-                if super::retention::was_pruned(&tx, e, now)? {
-                    counts.unchanged += 1;
-                    continue;
-                }
-                upsert(&tx, e, now, &mut counts)?;
-            }
-            tx.prepare_cached(
-                &format!(
-                    "INSERT INTO source_state ({STATE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
-                     ON CONFLICT (source_id) DO UPDATE SET etag = ?2, last_modified = ?3, last_attempt = ?4,
-                       last_success = ?5, last_status = ?6, last_error = ?7, consecutive_failures = ?8,
-                       next_due = ?9, moved_to = ?10, error_kind = ?11, http_status = ?12,
-                       disabled_url = ?13, interval_secs = ?14, feed_hint_secs = ?15,
-                       fingerprint = ?16, last_change = ?17, scrape_health = ?18"
-                ),
-            )?
-            .execute(params![
-                    state.source_id,
-                    state.etag,
-                    state.last_modified,
-                    ts(state.last_attempt),
-                    ts(state.last_success),
-                    state.last_status.map(|s| s.as_str()),
-                    state.last_error,
-                    state.consecutive_failures,
-                    ts(state.next_due),
-                    state.moved_to,
-                    state.error_kind,
-                    state.http_status,
-                    state.disabled_url,
-                    state.interval_secs.map(|v| v.min(i64::MAX as u64) as i64),
-                    state.feed_hint_secs.map(|v| v.min(i64::MAX as u64) as i64),
-                    state.fingerprint,
-                    ts(state.last_change),
-                    state.scrape.as_ref().map(json).transpose()?,
-                ])?;
-            tx.commit()?;
-            Ok(counts)
-        })
-        .await
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job = PollJob {
+            state: state.clone(),
+            entries: entries.to_vec(),
+            now,
+            done,
+        };
+        let stopped = || StoreError("the database writer stopped".into());
+        self.polls.send(job).map_err(|_| stopped())?;
+        result.await.map_err(|_| stopped())?
     }
 
     async fn entries(&self, query: &EntryQuery) -> Result<Vec<StoredEntry>, StoreError> {
@@ -587,6 +751,59 @@ mod tests {
         assert_eq!(got[0].entry.text, "two");
     }
 
+    /// Polls committed together: a failing one stores nothing (neither its
+    /// entries nor its state) and the others are all stored.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_poll_in_a_group_rolls_back_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(SqliteStore::open(&dir.path().join("h.db")).await.unwrap());
+        let now = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        let mut seed = entry("a", "x");
+        seed.source_id = "seed".into();
+        seed.id = crate::normalize::stable_id("seed", "a");
+        let taken = seed.id.clone();
+        store
+            .commit_poll(&SourceState::new("seed"), &[seed], now)
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..200 {
+            let taken = taken.clone();
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                let id = format!("s{i}");
+                let mut st = SourceState::new(&id);
+                st.etag = Some(format!("\"{i}\""));
+                let mut ok = entry("a", "x");
+                ok.source_id = id.clone();
+                ok.id = crate::normalize::stable_id(&id, "a");
+                let mut entries = vec![ok];
+                if i % 10 == 3 {
+                    // Another entry's id: the primary key refuses it.
+                    let mut bad = entry("b", "y");
+                    bad.source_id = id.clone();
+                    bad.id = taken;
+                    entries.push(bad);
+                }
+                store.commit_poll(&st, &entries, now).await
+            }));
+        }
+        for (i, t) in tasks.into_iter().enumerate() {
+            let r = t.await.unwrap();
+            let id = format!("s{i}");
+            let state = store.state(&id).await.unwrap();
+            if i % 10 == 3 {
+                assert!(r.is_err(), "{i}");
+                assert_eq!(state.etag, None, "{i}");
+                assert_eq!(store.entry_count(&id).await.unwrap(), 0, "{i}");
+            } else {
+                assert_eq!(r.unwrap().new, 1, "{i}");
+                assert_eq!(state.etag, Some(format!("\"{i}\"")), "{i}");
+                assert_eq!(store.entry_count(&id).await.unwrap(), 1, "{i}");
+            }
+        }
+    }
+
     #[tokio::test]
     async fn reopening_keeps_data_and_refuses_newer_schemas() {
         let dir = tempfile::tempdir().unwrap();
@@ -612,6 +829,21 @@ mod tests {
         drop(conn);
         let err = SqliteStore::open(&path).await.err().unwrap();
         assert!(err.to_string().contains("newer"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn dropping_the_store_closes_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        store
+            .commit_poll(&SourceState::new("s"), &[entry("a", "x")], Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(store.state("s").await.unwrap().source_id, "s");
+        drop(store);
+        // The last connection closed: its WAL was checkpointed and removed.
+        assert!(!dir.path().join("h.db-wal").exists());
     }
 
     #[tokio::test]
