@@ -132,6 +132,18 @@ impl From<FetchError> for Failure {
 
 /// Refreshes one source and records the result.
 pub async fn refresh_source(p: &Pipeline, source: &SourceConfig) -> PollReport {
+    refresh_source_with(p, source, None).await
+}
+
+/// [`refresh_source`], releasing `worker` once the source has answered and
+/// its entries are normalized: the worker limit bounds requests and parsing
+/// in flight, and another source's request need not wait for this one's
+/// database write (which the store may group with others).
+pub async fn refresh_source_with(
+    p: &Pipeline,
+    source: &SourceConfig,
+    worker: Option<tokio::sync::OwnedSemaphorePermit>,
+) -> PollReport {
     let started = Instant::now();
     let now = Utc::now();
     let report = |outcome, next_due, url: &Url| PollReport {
@@ -155,6 +167,7 @@ pub async fn refresh_source(p: &Pipeline, source: &SourceConfig) -> PollReport {
     state.last_attempt = Some(now);
 
     let step = fetch_and_normalize(p, source, &url, &state).await;
+    drop(worker);
     let http = source.kind != SourceKind::File;
     let mut next_url = url.clone();
     let (entries, outcome) = match step {

@@ -23,7 +23,7 @@ use url::Url;
 use crate::config::SourceConfig;
 use crate::fetch::politeness;
 use crate::model::SourceState;
-use crate::refresh::{Pipeline, PollReport, current_url, refresh_source};
+use crate::refresh::{Pipeline, PollReport, current_url, refresh_source_with};
 
 /// The longest a `Retry-After` can push a source's next poll.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -135,10 +135,13 @@ impl Polls {
                 w = workers.acquire_owned() => w,
                 _ = stop.wait_for(|s| *s) => return (i, None),
             };
-            // Boxed: the big future only exists while it runs.
-            let report =
-                politeness::with_reserved(turn, Box::pin(refresh_source(&p, &source))).await;
-            drop(worker);
+            // Boxed: the big future only exists while it runs. The worker
+            // is released when the fetch is done, before the write.
+            let report = politeness::with_reserved(
+                turn,
+                Box::pin(refresh_source_with(&p, &source, worker.ok())),
+            )
+            .await;
             (i, Some(report))
         });
         self.ids.insert(handle.id(), i);
