@@ -1,14 +1,14 @@
 //! The incremental engine: entries in, clusters out.
 //!
 //! Order independence: inserts only update order-free state (the key index,
-//! the document-frequency table, the entries). Candidate pairs, verification
+//! the entries). Document frequencies, candidate pairs, verification
 //! and union-find run on demand over the *current* set, so every decision
 //! depends on the final set alone, never on what was seen first. The cost is
 //! a full re-clustering pass after changes (cached until the next change),
 //! which is linear in entries × candidates.
 
 use super::df::DfTable;
-use super::sketch::{IntMap, MultiMap, band_keys, minhash, sample_keys};
+use super::sketch::{MultiMap, band_keys, minhash, sample_keys};
 use super::text::{Prepared, prepare};
 use super::verify::{DedupConfig, Rule, Verdict, verify};
 use std::collections::HashMap;
@@ -82,10 +82,14 @@ impl fmt::Display for Explanation {
 }
 
 struct Clusters {
+    /// Document frequencies over the set the clusters were built from.
+    df: DfTable,
     /// Slot → slot of its representative (`u32::MAX` for empty slots).
     rep: Vec<u32>,
-    /// Representative slot → members, representative first.
-    members: IntMap<u32, Vec<u32>>,
+    /// Representative slot → its members' range in `order`.
+    span: Vec<(u32, u32)>,
+    /// Slots grouped by cluster, representative first.
+    order: Vec<u32>,
 }
 
 /// Near-duplicate clustering over a changing set of entries.
@@ -96,7 +100,6 @@ pub struct Engine {
     by_id: HashMap<String, u32>,
     by_url: HashMap<String, Vec<u32>>,
     index: MultiMap,
-    df: DfTable,
     cache: OnceLock<Clusters>,
 }
 
@@ -117,7 +120,6 @@ impl Engine {
             by_id: HashMap::with_capacity(n),
             by_url: HashMap::with_capacity(n),
             index: MultiMap::with_capacity(n * per, cfg.key_cap),
-            df: DfTable::default(),
             cache: OnceLock::new(),
         }
     }
@@ -156,7 +158,6 @@ impl Engine {
         for &k in &keys {
             self.index.insert(k, slot);
         }
-        self.df.add_all(&prep.shingles);
         if !rec.url.is_empty() {
             self.by_url.entry(rec.url.clone()).or_default().push(slot);
         }
@@ -192,7 +193,6 @@ impl Engine {
                 self.index.repair(k, &vals);
             }
         }
-        self.df.sub_all(&e.prep.shingles);
         if let Some(v) = self.by_url.get_mut(&e.url) {
             v.retain(|&x| x != slot);
             if v.is_empty() {
@@ -210,9 +210,30 @@ impl Engine {
     /// Candidate slots of `slot`: shared band key, shared rare sampled key
     /// (within the time window), or the same URL.
     fn candidates(&self, slot: u32, out: &mut Vec<u32>) {
+        let Some(e) = self.entry(slot) else {
+            out.clear();
+            return;
+        };
+        let published = |j: u32| self.entry(j).and_then(|o| o.published);
+        self.key_candidates(slot, published, &mut Vec::new(), out);
+        if let Some(v) = self.by_url.get(&e.url) {
+            out.extend(v.iter().filter(|&&j| j != slot));
+        }
+        out.sort_unstable();
+        out.dedup();
+    }
+
+    /// The candidates from shared keys, unsorted; `published` gives a
+    /// slot's date (a dense copy while clustering: fewer cache misses).
+    fn key_candidates(
+        &self,
+        slot: u32,
+        published: impl Fn(u32) -> Option<i64>,
+        post: &mut Vec<u32>,
+        out: &mut Vec<u32>,
+    ) {
         out.clear();
         let Some(e) = self.entry(slot) else { return };
-        let mut post = Vec::new();
         for &k in &e.keys {
             // Keys over the cap are stock phrases: no evidence either way.
             if self.index.overflow(k) > 0 {
@@ -221,26 +242,19 @@ impl Engine {
             post.clear();
             self.index.for_each(k, |j| post.push(j));
             if k & 1 == 1 || post.len() <= self.cfg.sample_max_df {
-                out.extend_from_slice(&post);
+                out.extend_from_slice(post);
             }
         }
         let w = self.cfg.window_secs;
-        out.retain(
-            |&j| match (e.published, self.entry(j).and_then(|o| o.published)) {
-                (Some(a), Some(b)) => j != slot && (a - b).abs() <= w,
-                _ => j != slot,
-            },
-        );
-        if let Some(v) = self.by_url.get(&e.url) {
-            out.extend(v.iter().filter(|&&j| j != slot));
-        }
-        out.sort_unstable();
-        out.dedup();
+        out.retain(|&j| match (e.published, published(j)) {
+            (Some(a), Some(b)) => j != slot && (a - b).abs() <= w,
+            _ => j != slot,
+        });
     }
 
-    fn judge(&self, a: u32, b: u32) -> Option<Verdict> {
+    fn judge(&self, df: &DfTable, a: u32, b: u32) -> Option<Verdict> {
         let (x, y) = (self.entry(a)?, self.entry(b)?);
-        let mut v = verify(&x.prep, &y.prep, &self.df, &self.cfg);
+        let mut v = verify(&x.prep, &y.prep, df, &self.cfg);
         if !x.url.is_empty() && x.url == y.url {
             v.rule = Rule::SameUrl;
         }
@@ -257,6 +271,7 @@ impl Engine {
 
     fn build(&self) -> Clusters {
         let n = self.entries.len();
+        let df = DfTable::build(self.entries.iter().flatten().map(|e| &e.prep.shingles[..]));
         let mut parent: Vec<u32> = (0..n as u32).collect();
         fn find(p: &mut [u32], mut x: u32) -> u32 {
             while p[x as usize] != x {
@@ -265,36 +280,78 @@ impl Engine {
             }
             x
         }
-        let mut cands = Vec::new();
+        // Same URL always merges: join those groups up front, so the pair
+        // loop below only needs the key candidates.
+        for (&first, rest) in self.by_url.values().filter_map(|v| v.split_first()) {
+            for &j in rest {
+                let (r0, rj) = (find(&mut parent, first), find(&mut parent, j));
+                parent[r0.max(rj) as usize] = r0.min(rj);
+            }
+        }
+        let published: Vec<Option<i64>> = (0..n as u32)
+            .map(|i| self.entry(i).and_then(|e| e.published))
+            .collect();
+        let (mut cands, mut post) = (Vec::new(), Vec::new());
         for i in 0..n as u32 {
-            self.candidates(i, &mut cands);
+            self.key_candidates(i, |j| published[j as usize], &mut post, &mut cands);
+            cands.sort_unstable();
+            cands.dedup();
             for &j in cands.iter().filter(|&&j| j > i) {
                 let (ri, rj) = (find(&mut parent, i), find(&mut parent, j));
                 if ri == rj {
                     continue; // already joined: the verdict cannot change the closure
                 }
-                if self.judge(i, j).is_some_and(|v| v.rule.merges()) {
+                if self.judge(&df, i, j).is_some_and(|v| v.rule.merges()) {
                     parent[ri.max(rj) as usize] = ri.min(rj);
                 }
             }
         }
-        let mut members: IntMap<u32, Vec<u32>> = IntMap::default();
+        // Members grouped by root in one array (counting sort), each group
+        // ordered representative first.
+        let mut root = vec![u32::MAX; n];
+        let mut start = vec![0u32; n + 1];
         for i in 0..n as u32 {
             if self.entry(i).is_some() {
                 let r = find(&mut parent, i);
-                members.entry(r).or_default().push(i);
+                root[i as usize] = r;
+                start[r as usize + 1] += 1;
             }
         }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut order = vec![0u32; start[n] as usize];
+        for i in 0..n as u32 {
+            let r = root[i as usize];
+            if r != u32::MAX {
+                order[fill[r as usize] as usize] = i;
+                fill[r as usize] += 1;
+            }
+        }
+        drop(fill);
         let mut rep = vec![u32::MAX; n];
-        let mut out = IntMap::default();
-        for (_, mut m) in members {
-            m.sort_by(|&a, &b| self.rank(a).cmp(&self.rank(b)));
-            for &s in &m {
+        let mut span = vec![(0u32, 0u32); n];
+        for r in 0..n {
+            let (a, b) = (start[r] as usize, start[r + 1] as usize);
+            if a == b {
+                continue;
+            }
+            let m = &mut order[a..b];
+            if m.len() > 1 {
+                m.sort_by(|&x, &y| self.rank(x).cmp(&self.rank(y)));
+            }
+            for &s in m.iter() {
                 rep[s as usize] = m[0];
             }
-            out.insert(m[0], m);
+            span[m[0] as usize] = (a as u32, b as u32);
         }
-        Clusters { rep, members: out }
+        Clusters {
+            df,
+            rep,
+            span,
+            order,
+        }
     }
 
     fn clusters_cached(&self) -> &Clusters {
@@ -316,25 +373,45 @@ impl Engine {
         let slot = *self.by_id.get(id)?;
         let c = self.clusters_cached();
         let rep = *c.rep.get(slot as usize)?;
-        Some(self.view(c.members.get(&rep)?))
+        let &(a, b) = c.span.get(rep as usize)?;
+        Some(self.view(c.order.get(a as usize..b as usize)?))
     }
 
     /// All clusters, singletons included, ordered by cluster id.
     pub fn clusters(&self) -> Vec<ClusterView> {
         let c = self.clusters_cached();
-        let mut v: Vec<ClusterView> = c.members.values().map(|m| self.view(m)).collect();
-        v.sort_by(|a, b| a.id.cmp(&b.id));
-        v
+        let id = |s: u32| self.entry(s).map_or("", |e| e.id.as_str());
+        // Representatives by id; an 8-byte prefix settles most comparisons
+        // without reading both strings.
+        let prefix = |s: u32| {
+            let mut p = [0u8; 8];
+            let b = id(s).as_bytes();
+            let k = b.len().min(8);
+            p[..k].copy_from_slice(&b[..k]);
+            u64::from_be_bytes(p)
+        };
+        let mut reps: Vec<(u64, u32)> = (0..c.rep.len() as u32)
+            .filter(|&s| c.rep[s as usize] == s)
+            .map(|s| (prefix(s), s))
+            .collect();
+        reps.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| id(a.1).cmp(id(b.1))));
+        reps.iter()
+            .map(|&(_, r)| {
+                let (a, b) = c.span[r as usize];
+                self.view(&c.order[a as usize..b as usize])
+            })
+            .collect()
     }
 
     pub fn explain(&self, id: &str) -> Option<Explanation> {
         let slot = *self.by_id.get(id)?;
         let cluster = self.cluster_of(id)?;
+        let df = &self.clusters_cached().df;
         let mut cands = Vec::new();
         self.candidates(slot, &mut cands);
         let mut pairs: Vec<(String, Verdict)> = cands
             .iter()
-            .filter_map(|&j| Some((self.entry(j)?.id.clone(), self.judge(slot, j)?)))
+            .filter_map(|&j| Some((self.entry(j)?.id.clone(), self.judge(df, slot, j)?)))
             .collect();
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
         Some(Explanation {
@@ -354,7 +431,8 @@ impl Engine {
         self.index.len()
     }
 
-    /// Bytes of the verification state: shingle sets and the DF table.
+    /// Bytes of the verification state: shingle sets and the DF table (as
+    /// last built with the clusters).
     pub fn verify_bytes(&self) -> usize {
         let sh: usize = self
             .entries
@@ -362,6 +440,6 @@ impl Engine {
             .flatten()
             .map(|e| e.prep.shingles.capacity() * 4 + e.prep.anchors.capacity() * 8)
             .sum();
-        sh + self.df.bytes()
+        sh + self.cache.get().map_or(0, |c| c.df.bytes())
     }
 }
