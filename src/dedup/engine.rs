@@ -155,6 +155,7 @@ impl Engine {
                 (self.entries.len() - 1) as u32
             }
         };
+        self.index.warm(&keys);
         for &k in &keys {
             self.index.insert(k, slot);
         }
@@ -293,6 +294,10 @@ impl Engine {
             .collect();
         let (mut cands, mut post) = (Vec::new(), Vec::new());
         for i in 0..n as u32 {
+            // The next entry's lookups load while this one is judged.
+            if let Some(e) = self.entry(i + 1) {
+                self.index.warm(&e.keys);
+            }
             self.key_candidates(i, |j| published[j as usize], &mut post, &mut cands);
             cands.sort_unstable();
             cands.dedup();
