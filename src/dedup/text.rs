@@ -73,8 +73,33 @@ pub fn fold(s: &str) -> Cow<'_, str> {
     if w.is_ascii() || !w.chars().any(t2s_active) {
         w
     } else {
-        Cow::Owned(fast2s::convert(&w))
+        Cow::Owned(t2s(&w))
     }
+}
+
+/// `fast2s::convert`, calling it only on the chars it may change, each
+/// with its neighbours (its rules look one char either side).
+fn t2s(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut win = String::new();
+    let mut prev = None;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        let next = chars.peek().copied();
+        if t2s_active(c) {
+            win.clear();
+            win.extend(prev);
+            win.push(c);
+            win.extend(next);
+            // One char out per char in: ours is after `prev`, if any.
+            let done = fast2s::convert(&win);
+            out.push(done.chars().nth(prev.is_some() as usize).unwrap_or(c));
+        } else {
+            out.push(c);
+        }
+        prev = Some(c);
+    }
+    out
 }
 
 /// Common CJK ideographs: no decomposition, combining class 0 (tested).
@@ -211,11 +236,15 @@ impl Word {
     };
 
     fn push(&mut self, c: char) {
+        self.chars += 1;
+        if c.is_ascii() {
+            self.fnv = (self.fnv ^ c as u64).wrapping_mul(0x0100_0000_01B3);
+            return;
+        }
         let mut buf = [0u8; 4];
         for &b in c.encode_utf8(&mut buf).as_bytes() {
             self.fnv = (self.fnv ^ b as u64).wrapping_mul(0x0100_0000_01B3);
         }
-        self.chars += 1;
     }
 }
 
@@ -264,11 +293,12 @@ fn tokenize(s: &str, cjk_n: usize, word_n: usize) -> Prepared {
         }
         *word = Word::EMPTY;
     };
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
+    let bytes = s.as_bytes();
+    for (at, c) in s.char_indices() {
         let k = kind(c);
         // A decimal point inside a number stays part of it.
-        if c == '.' && word_kind == Kind::Digit && chars.peek().is_some_and(|n| n.is_ascii_digit())
+        // (An ASCII digit byte is always a whole char.)
+        if c == '.' && word_kind == Kind::Digit && bytes.get(at + 1).is_some_and(u8::is_ascii_digit)
         {
             word.push('.');
             continue;
@@ -389,6 +419,9 @@ mod tests {
             "乾隆的乾兒子一邊乾淨利落地擲出了一個乾卦",
             "「藉」其他意义仍然保留的，藉口、憑藉的藉",
             "看著 苧麻 闔家 鍾書 校讎",
+            "畫畫乾乾藉藉著著",
+            "乾",
+            "藉口",
             "ﬁle ① ㈱ ｶﾀｶﾅ Å e\u{301} a\u{301}\u{316} 漢字\u{301}",
             "中文。“引号”《书名》、顿号 mixed with English",
             "",
