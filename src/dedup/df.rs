@@ -3,7 +3,7 @@
 //! Built in one go from the current entries' shingle sets (when clusters are
 //! computed), not updated per insert: a hash-table update per shingle was a
 //! cache miss each, the largest cost of inserting at a million entries.
-//! Here the keys are radix-sorted and counted in sequential passes.
+//! Here the keys are radix-sorted (mostly in cache) and counted.
 
 /// Counts of keys held by two or more entries, in a sorted table with gaps:
 /// a key sits at or after its home slot (`key * len / 2^32`, monotone in the
@@ -19,11 +19,15 @@ pub struct DfTable {
     len: usize,
 }
 
-/// One stable counting-sort pass on the 11-bit digit at `shift`.
-fn radix_pass(src: &[u32], dst: &mut [u32], shift: u32, hist: &[usize; 2048]) {
+/// Stable counting sort of `src` into `dst` on the 11-bit digit at `shift`.
+fn radix_pass(src: &[u32], dst: &mut [u32], shift: u32) {
     let mut pos = [0usize; 2048];
+    for &k in src {
+        pos[(k >> shift) as usize & 2047] += 1;
+    }
     let mut sum = 0;
-    for (p, h) in pos.iter_mut().zip(hist) {
+    for p in pos.iter_mut() {
+        let h = *p;
         *p = sum;
         sum += h;
     }
@@ -37,54 +41,54 @@ fn radix_pass(src: &[u32], dst: &mut [u32], shift: u32, hist: &[usize; 2048]) {
 impl DfTable {
     /// Counts every key of every set (each set already deduplicated).
     pub fn build<'a>(sets: impl Iterator<Item = &'a [u32]> + Clone) -> DfTable {
-        // Digit histograms for the three passes (11 + 11 + 10 bits).
-        let mut hist = [[0usize; 2048]; 3];
-        let mut total = 0;
+        // One pass out to memory: keys partitioned by their top 11 bits into
+        // 2048 buckets; each bucket is then sorted on the low 21 bits while
+        // it sits in cache.
+        let mut start = vec![0usize; 2049];
         for s in sets.clone() {
-            total += s.len();
             for &k in s {
-                hist[0][k as usize & 2047] += 1;
-                hist[1][(k >> 11) as usize & 2047] += 1;
-                hist[2][(k >> 22) as usize] += 1;
+                start[(k >> 21) as usize + 1] += 1;
             }
         }
-        let mut a = vec![0u32; total];
-        let mut b = vec![0u32; total];
-        // First pass reads the sets directly: no gathered copy.
-        {
-            let mut pos = [0usize; 2048];
-            let mut sum = 0;
-            for (p, h) in pos.iter_mut().zip(&hist[0]) {
-                *p = sum;
-                sum += h;
-            }
-            for s in sets {
-                for &k in s {
-                    let d = k as usize & 2047;
-                    a[pos[d]] = k;
-                    pos[d] += 1;
-                }
+        for i in 0..2048 {
+            start[i + 1] += start[i];
+        }
+        let mut a = vec![0u32; start[2048]];
+        let mut pos = start.clone();
+        for s in sets {
+            for &k in s {
+                let d = (k >> 21) as usize;
+                a[pos[d]] = k;
+                pos[d] += 1;
             }
         }
-        radix_pass(&a, &mut b, 11, &hist[1]);
-        radix_pass(&b, &mut a, 22, &hist[2]);
-        drop(b);
-        // Runs of equal keys → (key, count) for counts ≥ 2, reusing `a`.
+        drop(pos);
+        // Runs of equal keys → (key, count) for counts ≥ 2, written over the
+        // front of `a` (never past what has been read).
         let mut n = 0;
-        let mut i = 0;
-        while i < a.len() {
-            let k = a[i];
-            let mut j = i + 1;
-            while j < a.len() && a[j] == k {
-                j += 1;
+        let mut scratch = Vec::new();
+        for w in start.windows(2) {
+            let (lo, hi) = (w[0], w[1]);
+            scratch.clear();
+            scratch.resize(hi - lo, 0);
+            radix_pass(&a[lo..hi], &mut scratch, 0);
+            radix_pass(&scratch, &mut a[lo..hi], 11);
+            let mut i = lo;
+            while i < hi {
+                let k = a[i];
+                let mut j = i + 1;
+                while j < hi && a[j] == k {
+                    j += 1;
+                }
+                if j - i >= 2 {
+                    a[2 * n] = k;
+                    a[2 * n + 1] = (j - i).min(u32::MAX as usize) as u32;
+                    n += 1;
+                }
+                i = j;
             }
-            if j - i >= 2 {
-                a[2 * n] = k;
-                a[2 * n + 1] = (j - i).min(u32::MAX as usize) as u32;
-                n += 1;
-            }
-            i = j;
         }
+        drop(scratch);
         // Sorted, so filling is one forward sweep: each key goes to its home
         // slot or just after the previous key.
         let homes = n * 2 + 1;

@@ -12,6 +12,10 @@ use super::sketch::{MultiMap, band_keys, minhash, sample_keys};
 use super::text::{Prepared, prepare};
 use super::verify::{DedupConfig, Rule, Verdict, verify};
 use std::collections::HashMap;
+
+/// Map keyed by ids and URLs: foldhash is several times faster than SipHash
+/// on short strings and still seeded per process (ids come from feeds).
+type StrMap<V> = HashMap<String, V, foldhash::fast::RandomState>;
 use std::fmt;
 use std::sync::OnceLock;
 
@@ -97,8 +101,8 @@ pub struct Engine {
     cfg: DedupConfig,
     entries: Vec<Option<Entry>>,
     free: Vec<u32>,
-    by_id: HashMap<String, u32>,
-    by_url: HashMap<String, Vec<u32>>,
+    by_id: StrMap<u32>,
+    by_url: StrMap<Vec<u32>>,
     index: MultiMap,
     cache: OnceLock<Clusters>,
 }
@@ -117,8 +121,8 @@ impl Engine {
             cfg: cfg.clone(),
             entries: Vec::with_capacity(n),
             free: Vec::new(),
-            by_id: HashMap::with_capacity(n),
-            by_url: HashMap::with_capacity(n),
+            by_id: StrMap::with_capacity_and_hasher(n, Default::default()),
+            by_url: StrMap::with_capacity_and_hasher(n, Default::default()),
             index: MultiMap::with_capacity(n * per, cfg.key_cap),
             cache: OnceLock::new(),
         }
