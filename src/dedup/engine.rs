@@ -257,6 +257,66 @@ impl Engine {
         });
     }
 
+    /// Every candidate pair by shared key, as in [`Self::key_candidates`],
+    /// found by one sweep over the index instead of a lookup per key: for
+    /// each slot `i`, its partners `j > i`, ascending and distinct, are
+    /// `.1[.0[i]..][..(.0[i + 1] - .0[i])]`.
+    fn candidate_pairs(&self, n: usize, published: &[Option<i64>]) -> (Vec<usize>, Vec<u32>) {
+        let w = self.cfg.window_secs;
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
+        self.index.for_each_key(|k, vals| {
+            // Same rules as `key_candidates`: stock keys give no evidence.
+            if self.index.overflow(k) > 0 || (k & 1 == 0 && vals.len() > self.cfg.sample_max_df) {
+                return;
+            }
+            for (x, &a) in vals.iter().enumerate() {
+                for &b in &vals[x + 1..] {
+                    let near = match (published[a as usize], published[b as usize]) {
+                        (Some(p), Some(q)) => (p - q).abs() <= w,
+                        _ => true,
+                    };
+                    if near && a != b {
+                        pairs.push((a.min(b), a.max(b)));
+                    }
+                }
+            }
+        });
+        // Counting sort by the first slot, then each short list sorted.
+        let mut start = vec![0usize; n + 1];
+        for &(a, _) in &pairs {
+            start[a as usize + 1] += 1;
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut other = vec![0u32; pairs.len()];
+        for &(a, b) in &pairs {
+            other[fill[a as usize]] = b;
+            fill[a as usize] += 1;
+        }
+        drop(pairs);
+        // Dedup in place, compacting: a pair shared by several keys counts once.
+        let mut out = 0;
+        let mut kept = vec![0usize; n + 1];
+        for i in 0..n {
+            let list = &mut other[start[i]..start[i + 1]];
+            list.sort_unstable();
+            let mut last = None;
+            for x in start[i]..start[i + 1] {
+                let v = other[x];
+                if last != Some(v) {
+                    other[out] = v;
+                    out += 1;
+                    last = Some(v);
+                }
+            }
+            kept[i + 1] = out;
+        }
+        other.truncate(out);
+        (kept, other)
+    }
+
     fn judge(&self, df: &DfTable, a: u32, b: u32) -> Option<Verdict> {
         let (x, y) = (self.entry(a)?, self.entry(b)?);
         let mut v = verify(&x.prep, &y.prep, df, &self.cfg);
@@ -296,15 +356,9 @@ impl Engine {
         let published: Vec<Option<i64>> = (0..n as u32)
             .map(|i| self.entry(i).and_then(|e| e.published))
             .collect();
-        let (mut cands, mut post) = (Vec::new(), Vec::new());
+        let pairs = self.candidate_pairs(n, &published);
         for i in 0..n as u32 {
-            // The next entry's lookups load while this one is judged.
-            if let Some(e) = self.entry(i + 1) {
-                self.index.warm(&e.keys);
-            }
-            self.key_candidates(i, |j| published[j as usize], &mut post, &mut cands);
-            cands.sort_unstable();
-            cands.dedup();
+            let cands = &pairs.1[pairs.0[i as usize]..pairs.0[i as usize + 1]];
             for &j in cands.iter().filter(|&&j| j > i) {
                 let (ri, rj) = (find(&mut parent, i), find(&mut parent, j));
                 if ri == rj {
@@ -450,5 +504,56 @@ impl Engine {
             .map(|e| e.prep.shingles.capacity() * 4 + e.prep.anchors.capacity() * 8)
             .sum();
         sh + self.cache.get().map_or(0, |c| c.df.bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The index sweep finds exactly the pairs of the per-entry lookups.
+    #[test]
+    fn candidate_pairs_match_key_lookups() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/dedup/public.jsonl"
+        );
+        let input = std::fs::read_to_string(path).expect("fixture");
+        let recs = super::super::eval::parse_jsonl(&input).expect("parses");
+        // A small key cap and sample DF limit exercise the stock-key rules.
+        let cfg = DedupConfig {
+            key_cap: 3,
+            sample_max_df: 2,
+            window_secs: 3 * 86_400,
+            ..DedupConfig::default()
+        };
+        let mut e = Engine::new(cfg);
+        for r in recs.iter().cloned() {
+            e.insert(r);
+        }
+        // Free slots in the middle too.
+        for r in recs.iter().step_by(7) {
+            e.remove(&r.id);
+        }
+        let n = e.entries.len();
+        let published: Vec<Option<i64>> = (0..n as u32)
+            .map(|i| e.entry(i).and_then(|x| x.published))
+            .collect();
+        let (start, other) = e.candidate_pairs(n, &published);
+        let mut total = 0;
+        for i in 0..n as u32 {
+            let mut want = Vec::new();
+            e.key_candidates(i, |j| published[j as usize], &mut Vec::new(), &mut want);
+            want.retain(|&j| j > i);
+            want.sort_unstable();
+            want.dedup();
+            total += want.len();
+            assert_eq!(
+                &other[start[i as usize]..start[i as usize + 1]],
+                &want[..],
+                "slot {i}"
+            );
+        }
+        assert!(total > 10, "{total}");
     }
 }
