@@ -131,6 +131,18 @@ impl DfTable {
         0
     }
 
+    /// Reads the home slots of `keys` ahead of [`Self::get`]: independent
+    /// loads, so their cache misses overlap.
+    pub fn warm(&self, keys: &[u32]) {
+        if self.homes == 0 {
+            return;
+        }
+        let x = keys
+            .iter()
+            .fold(0, |x, &k| x ^ self.slots[Self::home_of(k, self.homes)]);
+        std::hint::black_box(x);
+    }
+
     /// Keys held by two or more entries.
     pub fn len(&self) -> usize {
         self.len

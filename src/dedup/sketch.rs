@@ -53,11 +53,10 @@ pub fn minhash(shingles: &[u32], bins: usize) -> Vec<u32> {
     for &s in shingles {
         let h = mix64(s as u64 ^ 0x5EED);
         let b = (((h >> 32) * bins as u64) >> 32) as usize;
-        let v = h as u32;
-        if !filled[b] || v < sig[b] {
-            sig[b] = v;
-            filled[b] = true;
-        }
+        // Branch-free: the first value of a bin is the minimum of it and
+        // the initial u32::MAX, so no "filled" test is needed.
+        sig[b] = sig[b].min(h as u32);
+        filled[b] = true;
     }
     if filled.iter().any(|f| *f) {
         for i in 0..bins {

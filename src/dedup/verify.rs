@@ -174,6 +174,9 @@ pub fn verify(a: &Prepared, b: &Prepared, df: &DfTable, cfg: &DedupConfig) -> Ve
     // so the weighted score is exactly 1 and needs no DF lookups.
     let all_shared = inter > 0 && inter == s.shingles.len();
     let scored = containment >= cfg.min_containment;
+    if scored && !all_shared {
+        df.warm(&s.shingles);
+    }
     let (mut i, mut num, mut den) = (0usize, 0.0, 0.0);
     for &x in s.shingles.iter().filter(|_| scored && !all_shared) {
         while i < l.shingles.len() && l.shingles[i] < x {
