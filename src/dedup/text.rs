@@ -77,25 +77,26 @@ pub fn fold(s: &str) -> Cow<'_, str> {
     }
 }
 
-/// `fast2s::convert`, calling it only on the chars it may change, each
-/// with its neighbours (its rules look one char either side).
+/// `fast2s::convert`: most chars map alone (a table lookup); the few whose
+/// rules look one char either side are converted with their neighbours.
 fn t2s(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut win = String::new();
     let mut prev = None;
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
-        let next = chars.peek().copied();
-        if t2s_active(c) {
-            win.clear();
-            win.extend(prev);
-            win.push(c);
-            win.extend(next);
-            // One char out per char in: ours is after `prev`, if any.
-            let done = fast2s::convert(&win);
-            out.push(done.chars().nth(prev.is_some() as usize).unwrap_or(c));
-        } else {
-            out.push(c);
+        match t2s_entry(c) {
+            T2S_SAME => out.push(c),
+            T2S_CONTEXT => {
+                win.clear();
+                win.extend(prev);
+                win.push(c);
+                win.extend(chars.peek().copied());
+                // One char out per char in: ours is after `prev`, if any.
+                let done = fast2s::convert(&win);
+                out.push(done.chars().nth(prev.is_some() as usize).unwrap_or(c));
+            }
+            to => out.push(char::from_u32(to as u32).unwrap_or(c)),
         }
         prev = Some(c);
     }
@@ -113,30 +114,45 @@ fn nfkc_stable(s: &str) -> bool {
     is_nfkc_quick(s.chars().map(|c| if is_ideograph(c) { 'a' } else { c })) == IsNormalized::Yes
 }
 
-/// fast2s rewrites only these chars; keys it converts only in context
-/// (`藉口` → `借口`) are listed by hand.
-const T2S_CONTEXT_KEYS: &[char] = &['藉', '著', '苧', '闔', '鍾', '讎', '畫'];
+/// Keys of fast2s's context rules (0.3.1: its exclusion and special-case
+/// tables): their conversion depends on the neighbouring chars.
+const T2S_CONTEXT_KEYS: &[char] = &[
+    '兒', '覆', '夥', '藉', '瞭', '麽', '幺', '於', '乾', '著', '苧', '闔', '鍾', '讎', '畫',
+];
 
-/// True when fast2s may change `c`: a bitmap over the BMP (fast2s only
-/// converts 3-byte chars), built once from fast2s itself.
-fn t2s_active(c: char) -> bool {
-    static MAP: OnceLock<Vec<u64>> = OnceLock::new();
+const T2S_SAME: u16 = 0;
+const T2S_CONTEXT: u16 = 1;
+
+/// What fast2s does to `c`: `T2S_SAME`, `T2S_CONTEXT` (depends on the
+/// neighbours), or the code point it becomes. A table over the BMP (fast2s
+/// only converts 3-byte chars), built once from fast2s itself.
+fn t2s_entry(c: char) -> u16 {
+    static TABLE: OnceLock<Vec<u16>> = OnceLock::new();
     let cp = c as usize;
     if !(0x800..0x10000).contains(&cp) {
-        return false;
+        return T2S_SAME;
     }
-    let bits = MAP.get_or_init(|| {
-        let mut bits = vec![0u64; 0x10000 / 64];
+    let table = TABLE.get_or_init(|| {
+        let mut t = vec![T2S_SAME; 0x10000];
         let mut buf = [0u8; 4];
         for x in (0x800u32..0x10000).filter_map(char::from_u32) {
             let one = x.encode_utf8(&mut buf);
-            if fast2s::convert(one) != *one || T2S_CONTEXT_KEYS.contains(&x) {
-                bits[x as usize / 64] |= 1 << (x as usize % 64);
-            }
+            let done = fast2s::convert(one);
+            let mut it = done.chars();
+            t[x as usize] = match (it.next(), it.next()) {
+                _ if T2S_CONTEXT_KEYS.contains(&x) => T2S_CONTEXT,
+                (Some(y), None) if y == x => T2S_SAME,
+                (Some(y), None) if (2..0x10000).contains(&(y as u32)) => y as u16,
+                _ => T2S_CONTEXT,
+            };
         }
-        bits
+        t
     });
-    bits[cp / 64] >> (cp % 64) & 1 == 1
+    table[cp]
+}
+
+fn t2s_active(c: char) -> bool {
+    t2s_entry(c) != T2S_SAME
 }
 
 fn is_cjk(c: char) -> bool {
@@ -420,6 +436,9 @@ mod tests {
             "「藉」其他意义仍然保留的，藉口、憑藉的藉",
             "看著 苧麻 闔家 鍾書 校讎",
             "畫畫乾乾藉藉著著",
+            "兒寬 答覆 批覆 回覆 甚夥 慰藉 狼藉 瞭望 幺麽 樊於 乾隆 乾坤 乾卦",
+            "藉口 憑藉 看著 苧麻 闔家 鍾書 校讎 讎定 仇讎 計畫 企畫",
+            "兒子 覆蓋 夥伴 明瞭 什麽 於是 乾淨 著名 闔上 鍾錶 畫家",
             "乾",
             "藉口",
             "ﬁle ① ㈱ ｶﾀｶﾅ Å e\u{301} a\u{301}\u{316} 漢字\u{301}",
