@@ -312,6 +312,12 @@ fn tokenize(s: &str, cjk_n: usize, word_n: usize) -> Prepared {
     let bytes = s.as_bytes();
     for (at, c) in s.char_indices() {
         let k = kind(c);
+        // Most chars continue an ASCII word: the general steps below would
+        // only append it, so do just that.
+        if k == word_kind && c.is_ascii_alphanumeric() && word.chars > 0 {
+            word.push(c.to_ascii_lowercase());
+            continue;
+        }
         // A decimal point inside a number stays part of it.
         // (An ASCII digit byte is always a whole char.)
         if c == '.' && word_kind == Kind::Digit && bytes.get(at + 1).is_some_and(u8::is_ascii_digit)
