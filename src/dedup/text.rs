@@ -310,17 +310,35 @@ fn tokenize(s: &str, cjk_n: usize, word_n: usize) -> Prepared {
         *word = Word::EMPTY;
     };
     let bytes = s.as_bytes();
-    for (at, c) in s.char_indices() {
-        let k = kind(c);
-        // Most chars continue an ASCII word: the general steps below would
-        // only append it, so do just that.
-        if k == word_kind && c.is_ascii_alphanumeric() && word.chars > 0 {
-            word.push(c.to_ascii_lowercase());
-            continue;
+    let mut at = 0;
+    while at < bytes.len() {
+        // Most chars continue an ASCII word (letters after a letter, digits
+        // after a digit): the general steps below would only append each.
+        if word.chars > 0 && matches!(word_kind, Kind::Alpha | Kind::Digit) {
+            let digits = word_kind == Kind::Digit;
+            while let Some(&b) = bytes.get(at) {
+                if !(if digits {
+                    b.is_ascii_digit()
+                } else {
+                    b.is_ascii_alphabetic()
+                }) {
+                    break;
+                }
+                word.push(b.to_ascii_lowercase() as char);
+                at += 1;
+            }
         }
+        let Some(c) = s.get(at..).and_then(|r| r.chars().next()) else {
+            break;
+        };
+        let here = at;
+        at += c.len_utf8();
+        let k = kind(c);
         // A decimal point inside a number stays part of it.
         // (An ASCII digit byte is always a whole char.)
-        if c == '.' && word_kind == Kind::Digit && bytes.get(at + 1).is_some_and(u8::is_ascii_digit)
+        if c == '.'
+            && word_kind == Kind::Digit
+            && bytes.get(here + 1).is_some_and(u8::is_ascii_digit)
         {
             word.push('.');
             continue;
@@ -458,6 +476,143 @@ mod tests {
         for x in (0x80u32..0x10000).filter_map(char::from_u32) {
             for s in [x.to_string(), format!("中{x}国")] {
                 assert_eq!(fold(&s), fold_reference(&s), "U+{:04X}", x as u32);
+            }
+        }
+    }
+
+    /// The tokenizer before its fast paths (a String per word).
+    fn kind_reference(c: char) -> Kind {
+        if is_cjk(c) {
+            Kind::Cjk
+        } else if c.is_ascii_digit() {
+            Kind::Digit
+        } else if c.is_alphanumeric() {
+            Kind::Alpha
+        } else {
+            Kind::Sep
+        }
+    }
+
+    fn tokenize_reference(s: &str, cjk_n: usize, word_n: usize) -> Prepared {
+        let mut tokens: Vec<u64> = Vec::with_capacity(s.len() / 2);
+        let mut anchors = Vec::new();
+        let mut known = Vec::new();
+        let mut cjk = 0usize;
+        let mut word = String::new();
+        let mut word_kind = Kind::Sep;
+        let mut word_cap = false;
+        // A capitalised word at a sentence start is not evidence of a name.
+        let mut at_start = true;
+        let mut word_at_start = false;
+        // Headlines are Title Case: their capitals say nothing about names.
+        let mut in_title = true;
+        let mut flush =
+            |word: &mut String, k: Kind, cap: bool, start: bool, toks: &mut Vec<u64>| {
+                if word.is_empty() {
+                    return;
+                }
+                let h = super::super::sketch::str_hash(word);
+                toks.push(h);
+                let a = mix64(h ^ 0xA5);
+                if k == Kind::Digit || (k == Kind::Alpha && cap && word.chars().count() > 1) {
+                    known.push(a);
+                    if k == Kind::Digit || !start {
+                        anchors.push(a);
+                    }
+                }
+                word.clear();
+            };
+        let mut chars = s.chars().peekable();
+        while let Some(c) = chars.next() {
+            let k = kind_reference(c);
+            // A decimal point inside a number stays part of it.
+            if c == '.'
+                && word_kind == Kind::Digit
+                && chars.peek().is_some_and(|n| n.is_ascii_digit())
+            {
+                word.push('.');
+                continue;
+            }
+            if k != word_kind || k == Kind::Cjk || k == Kind::Sep {
+                flush(&mut word, word_kind, word_cap, word_at_start, &mut tokens);
+            }
+            match k {
+                Kind::Cjk => {
+                    tokens.push(c as u64);
+                    cjk += 1;
+                    at_start = false;
+                }
+                Kind::Alpha | Kind::Digit => {
+                    if word.is_empty() {
+                        word_cap = c.is_uppercase();
+                        word_at_start = at_start || in_title;
+                        at_start = false;
+                    }
+                    if c.is_ascii() {
+                        word.push(c.to_ascii_lowercase());
+                    } else {
+                        word.extend(c.to_lowercase());
+                    }
+                }
+                Kind::Sep => {
+                    if matches!(c, '.' | '!' | '?' | '\n' | '。' | ':' | '"' | '“') {
+                        at_start = true;
+                    }
+                    in_title &= c != '\n';
+                }
+            }
+            word_kind = k;
+        }
+        flush(&mut word, word_kind, word_cap, word_at_start, &mut tokens);
+        let n = if cjk * 2 >= tokens.len() {
+            cjk_n
+        } else {
+            word_n
+        }
+        .max(1);
+        let mut shingles: Vec<u32> = if tokens.len() <= n {
+            if tokens.is_empty() {
+                Vec::new()
+            } else {
+                vec![gram(&tokens)]
+            }
+        } else {
+            tokens.windows(n).map(gram).collect()
+        };
+        shingles.sort_unstable();
+        shingles.dedup();
+        anchors.sort_unstable();
+        anchors.dedup();
+        known.sort_unstable();
+        known.dedup();
+        Prepared {
+            shingles,
+            anchors,
+            known,
+        }
+    }
+
+    #[test]
+    fn tokenizer_matches_reference() {
+        let parts = [
+            "Mayor", "SMITH", "said", " ", "  ", ".", "3", "3.5", "12.", ".7", "1.2.3", "\n", "!",
+            "?", ":", "\"", "“", "。", "，", ",", "中", "國", "日本", "é", "École", "İs", "ß", "ǅ",
+            "Ωmega", "x1", "1x", "a.b", "(", ")", "-", "’", "٣", "Ⅻ", "\u{301}", "",
+        ];
+        let mut x = 0x9E37_79B9u64;
+        for round in 0..4000 {
+            let mut s = String::new();
+            for _ in 0..(round % 40) {
+                x = mix64(x);
+                s.push_str(parts[(x % parts.len() as u64) as usize]);
+            }
+            for (c, w) in [(3, 3), (2, 1), (1, 4)] {
+                let (a, b) = (tokenize(&s, c, w), tokenize_reference(&s, c, w));
+                assert_eq!(
+                    (a.shingles, a.anchors, a.known),
+                    (b.shingles, b.anchors, b.known),
+                    "{s:?}"
+                );
             }
         }
     }
