@@ -89,6 +89,10 @@ impl DfTable {
             }
         }
         drop(scratch);
+        // Only the pairs are needed now: return the rest before allocating
+        // the table (lower peak memory).
+        a.truncate(2 * n);
+        a.shrink_to_fit();
         // Sorted, so filling is one forward sweep: each key goes to its home
         // slot or just after the previous key.
         let homes = n * 2 + 1;
