@@ -12,12 +12,12 @@ use super::sketch::{MultiMap, band_keys, minhash, sample_keys};
 use super::text::{Prepared, prepare};
 use super::verify::{DedupConfig, Rule, Verdict, verify};
 use std::collections::HashMap;
+use std::fmt;
+use std::sync::OnceLock;
 
 /// Map keyed by ids and URLs: foldhash is several times faster than SipHash
 /// on short strings and still seeded per process (ids come from feeds).
 type StrMap<V> = HashMap<String, V, foldhash::fast::RandomState>;
-use std::fmt;
-use std::sync::OnceLock;
 
 /// One entry as the aggregator sees it.
 #[derive(Debug, Clone, Default)]
@@ -228,8 +228,9 @@ impl Engine {
         out.dedup();
     }
 
-    /// The candidates from shared keys, unsorted; `published` gives a
-    /// slot's date (a dense copy while clustering: fewer cache misses).
+    /// The candidates of `slot` from shared keys, unsorted, looked up key by
+    /// key (for one entry; clustering sweeps the index instead, see
+    /// [`Self::candidate_pairs`]). `published` gives a slot's date.
     fn key_candidates(
         &self,
         slot: u32,
@@ -257,10 +258,10 @@ impl Engine {
         });
     }
 
-    /// Every candidate pair by shared key, as in [`Self::key_candidates`],
-    /// found by one sweep over the index instead of a lookup per key: for
-    /// each slot `i`, its partners `j > i`, ascending and distinct, are
-    /// `.1[.0[i]..][..(.0[i + 1] - .0[i])]`.
+    /// Every candidate pair by shared key, as [`Self::key_candidates`] finds
+    /// them, from one sweep over the index instead of a lookup per key.
+    /// Returns `(start, partners)`: slot `i`'s partners `j > i`, ascending
+    /// and distinct, are `partners[start[i]..start[i + 1]]`.
     fn candidate_pairs(&self, n: usize, published: &[Option<i64>]) -> (Vec<usize>, Vec<u32>) {
         let w = self.cfg.window_secs;
         let mut pairs: Vec<(u32, u32)> = Vec::new();
@@ -356,10 +357,9 @@ impl Engine {
         let published: Vec<Option<i64>> = (0..n as u32)
             .map(|i| self.entry(i).and_then(|e| e.published))
             .collect();
-        let pairs = self.candidate_pairs(n, &published);
+        let (start, partners) = self.candidate_pairs(n, &published);
         for i in 0..n as u32 {
-            let cands = &pairs.1[pairs.0[i as usize]..pairs.0[i as usize + 1]];
-            for &j in cands.iter().filter(|&&j| j > i) {
+            for &j in &partners[start[i as usize]..start[i as usize + 1]] {
                 let (ri, rj) = (find(&mut parent, i), find(&mut parent, j));
                 if ri == rj {
                     continue; // already joined: the verdict cannot change the closure
