@@ -1,19 +1,23 @@
 //! The incremental engine: entries in, clusters out.
 //!
 //! Order independence: inserts only update order-free state (the key index,
-//! the document-frequency table, the entries). Candidate pairs, verification
+//! the entries). Document frequencies, candidate pairs, verification
 //! and union-find run on demand over the *current* set, so every decision
 //! depends on the final set alone, never on what was seen first. The cost is
 //! a full re-clustering pass after changes (cached until the next change),
 //! which is linear in entries × candidates.
 
 use super::df::DfTable;
-use super::sketch::{IntMap, MultiMap, band_keys, minhash, sample_keys};
+use super::sketch::{MultiMap, band_keys, minhash, sample_keys};
 use super::text::{Prepared, prepare};
 use super::verify::{DedupConfig, Rule, Verdict, verify};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::OnceLock;
+
+/// Map keyed by ids and URLs: foldhash is several times faster than SipHash
+/// on short strings and still seeded per process (ids come from feeds).
+type StrMap<V> = HashMap<String, V, foldhash::fast::RandomState>;
 
 /// One entry as the aggregator sees it.
 #[derive(Debug, Clone, Default)]
@@ -82,10 +86,14 @@ impl fmt::Display for Explanation {
 }
 
 struct Clusters {
+    /// Document frequencies over the set the clusters were built from.
+    df: DfTable,
     /// Slot → slot of its representative (`u32::MAX` for empty slots).
     rep: Vec<u32>,
-    /// Representative slot → members, representative first.
-    members: IntMap<u32, Vec<u32>>,
+    /// Representative slot → its members' range in `order`.
+    span: Vec<(u32, u32)>,
+    /// Slots grouped by cluster, representative first.
+    order: Vec<u32>,
 }
 
 /// Near-duplicate clustering over a changing set of entries.
@@ -93,11 +101,13 @@ pub struct Engine {
     cfg: DedupConfig,
     entries: Vec<Option<Entry>>,
     free: Vec<u32>,
-    by_id: HashMap<String, u32>,
-    by_url: HashMap<String, Vec<u32>>,
+    by_id: StrMap<u32>,
+    by_url: StrMap<Vec<u32>>,
     index: MultiMap,
-    df: DfTable,
     cache: OnceLock<Clusters>,
+    /// The document frequencies of the last clustering, kept after a change
+    /// for [`Engine::component_of`]'s estimate.
+    last_df: DfTable,
 }
 
 impl Engine {
@@ -114,11 +124,11 @@ impl Engine {
             cfg: cfg.clone(),
             entries: Vec::with_capacity(n),
             free: Vec::new(),
-            by_id: HashMap::with_capacity(n),
-            by_url: HashMap::with_capacity(n),
+            by_id: StrMap::with_capacity_and_hasher(n, Default::default()),
+            by_url: StrMap::with_capacity_and_hasher(n, Default::default()),
             index: MultiMap::with_capacity(n * per, cfg.key_cap),
-            df: DfTable::default(),
             cache: OnceLock::new(),
+            last_df: DfTable::default(),
         }
     }
 
@@ -153,10 +163,10 @@ impl Engine {
                 (self.entries.len() - 1) as u32
             }
         };
+        self.index.warm(&keys);
         for &k in &keys {
             self.index.insert(k, slot);
         }
-        self.df.add_all(&prep.shingles);
         if !rec.url.is_empty() {
             self.by_url.entry(rec.url.clone()).or_default().push(slot);
         }
@@ -169,7 +179,7 @@ impl Engine {
             prep,
             keys,
         });
-        self.cache = OnceLock::new();
+        self.invalidate();
     }
 
     pub fn remove(&mut self, id: &str) {
@@ -192,7 +202,6 @@ impl Engine {
                 self.index.repair(k, &vals);
             }
         }
-        self.df.sub_all(&e.prep.shingles);
         if let Some(v) = self.by_url.get_mut(&e.url) {
             v.retain(|&x| x != slot);
             if v.is_empty() {
@@ -200,7 +209,14 @@ impl Engine {
             }
         }
         self.free.push(slot);
-        self.cache = OnceLock::new();
+        self.invalidate();
+    }
+
+    /// Clusters are recomputed at the next query; their DF is kept.
+    fn invalidate(&mut self) {
+        if let Some(c) = self.cache.take() {
+            self.last_df = c.df;
+        }
     }
 
     fn entry(&self, slot: u32) -> Option<&Entry> {
@@ -210,9 +226,31 @@ impl Engine {
     /// Candidate slots of `slot`: shared band key, shared rare sampled key
     /// (within the time window), or the same URL.
     fn candidates(&self, slot: u32, out: &mut Vec<u32>) {
+        let Some(e) = self.entry(slot) else {
+            out.clear();
+            return;
+        };
+        let published = |j: u32| self.entry(j).and_then(|o| o.published);
+        self.key_candidates(slot, published, &mut Vec::new(), out);
+        if let Some(v) = self.by_url.get(&e.url) {
+            out.extend(v.iter().filter(|&&j| j != slot));
+        }
+        out.sort_unstable();
+        out.dedup();
+    }
+
+    /// The candidates of `slot` from shared keys, unsorted, looked up key by
+    /// key (for one entry; clustering sweeps the index instead, see
+    /// [`Self::candidate_pairs`]). `published` gives a slot's date.
+    fn key_candidates(
+        &self,
+        slot: u32,
+        published: impl Fn(u32) -> Option<i64>,
+        post: &mut Vec<u32>,
+        out: &mut Vec<u32>,
+    ) {
         out.clear();
         let Some(e) = self.entry(slot) else { return };
-        let mut post = Vec::new();
         for &k in &e.keys {
             // Keys over the cap are stock phrases: no evidence either way.
             if self.index.overflow(k) > 0 {
@@ -221,26 +259,79 @@ impl Engine {
             post.clear();
             self.index.for_each(k, |j| post.push(j));
             if k & 1 == 1 || post.len() <= self.cfg.sample_max_df {
-                out.extend_from_slice(&post);
+                out.extend_from_slice(post);
             }
         }
         let w = self.cfg.window_secs;
-        out.retain(
-            |&j| match (e.published, self.entry(j).and_then(|o| o.published)) {
-                (Some(a), Some(b)) => j != slot && (a - b).abs() <= w,
-                _ => j != slot,
-            },
-        );
-        if let Some(v) = self.by_url.get(&e.url) {
-            out.extend(v.iter().filter(|&&j| j != slot));
-        }
-        out.sort_unstable();
-        out.dedup();
+        out.retain(|&j| match (e.published, published(j)) {
+            (Some(a), Some(b)) => j != slot && (a - b).abs() <= w,
+            _ => j != slot,
+        });
     }
 
-    fn judge(&self, a: u32, b: u32) -> Option<Verdict> {
+    /// Every candidate pair by shared key, as [`Self::key_candidates`] finds
+    /// them, from one sweep over the index instead of a lookup per key.
+    /// Returns `(start, partners)`: slot `i`'s partners `j > i`, ascending
+    /// and distinct, are `partners[start[i]..start[i + 1]]`.
+    fn candidate_pairs(&self, n: usize, published: &[Option<i64>]) -> (Vec<usize>, Vec<u32>) {
+        let w = self.cfg.window_secs;
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
+        self.index.for_each_key(|k, vals| {
+            // Same rules as `key_candidates`: stock keys give no evidence.
+            if self.index.overflow(k) > 0 || (k & 1 == 0 && vals.len() > self.cfg.sample_max_df) {
+                return;
+            }
+            for (x, &a) in vals.iter().enumerate() {
+                for &b in &vals[x + 1..] {
+                    let near = match (published[a as usize], published[b as usize]) {
+                        (Some(p), Some(q)) => (p - q).abs() <= w,
+                        _ => true,
+                    };
+                    if near && a != b {
+                        pairs.push((a.min(b), a.max(b)));
+                    }
+                }
+            }
+        });
+        // Counting sort by the first slot, then each short list sorted.
+        let mut start = vec![0usize; n + 1];
+        for &(a, _) in &pairs {
+            start[a as usize + 1] += 1;
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut other = vec![0u32; pairs.len()];
+        for &(a, b) in &pairs {
+            other[fill[a as usize]] = b;
+            fill[a as usize] += 1;
+        }
+        drop(pairs);
+        // Dedup in place, compacting: a pair shared by several keys counts once.
+        let mut out = 0;
+        let mut kept = vec![0usize; n + 1];
+        for i in 0..n {
+            let list = &mut other[start[i]..start[i + 1]];
+            list.sort_unstable();
+            let mut last = None;
+            for x in start[i]..start[i + 1] {
+                let v = other[x];
+                if last != Some(v) {
+                    other[out] = v;
+                    out += 1;
+                    last = Some(v);
+                }
+            }
+            kept[i + 1] = out;
+        }
+        other.truncate(out);
+        (kept, other)
+    }
+
+    fn judge(&self, df: &DfTable, a: u32, b: u32) -> Option<Verdict> {
         let (x, y) = (self.entry(a)?, self.entry(b)?);
-        let mut v = verify(&x.prep, &y.prep, &self.df, &self.cfg);
+        let mut v = verify(&x.prep, &y.prep, df, &self.cfg);
         if !x.url.is_empty() && x.url == y.url {
             v.rule = Rule::SameUrl;
         }
@@ -257,6 +348,7 @@ impl Engine {
 
     fn build(&self) -> Clusters {
         let n = self.entries.len();
+        let df = DfTable::build(self.entries.iter().flatten().map(|e| &e.prep.shingles[..]));
         let mut parent: Vec<u32> = (0..n as u32).collect();
         fn find(p: &mut [u32], mut x: u32) -> u32 {
             while p[x as usize] != x {
@@ -265,36 +357,75 @@ impl Engine {
             }
             x
         }
-        let mut cands = Vec::new();
+        // Same URL always merges: join those groups up front, so the pair
+        // loop below only needs the key candidates.
+        for (&first, rest) in self.by_url.values().filter_map(|v| v.split_first()) {
+            for &j in rest {
+                let (r0, rj) = (find(&mut parent, first), find(&mut parent, j));
+                parent[r0.max(rj) as usize] = r0.min(rj);
+            }
+        }
+        let published: Vec<Option<i64>> = (0..n as u32)
+            .map(|i| self.entry(i).and_then(|e| e.published))
+            .collect();
+        let (start, partners) = self.candidate_pairs(n, &published);
         for i in 0..n as u32 {
-            self.candidates(i, &mut cands);
-            for &j in cands.iter().filter(|&&j| j > i) {
+            for &j in &partners[start[i as usize]..start[i as usize + 1]] {
                 let (ri, rj) = (find(&mut parent, i), find(&mut parent, j));
                 if ri == rj {
                     continue; // already joined: the verdict cannot change the closure
                 }
-                if self.judge(i, j).is_some_and(|v| v.rule.merges()) {
+                if self.judge(&df, i, j).is_some_and(|v| v.rule.merges()) {
                     parent[ri.max(rj) as usize] = ri.min(rj);
                 }
             }
         }
-        let mut members: IntMap<u32, Vec<u32>> = IntMap::default();
+        // Members grouped by root in one array (counting sort), each group
+        // ordered representative first.
+        let mut root = vec![u32::MAX; n];
+        let mut start = vec![0u32; n + 1];
         for i in 0..n as u32 {
             if self.entry(i).is_some() {
                 let r = find(&mut parent, i);
-                members.entry(r).or_default().push(i);
+                root[i as usize] = r;
+                start[r as usize + 1] += 1;
             }
         }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut fill = start.clone();
+        let mut order = vec![0u32; start[n] as usize];
+        for i in 0..n as u32 {
+            let r = root[i as usize];
+            if r != u32::MAX {
+                order[fill[r as usize] as usize] = i;
+                fill[r as usize] += 1;
+            }
+        }
+        drop(fill);
         let mut rep = vec![u32::MAX; n];
-        let mut out = IntMap::default();
-        for (_, mut m) in members {
-            m.sort_by(|&a, &b| self.rank(a).cmp(&self.rank(b)));
-            for &s in &m {
+        let mut span = vec![(0u32, 0u32); n];
+        for r in 0..n {
+            let (a, b) = (start[r] as usize, start[r + 1] as usize);
+            if a == b {
+                continue;
+            }
+            let m = &mut order[a..b];
+            if m.len() > 1 {
+                m.sort_by(|&x, &y| self.rank(x).cmp(&self.rank(y)));
+            }
+            for &s in m.iter() {
                 rep[s as usize] = m[0];
             }
-            out.insert(m[0], m);
+            span[m[0] as usize] = (a as u32, b as u32);
         }
-        Clusters { rep, members: out }
+        Clusters {
+            df,
+            rep,
+            span,
+            order,
+        }
     }
 
     fn clusters_cached(&self) -> &Clusters {
@@ -316,23 +447,23 @@ impl Engine {
         let slot = *self.by_id.get(id)?;
         let c = self.clusters_cached();
         let rep = *c.rep.get(slot as usize)?;
-        Some(self.view(c.members.get(&rep)?))
+        let &(a, b) = c.span.get(rep as usize)?;
+        Some(self.view(c.order.get(a as usize..b as usize)?))
     }
 
-    /// The same view as [`Engine::cluster_of`], but computed over the
-    /// entry's own component when the clusters are not cached (after a
-    /// change): a walk over the same merge edges [`Engine::build`] unions
-    /// (`judge(i, j)` for `i < j`, candidates being symmetric), so the
-    /// result is identical without re-clustering every entry. The poll path
-    /// asks this after each insert; a full rebuild there costs O(entries)
-    /// per poll.
+    /// The entry's cluster, cheaply: [`Engine::cluster_of`] when the
+    /// clusters are current, else a walk over the entry's own candidates
+    /// verified with the document frequencies of the last clustering (the
+    /// exact ones need every entry). An estimate for counting merges as
+    /// entries arrive; feeds use `cluster_of`.
     pub fn component_of(&self, id: &str) -> Option<ClusterView> {
         if self.cache.get().is_some() {
             return self.cluster_of(id);
         }
         let start = *self.by_id.get(id)?;
-        let mut seen: IntMap<u32, ()> = IntMap::default();
-        seen.insert(start, ());
+        let mut seen: std::collections::HashSet<u32, foldhash::fast::RandomState> =
+            Default::default();
+        seen.insert(start);
         let mut members = vec![start];
         let mut next = 0;
         let mut cands = Vec::new();
@@ -341,14 +472,14 @@ impl Engine {
             next += 1;
             self.candidates(u, &mut cands);
             for &v in &cands {
-                if seen.contains_key(&v) {
+                if seen.contains(&v) {
                     continue;
                 }
                 if self
-                    .judge(u.min(v), u.max(v))
+                    .judge(&self.last_df, u.min(v), u.max(v))
                     .is_some_and(|verdict| verdict.rule.merges())
                 {
-                    seen.insert(v, ());
+                    seen.insert(v);
                     members.push(v);
                 }
             }
@@ -360,19 +491,38 @@ impl Engine {
     /// All clusters, singletons included, ordered by cluster id.
     pub fn clusters(&self) -> Vec<ClusterView> {
         let c = self.clusters_cached();
-        let mut v: Vec<ClusterView> = c.members.values().map(|m| self.view(m)).collect();
-        v.sort_by(|a, b| a.id.cmp(&b.id));
-        v
+        let id = |s: u32| self.entry(s).map_or("", |e| e.id.as_str());
+        // Representatives by id; an 8-byte prefix settles most comparisons
+        // without reading both strings.
+        let prefix = |s: u32| {
+            let mut p = [0u8; 8];
+            let b = id(s).as_bytes();
+            let k = b.len().min(8);
+            p[..k].copy_from_slice(&b[..k]);
+            u64::from_be_bytes(p)
+        };
+        let mut reps: Vec<(u64, u32)> = (0..c.rep.len() as u32)
+            .filter(|&s| c.rep[s as usize] == s)
+            .map(|s| (prefix(s), s))
+            .collect();
+        reps.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| id(a.1).cmp(id(b.1))));
+        reps.iter()
+            .map(|&(_, r)| {
+                let (a, b) = c.span[r as usize];
+                self.view(&c.order[a as usize..b as usize])
+            })
+            .collect()
     }
 
     pub fn explain(&self, id: &str) -> Option<Explanation> {
         let slot = *self.by_id.get(id)?;
         let cluster = self.cluster_of(id)?;
+        let df = &self.clusters_cached().df;
         let mut cands = Vec::new();
         self.candidates(slot, &mut cands);
         let mut pairs: Vec<(String, Verdict)> = cands
             .iter()
-            .filter_map(|&j| Some((self.entry(j)?.id.clone(), self.judge(slot, j)?)))
+            .filter_map(|&j| Some((self.entry(j)?.id.clone(), self.judge(df, slot, j)?)))
             .collect();
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
         Some(Explanation {
@@ -392,7 +542,8 @@ impl Engine {
         self.index.len()
     }
 
-    /// Bytes of the verification state: shingle sets and the DF table.
+    /// Bytes of the verification state: shingle sets and the DF table (as
+    /// last built with the clusters).
     pub fn verify_bytes(&self) -> usize {
         let sh: usize = self
             .entries
@@ -400,6 +551,57 @@ impl Engine {
             .flatten()
             .map(|e| e.prep.shingles.capacity() * 4 + e.prep.anchors.capacity() * 8)
             .sum();
-        sh + self.df.bytes()
+        sh + self.cache.get().map_or(0, |c| c.df.bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The index sweep finds exactly the pairs of the per-entry lookups.
+    #[test]
+    fn candidate_pairs_match_key_lookups() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/dedup/public.jsonl"
+        );
+        let input = std::fs::read_to_string(path).expect("fixture");
+        let recs = super::super::eval::parse_jsonl(&input).expect("parses");
+        // A small key cap and sample DF limit exercise the stock-key rules.
+        let cfg = DedupConfig {
+            key_cap: 3,
+            sample_max_df: 2,
+            window_secs: 3 * 86_400,
+            ..DedupConfig::default()
+        };
+        let mut e = Engine::new(cfg);
+        for r in recs.iter().cloned() {
+            e.insert(r);
+        }
+        // Free slots in the middle too.
+        for r in recs.iter().step_by(7) {
+            e.remove(&r.id);
+        }
+        let n = e.entries.len();
+        let published: Vec<Option<i64>> = (0..n as u32)
+            .map(|i| e.entry(i).and_then(|x| x.published))
+            .collect();
+        let (start, other) = e.candidate_pairs(n, &published);
+        let mut total = 0;
+        for i in 0..n as u32 {
+            let mut want = Vec::new();
+            e.key_candidates(i, |j| published[j as usize], &mut Vec::new(), &mut want);
+            want.retain(|&j| j > i);
+            want.sort_unstable();
+            want.dedup();
+            total += want.len();
+            assert_eq!(
+                &other[start[i as usize]..start[i as usize + 1]],
+                &want[..],
+                "slot {i}"
+            );
+        }
+        assert!(total > 10, "{total}");
     }
 }

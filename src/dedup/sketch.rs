@@ -53,11 +53,10 @@ pub fn minhash(shingles: &[u32], bins: usize) -> Vec<u32> {
     for &s in shingles {
         let h = mix64(s as u64 ^ 0x5EED);
         let b = (((h >> 32) * bins as u64) >> 32) as usize;
-        let v = h as u32;
-        if !filled[b] || v < sig[b] {
-            sig[b] = v;
-            filled[b] = true;
-        }
+        // Branch-free: the first value of a bin is the minimum of it and
+        // the initial u32::MAX, so no "filled" test is needed.
+        sig[b] = sig[b].min(h as u32);
+        filled[b] = true;
     }
     if filled.iter().any(|f| *f) {
         for i in 0..bins {
@@ -169,6 +168,16 @@ impl MultiMap {
         }
     }
 
+    /// Reads the home slots of `keys`: one load each, all independent, so
+    /// the cache misses overlap instead of coming one per lookup.
+    pub fn warm(&self, keys: &[u32]) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let x = keys.iter().fold(0, |x, &k| x ^ self.slots[self.home(k)]);
+        std::hint::black_box(x);
+    }
+
     /// Values not stored because the key is over `cap` (0 for most keys).
     pub fn overflow(&self, key: u32) -> u32 {
         self.overflow.get(&key).copied().unwrap_or(0)
@@ -187,6 +196,32 @@ impl MultiMap {
                 f((s as u32).wrapping_sub(1));
             }
             i = (i + 1) % n;
+        }
+    }
+
+    /// Calls `f(key, values)` once per stored key with all its stored
+    /// values, ascending, in one sweep over the table: a key's values all sit
+    /// in the run of occupied slots that holds its home.
+    pub fn for_each_key(&self, mut f: impl FnMut(u32, &[u32])) {
+        let n = self.slots.len();
+        // Start after an empty slot so that no run is cut in two.
+        let Some(first_empty) = self.slots.iter().position(|&s| s == 0) else {
+            return;
+        };
+        let (mut run, mut vals) = (Vec::new(), Vec::new());
+        for step in 1..=n {
+            let s = self.slots[(first_empty + step) % n];
+            if s != 0 {
+                run.push(s);
+                continue;
+            }
+            run.sort_unstable();
+            for group in run.chunk_by(|a, b| a >> 32 == b >> 32) {
+                vals.clear();
+                vals.extend(group.iter().map(|&s| (s as u32).wrapping_sub(1)));
+                f((group[0] >> 32) as u32, &vals);
+            }
+            run.clear();
         }
     }
 
@@ -285,6 +320,26 @@ mod tests {
         let want: Vec<u32> = (0..1000).filter(|i| i % 37 == 5 && i % 2 == 1).collect();
         assert_eq!(got, want);
         assert_eq!(m.len(), 500);
+    }
+
+    #[test]
+    fn for_each_key_sees_every_value_once() {
+        let mut m = MultiMap::with_capacity(0, 1000);
+        for i in 0..3000u32 {
+            m.insert(mix64(i as u64 % 211) as u32, i);
+        }
+        for i in (0..3000u32).step_by(3) {
+            m.remove(mix64(i as u64 % 211) as u32, i);
+        }
+        let mut seen = 0;
+        m.for_each_key(|k, vals| {
+            let mut want = Vec::new();
+            m.for_each(k, |v| want.push(v));
+            want.sort_unstable();
+            assert_eq!(vals, &want[..]);
+            seen += vals.len();
+        });
+        assert_eq!(seen, m.len());
     }
 
     #[test]

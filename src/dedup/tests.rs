@@ -151,8 +151,9 @@ fn order_independent() {
     assert_eq!(e.clusters(), base);
 }
 
-/// The walk over one entry's component gives the full build's answer, both
-/// while entries stream in (nothing cached) and for every entry at the end.
+/// The cheap walk over one entry's component (with the last clustering's
+/// document frequencies) agrees with the full build on the fixture corpora,
+/// both while entries stream in and for every entry at the end.
 #[test]
 fn component_of_matches_cluster_of() {
     let mut recs = parse_jsonl(&fixture("public.jsonl")).expect("parses");

@@ -1,6 +1,8 @@
 //! Text normalization and shingling: the comparable form of an entry.
 
-use super::sketch::{mix64, str_hash};
+use super::sketch::mix64;
+use std::borrow::Cow;
+use std::sync::OnceLock;
 use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfkc_quick};
 
 /// What the matcher keeps of one entry's text.
@@ -49,20 +51,108 @@ fn fold_width(c: char) -> char {
 }
 
 /// NFKC + width folding + traditional→simplified. Skips the costly steps
-/// when the text is already stable (the common case for feeds).
-pub fn fold(s: &str) -> String {
+/// when the text is already stable (the common case for feeds): ASCII is
+/// returned as is, without a copy.
+pub fn fold(s: &str) -> Cow<'_, str> {
+    if s.is_ascii() {
+        return Cow::Borrowed(s);
+    }
     let wide = |c: char| matches!(c, '\u{FF01}'..='\u{FF5E}' | '\u{3000}');
-    let w: String = if s.chars().any(wide) {
-        s.chars().map(fold_width).collect()
+    let w: Cow<'_, str> = if s.chars().any(wide) {
+        let mut o = String::with_capacity(s.len());
+        o.extend(s.chars().map(fold_width));
+        Cow::Owned(o)
     } else {
-        s.to_string()
+        Cow::Borrowed(s)
     };
-    let w = if is_nfkc_quick(w.chars()) == IsNormalized::Yes {
+    let w = if nfkc_stable(&w) {
         w
     } else {
-        w.nfkc().collect()
+        Cow::Owned(w.nfkc().collect())
     };
-    if w.is_ascii() { w } else { fast2s::convert(&w) }
+    if w.is_ascii() || !w.chars().any(t2s_active) {
+        w
+    } else {
+        Cow::Owned(t2s(&w))
+    }
+}
+
+/// `fast2s::convert`: most chars map alone (a table lookup); the few whose
+/// rules look one char either side are converted with their neighbours.
+fn t2s(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut win = String::new();
+    let mut prev = None;
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        match t2s_entry(c) {
+            T2S_SAME => out.push(c),
+            T2S_CONTEXT => {
+                win.clear();
+                win.extend(prev);
+                win.push(c);
+                win.extend(chars.peek().copied());
+                // One char out per char in: ours is after `prev`, if any.
+                let done = fast2s::convert(&win);
+                out.push(done.chars().nth(prev.is_some() as usize).unwrap_or(c));
+            }
+            to => out.push(char::from_u32(to as u32).unwrap_or(c)),
+        }
+        prev = Some(c);
+    }
+    out
+}
+
+/// Common CJK ideographs: no decomposition, combining class 0 (tested).
+fn is_ideograph(c: char) -> bool {
+    matches!(c, '\u{4E00}'..='\u{9FFF}')
+}
+
+/// `is_nfkc_quick(s) == Yes`, faster: ideographs take the crate's ASCII
+/// path (same answer: both are stable starters), not a table search each.
+fn nfkc_stable(s: &str) -> bool {
+    is_nfkc_quick(s.chars().map(|c| if is_ideograph(c) { 'a' } else { c })) == IsNormalized::Yes
+}
+
+/// Keys of fast2s's context rules (0.3.1: its exclusion and special-case
+/// tables): their conversion depends on the neighbouring chars.
+const T2S_CONTEXT_KEYS: &[char] = &[
+    '兒', '覆', '夥', '藉', '瞭', '麽', '幺', '於', '乾', '著', '苧', '闔', '鍾', '讎', '畫',
+];
+
+const T2S_SAME: u16 = 0;
+const T2S_CONTEXT: u16 = 1;
+
+/// What fast2s does to `c`: `T2S_SAME`, `T2S_CONTEXT` (depends on the
+/// neighbours), or the code point it becomes. A table over the BMP (fast2s
+/// only converts 3-byte chars), built once from fast2s itself.
+fn t2s_entry(c: char) -> u16 {
+    static TABLE: OnceLock<Vec<u16>> = OnceLock::new();
+    let cp = c as usize;
+    if !(0x800..0x10000).contains(&cp) {
+        return T2S_SAME;
+    }
+    let table = TABLE.get_or_init(|| {
+        let mut t = vec![T2S_SAME; 0x10000];
+        let mut buf = [0u8; 4];
+        for x in (0x800u32..0x10000).filter_map(char::from_u32) {
+            let one = x.encode_utf8(&mut buf);
+            let done = fast2s::convert(one);
+            let mut it = done.chars();
+            t[x as usize] = match (it.next(), it.next()) {
+                _ if T2S_CONTEXT_KEYS.contains(&x) => T2S_CONTEXT,
+                (Some(y), None) if y == x => T2S_SAME,
+                (Some(y), None) if (2..0x10000).contains(&(y as u32)) => y as u16,
+                _ => T2S_CONTEXT,
+            };
+        }
+        t
+    });
+    table[cp]
+}
+
+fn t2s_active(c: char) -> bool {
+    t2s_entry(c) != T2S_SAME
 }
 
 fn is_cjk(c: char) -> bool {
@@ -71,10 +161,10 @@ fn is_cjk(c: char) -> bool {
 
 /// Removes inline credits: `本报讯（记者 …）`, a trailing `（张三）` byline,
 /// `（全文见…）`. Works on folded text, where brackets are ASCII.
-fn strip_inline(line: &str) -> std::borrow::Cow<'_, str> {
+fn strip_inline(line: &str) -> Cow<'_, str> {
     let t = line.trim();
     if !t.starts_with("本报讯") && !t.ends_with(')') && !t.contains("(全文见") {
-        return std::borrow::Cow::Borrowed(t);
+        return Cow::Borrowed(t);
     }
     let mut s = t.to_string();
     if let Some(rest) = s.strip_prefix("本报讯") {
@@ -98,19 +188,27 @@ fn strip_inline(line: &str) -> std::borrow::Cow<'_, str> {
     {
         s.truncate(open);
     }
-    std::borrow::Cow::Owned(s)
+    Cow::Owned(s)
 }
 
 fn is_boilerplate(line: &str) -> bool {
     let t = line.trim_start();
-    // Only the head decides; lowercasing whole lines cost an allocation each.
-    let head: String = t.chars().take(16).flat_map(char::to_lowercase).collect();
-    let l = head.as_str();
+    // Only the head decides, lowercased lazily: no allocation per line.
+    let head = || t.chars().take(16).flat_map(char::to_lowercase);
+    let starts = |p: &str| {
+        let mut h = head();
+        p.chars().all(|c| h.next() == Some(c))
+    };
+    let Some(first) = head().next() else {
+        return false;
+    };
     // "By Jane Smith, Staff Writer": a short line opening with "by".
-    let byline = l.starts_with("by ") && t.split_whitespace().count() <= 7;
+    let byline = first == 'b' && starts("by ") && t.split_whitespace().count() <= 7;
     byline
-        || DROP_PREFIXES.iter().any(|p| l.starts_with(p))
-        || (l.starts_with('(') && t.contains("全文见"))
+        || DROP_PREFIXES
+            .iter()
+            .any(|p| p.starts_with(first) && starts(p))
+        || (first == '(' && t.contains("全文见"))
 }
 
 /// Token kinds: CJK chars are single tokens; Latin letters and digits form runs.
@@ -123,14 +221,46 @@ enum Kind {
 }
 
 fn kind(c: char) -> Kind {
-    if is_cjk(c) {
+    if c.is_ascii() {
+        if c.is_ascii_digit() {
+            Kind::Digit
+        } else if c.is_ascii_alphabetic() {
+            Kind::Alpha
+        } else {
+            Kind::Sep
+        }
+    } else if is_cjk(c) {
         Kind::Cjk
-    } else if c.is_ascii_digit() {
-        Kind::Digit
     } else if c.is_alphanumeric() {
         Kind::Alpha
     } else {
         Kind::Sep
+    }
+}
+
+/// The word being read, hashed as it grows (the FNV-1a of `str_hash` over
+/// its lowercased UTF-8) rather than kept as a String.
+struct Word {
+    fnv: u64,
+    chars: usize,
+}
+
+impl Word {
+    const EMPTY: Word = Word {
+        fnv: 0xCBF2_9CE4_8422_2325,
+        chars: 0,
+    };
+
+    fn push(&mut self, c: char) {
+        self.chars += 1;
+        if c.is_ascii() {
+            self.fnv = (self.fnv ^ c as u64).wrapping_mul(0x0100_0000_01B3);
+            return;
+        }
+        let mut buf = [0u8; 4];
+        for &b in c.encode_utf8(&mut buf).as_bytes() {
+            self.fnv = (self.fnv ^ b as u64).wrapping_mul(0x0100_0000_01B3);
+        }
     }
 }
 
@@ -156,7 +286,7 @@ fn tokenize(s: &str, cjk_n: usize, word_n: usize) -> Prepared {
     let mut anchors = Vec::new();
     let mut known = Vec::new();
     let mut cjk = 0usize;
-    let mut word = String::new();
+    let mut word = Word::EMPTY;
     let mut word_kind = Kind::Sep;
     let mut word_cap = false;
     // A capitalised word at a sentence start is not evidence of a name.
@@ -164,26 +294,51 @@ fn tokenize(s: &str, cjk_n: usize, word_n: usize) -> Prepared {
     let mut word_at_start = false;
     // Headlines are Title Case: their capitals say nothing about names.
     let mut in_title = true;
-    let mut flush = |word: &mut String, k: Kind, cap: bool, start: bool, toks: &mut Vec<u64>| {
-        if word.is_empty() {
+    let mut flush = |word: &mut Word, k: Kind, cap: bool, start: bool, toks: &mut Vec<u64>| {
+        if word.chars == 0 {
             return;
         }
-        let h = str_hash(word);
+        let h = mix64(word.fnv);
         toks.push(h);
         let a = mix64(h ^ 0xA5);
-        if k == Kind::Digit || (k == Kind::Alpha && cap && word.chars().count() > 1) {
+        if k == Kind::Digit || (k == Kind::Alpha && cap && word.chars > 1) {
             known.push(a);
             if k == Kind::Digit || !start {
                 anchors.push(a);
             }
         }
-        word.clear();
+        *word = Word::EMPTY;
     };
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
+    let bytes = s.as_bytes();
+    let mut at = 0;
+    while at < bytes.len() {
+        // Most chars continue an ASCII word (letters after a letter, digits
+        // after a digit): the general steps below would only append each.
+        if word.chars > 0 && matches!(word_kind, Kind::Alpha | Kind::Digit) {
+            let digits = word_kind == Kind::Digit;
+            while let Some(&b) = bytes.get(at) {
+                if !(if digits {
+                    b.is_ascii_digit()
+                } else {
+                    b.is_ascii_alphabetic()
+                }) {
+                    break;
+                }
+                word.push(b.to_ascii_lowercase() as char);
+                at += 1;
+            }
+        }
+        let Some(c) = s.get(at..).and_then(|r| r.chars().next()) else {
+            break;
+        };
+        let here = at;
+        at += c.len_utf8();
         let k = kind(c);
         // A decimal point inside a number stays part of it.
-        if c == '.' && word_kind == Kind::Digit && chars.peek().is_some_and(|n| n.is_ascii_digit())
+        // (An ASCII digit byte is always a whole char.)
+        if c == '.'
+            && word_kind == Kind::Digit
+            && bytes.get(here + 1).is_some_and(u8::is_ascii_digit)
         {
             word.push('.');
             continue;
@@ -198,7 +353,7 @@ fn tokenize(s: &str, cjk_n: usize, word_n: usize) -> Prepared {
                 at_start = false;
             }
             Kind::Alpha | Kind::Digit => {
-                if word.is_empty() {
+                if word.chars == 0 {
                     word_cap = c.is_uppercase();
                     word_at_start = at_start || in_title;
                     at_start = false;
@@ -206,7 +361,7 @@ fn tokenize(s: &str, cjk_n: usize, word_n: usize) -> Prepared {
                 if c.is_ascii() {
                     word.push(c.to_ascii_lowercase());
                 } else {
-                    word.extend(c.to_lowercase());
+                    c.to_lowercase().for_each(|l| word.push(l));
                 }
             }
             Kind::Sep => {
@@ -282,6 +437,204 @@ mod tests {
         );
         let b = prepare("标题", "2月21日，牛塘镇举办招聘会。", 3, 3);
         assert_eq!(a.shingles, b.shingles);
+    }
+
+    /// The straightforward fold the fast paths must agree with.
+    fn fold_reference(s: &str) -> String {
+        let w: String = s.chars().map(fold_width).collect();
+        let w = if is_nfkc_quick(w.chars()) == IsNormalized::Yes {
+            w
+        } else {
+            w.nfkc().collect()
+        };
+        if w.is_ascii() { w } else { fast2s::convert(&w) }
+    }
+
+    #[test]
+    fn fast_fold_matches_reference() {
+        let cases = [
+            "plain ASCII text, 3.5 tons",
+            "湖塘鎮：開展活動，２０２４年\u{3000}ＡＢＣ",
+            "企畫 計畫 企劃 計劃 畫圖 畫畫",
+            "乾隆的乾兒子一邊乾淨利落地擲出了一個乾卦",
+            "「藉」其他意义仍然保留的，藉口、憑藉的藉",
+            "看著 苧麻 闔家 鍾書 校讎",
+            "畫畫乾乾藉藉著著",
+            "兒寬 答覆 批覆 回覆 甚夥 慰藉 狼藉 瞭望 幺麽 樊於 乾隆 乾坤 乾卦",
+            "藉口 憑藉 看著 苧麻 闔家 鍾書 校讎 讎定 仇讎 計畫 企畫",
+            "兒子 覆蓋 夥伴 明瞭 什麽 於是 乾淨 著名 闔上 鍾錶 畫家",
+            "乾",
+            "藉口",
+            "ﬁle ① ㈱ ｶﾀｶﾅ Å e\u{301} a\u{301}\u{316} 漢字\u{301}",
+            "中文。“引号”《书名》、顿号 mixed with English",
+            "",
+        ];
+        for c in cases {
+            assert_eq!(fold(c), fold_reference(c), "{c}");
+        }
+        // Every BMP char alone and between ideographs (context rules).
+        for x in (0x80u32..0x10000).filter_map(char::from_u32) {
+            for s in [x.to_string(), format!("中{x}国")] {
+                assert_eq!(fold(&s), fold_reference(&s), "U+{:04X}", x as u32);
+            }
+        }
+    }
+
+    /// The tokenizer before its fast paths (a String per word).
+    fn kind_reference(c: char) -> Kind {
+        if is_cjk(c) {
+            Kind::Cjk
+        } else if c.is_ascii_digit() {
+            Kind::Digit
+        } else if c.is_alphanumeric() {
+            Kind::Alpha
+        } else {
+            Kind::Sep
+        }
+    }
+
+    fn tokenize_reference(s: &str, cjk_n: usize, word_n: usize) -> Prepared {
+        let mut tokens: Vec<u64> = Vec::with_capacity(s.len() / 2);
+        let mut anchors = Vec::new();
+        let mut known = Vec::new();
+        let mut cjk = 0usize;
+        let mut word = String::new();
+        let mut word_kind = Kind::Sep;
+        let mut word_cap = false;
+        // A capitalised word at a sentence start is not evidence of a name.
+        let mut at_start = true;
+        let mut word_at_start = false;
+        // Headlines are Title Case: their capitals say nothing about names.
+        let mut in_title = true;
+        let mut flush =
+            |word: &mut String, k: Kind, cap: bool, start: bool, toks: &mut Vec<u64>| {
+                if word.is_empty() {
+                    return;
+                }
+                let h = super::super::sketch::str_hash(word);
+                toks.push(h);
+                let a = mix64(h ^ 0xA5);
+                if k == Kind::Digit || (k == Kind::Alpha && cap && word.chars().count() > 1) {
+                    known.push(a);
+                    if k == Kind::Digit || !start {
+                        anchors.push(a);
+                    }
+                }
+                word.clear();
+            };
+        let mut chars = s.chars().peekable();
+        while let Some(c) = chars.next() {
+            let k = kind_reference(c);
+            // A decimal point inside a number stays part of it.
+            if c == '.'
+                && word_kind == Kind::Digit
+                && chars.peek().is_some_and(|n| n.is_ascii_digit())
+            {
+                word.push('.');
+                continue;
+            }
+            if k != word_kind || k == Kind::Cjk || k == Kind::Sep {
+                flush(&mut word, word_kind, word_cap, word_at_start, &mut tokens);
+            }
+            match k {
+                Kind::Cjk => {
+                    tokens.push(c as u64);
+                    cjk += 1;
+                    at_start = false;
+                }
+                Kind::Alpha | Kind::Digit => {
+                    if word.is_empty() {
+                        word_cap = c.is_uppercase();
+                        word_at_start = at_start || in_title;
+                        at_start = false;
+                    }
+                    if c.is_ascii() {
+                        word.push(c.to_ascii_lowercase());
+                    } else {
+                        word.extend(c.to_lowercase());
+                    }
+                }
+                Kind::Sep => {
+                    if matches!(c, '.' | '!' | '?' | '\n' | '。' | ':' | '"' | '“') {
+                        at_start = true;
+                    }
+                    in_title &= c != '\n';
+                }
+            }
+            word_kind = k;
+        }
+        flush(&mut word, word_kind, word_cap, word_at_start, &mut tokens);
+        let n = if cjk * 2 >= tokens.len() {
+            cjk_n
+        } else {
+            word_n
+        }
+        .max(1);
+        let mut shingles: Vec<u32> = if tokens.len() <= n {
+            if tokens.is_empty() {
+                Vec::new()
+            } else {
+                vec![gram(&tokens)]
+            }
+        } else {
+            tokens.windows(n).map(gram).collect()
+        };
+        shingles.sort_unstable();
+        shingles.dedup();
+        anchors.sort_unstable();
+        anchors.dedup();
+        known.sort_unstable();
+        known.dedup();
+        Prepared {
+            shingles,
+            anchors,
+            known,
+        }
+    }
+
+    #[test]
+    fn tokenizer_matches_reference() {
+        let parts = [
+            "Mayor", "SMITH", "said", " ", "  ", ".", "3", "3.5", "12.", ".7", "1.2.3", "\n", "!",
+            "?", ":", "\"", "“", "。", "，", ",", "中", "國", "日本", "é", "École", "İs", "ß", "ǅ",
+            "Ωmega", "x1", "1x", "a.b", "(", ")", "-", "’", "٣", "Ⅻ", "\u{301}", "",
+        ];
+        let mut x = 0x9E37_79B9u64;
+        for round in 0..4000 {
+            let mut s = String::new();
+            for _ in 0..(round % 40) {
+                x = mix64(x);
+                s.push_str(parts[(x % parts.len() as u64) as usize]);
+            }
+            for (c, w) in [(3, 3), (2, 1), (1, 4)] {
+                let (a, b) = (tokenize(&s, c, w), tokenize_reference(&s, c, w));
+                assert_eq!(
+                    (a.shingles, a.anchors, a.known),
+                    (b.shingles, b.anchors, b.known),
+                    "{s:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn ideographs_are_stable_starters() {
+        for c in ('\u{4E00}'..='\u{9FFF}').filter(|c| is_ideograph(*c)) {
+            assert_eq!(unicode_normalization::char::canonical_combining_class(c), 0);
+            assert_eq!(is_nfkc_quick(std::iter::once(c)), IsNormalized::Yes);
+        }
+    }
+
+    #[test]
+    fn word_hash_is_str_hash() {
+        for w in ["a", "springfield", "3.5", "straße", "i\u{307}stanbul", "ǆ"] {
+            let mut x = Word::EMPTY;
+            w.chars().for_each(|c| x.push(c));
+            assert_eq!(
+                (mix64(x.fnv), x.chars),
+                (super::super::sketch::str_hash(w), w.chars().count())
+            );
+        }
     }
 
     #[test]

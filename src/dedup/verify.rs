@@ -134,23 +134,32 @@ fn weight(others: u32) -> f64 {
     1.0 / (1.0 + (1.0 + others as f64).ln())
 }
 
-fn count_sorted<T: Ord>(a: &[T], b: &[T]) -> usize {
+/// `weight` memoized for the common small counts (a `ln` per shingle was a
+/// visible share of verification).
+fn weight_fast(others: u32) -> f64 {
+    const N: usize = 256;
+    static TABLE: std::sync::OnceLock<[f64; N]> = std::sync::OnceLock::new();
+    let t = TABLE.get_or_init(|| std::array::from_fn(|i| weight(i as u32)));
+    t.get(others as usize)
+        .copied()
+        .unwrap_or_else(|| weight(others))
+}
+
+/// Common elements of two sorted, deduplicated slices. Branch-free steps:
+/// which side advances is data-dependent and mispredicted half the time.
+fn count_sorted<T: Ord + Copy>(a: &[T], b: &[T]) -> usize {
     let (mut i, mut j, mut n) = (0, 0, 0);
     while i < a.len() && j < b.len() {
-        match a[i].cmp(&b[j]) {
-            std::cmp::Ordering::Less => i += 1,
-            std::cmp::Ordering::Greater => j += 1,
-            std::cmp::Ordering::Equal => {
-                n += 1;
-                i += 1;
-                j += 1;
-            }
-        }
+        let (x, y) = (a[i], b[j]);
+        n += (x == y) as usize;
+        i += (x <= y) as usize;
+        j += (y <= x) as usize;
     }
     n
 }
 
-/// Scores a pair. `df` counts entries per shingle over the current set.
+/// Scores a pair. `df` counts entries per shingle over the current set
+/// (0 and 1 mean the same: only this entry).
 pub fn verify(a: &Prepared, b: &Prepared, df: &DfTable, cfg: &DedupConfig) -> Verdict {
     let (s, l) = if a.shingles.len() <= b.shingles.len() {
         (a, b)
@@ -161,23 +170,26 @@ pub fn verify(a: &Prepared, b: &Prepared, df: &DfTable, cfg: &DedupConfig) -> Ve
     let union = s.shingles.len() + l.shingles.len() - inter;
     let ratio = |n: usize, d: usize| if d == 0 { 0.0 } else { n as f64 / d as f64 };
     let containment = ratio(inter, s.shingles.len());
+    // All of the shorter text shared: every term lands in both sums alike,
+    // so the weighted score is exactly 1 and needs no DF lookups.
+    let all_shared = inter > 0 && inter == s.shingles.len();
+    let scored = containment >= cfg.min_containment;
+    if scored && !all_shared {
+        df.warm(&s.shingles);
+    }
     let (mut i, mut num, mut den) = (0usize, 0.0, 0.0);
-    for &x in s
-        .shingles
-        .iter()
-        .filter(|_| containment >= cfg.min_containment)
-    {
+    for &x in s.shingles.iter().filter(|_| scored && !all_shared) {
         while i < l.shingles.len() && l.shingles[i] < x {
             i += 1;
         }
         let shared = i < l.shingles.len() && l.shingles[i] == x;
         let d = df.get(x).max(1);
         if shared {
-            let w = weight(d.saturating_sub(2));
+            let w = weight_fast(d.saturating_sub(2));
             num += w;
             den += w;
         } else {
-            den += weight(d.saturating_sub(1));
+            den += weight_fast(d.saturating_sub(1));
         }
     }
     // Facts of the shorter text found in the longer one; for near copies the
@@ -194,7 +206,13 @@ pub fn verify(a: &Prepared, b: &Prepared, df: &DfTable, cfg: &DedupConfig) -> Ve
     };
     let anchor_containment = cont(s, shared_anchors);
     let near_anchor = anchor_containment.max(cont(l, count_sorted(&l.anchors, &s.known)));
-    let weighted = if den > 0.0 { num / den } else { 0.0 };
+    let weighted = if scored && all_shared {
+        1.0
+    } else if den > 0.0 {
+        num / den
+    } else {
+        0.0
+    };
     let small = s.shingles.len() as f64 <= cfg.summary_max_ratio * l.shingles.len() as f64;
     let rule = if s.shingles.len() < cfg.min_shingles {
         Rule::RefusedTooShort

@@ -1,6 +1,6 @@
 //! `/feeds/{id}.{rss,atom,json,html}` (and `/feeds/{id}`), with `?page=N`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::sync::atomic::Ordering;
 
@@ -174,26 +174,15 @@ pub async fn page_reports(
     let mut order: Vec<String> = Vec::with_capacity(want);
     let mut groups: HashMap<String, Vec<String>> = HashMap::new();
     let mut known: HashMap<String, StoredEntry> = HashMap::new();
-    // Copies already placed in a group (their cluster is not asked again).
-    let mut placed: HashSet<String> = HashSet::new();
     scan_output(store, feed, batch, |e| {
-        if placed.contains(&e.entry.id) {
-            known.insert(e.entry.id.clone(), e);
-            return ControlFlow::Continue(());
-        }
-        // The entry's own component: no re-clustering of the whole store
-        // after every change.
         let (key, members) = match feed
             .dedup
-            .then(|| clusters.component_of(&e.entry.id))
+            .then(|| clusters.cluster_of(&e.entry.id))
             .flatten()
         {
             Some(c) => (c.id, c.members),
             None => (e.entry.id.clone(), vec![e.entry.id.clone()]),
         };
-        for m in &members {
-            placed.insert(m.clone());
-        }
         if let std::collections::hash_map::Entry::Vacant(slot) = groups.entry(key) {
             order.push(slot.key().clone());
             slot.insert(members);
