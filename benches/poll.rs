@@ -55,12 +55,13 @@ fn main() {
 
     let result = std::panic::catch_unwind(|| {
         let wrk = run_wrk(&addr, n, concurrency);
+        let client = run_client_only(&addr, n, concurrency);
         let huiliu = run_huiliu(&addr, n, concurrency);
-        (wrk, huiliu)
+        (wrk, client, huiliu)
     });
     let _ = child.kill();
     let _ = child.wait();
-    let (wrk, (wall, cpu, polls, failed)) = match result {
+    let (wrk, client, (wall, cpu, polls, failed)) = match result {
         Ok(r) => r,
         Err(e) => std::panic::resume_unwind(e),
     };
@@ -84,8 +85,16 @@ fn main() {
         "peak RSS               {:.1} MiB (VmHWM)",
         rss as f64 / 1024.0
     );
+    println!(
+        "reqwest alone          {:.2} s (the same GETs, bodies read, nothing parsed or stored)",
+        client.as_secs_f64()
+    );
     match wrk {
         Some(w) => {
+            println!(
+                "reqwest alone / wrk    {:.2}× (the HTTP client's own floor)",
+                client.as_secs_f64() / w.as_secs_f64()
+            );
             println!(
                 "wrk, same {n} GETs    {:.2} s ({:.0} req/s, -c {concurrency})",
                 w.as_secs_f64(),
@@ -155,6 +164,48 @@ fn run_huiliu(addr: &str, n: usize, concurrency: usize) -> (Duration, f64, usize
             reports.len() - not_modified - failed
         );
         (wall, cpu, reports.len(), failed)
+    })
+}
+
+/// The HTTP client huiliu uses (reqwest), alone: the same conditional GETs
+/// with `concurrency` tasks, bodies read and dropped. What is left of the
+/// pass once parsing, storing and scheduling are taken away.
+fn run_client_only(addr: &str, n: usize, concurrency: usize) -> Duration {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let client = reqwest::Client::builder().build().unwrap();
+        let next = Arc::new(AtomicU64::new(0));
+        let t = Instant::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..concurrency {
+            let (client, next, addr) = (client.clone(), next.clone(), addr.to_string());
+            tasks.spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed) as usize;
+                    if i >= n {
+                        break;
+                    }
+                    let tag = if i % 3 == 0 {
+                        format!("\"c{i}-0\"")
+                    } else {
+                        format!("\"s{i}\"")
+                    };
+                    if let Ok(r) = client
+                        .get(format!("http://{addr}/f/{i}"))
+                        .header("If-None-Match", tag)
+                        .send()
+                        .await
+                    {
+                        let _ = r.bytes().await;
+                    }
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+        t.elapsed()
     })
 }
 
