@@ -86,8 +86,9 @@ pub trait Store: Send + Sync {
 
     async fn states(&self) -> Result<Vec<SourceState>, StoreError>;
 
-    /// Writes one poll as one transaction: every entry (same source + key is
-    /// the same entry: a changed body updates it) and the source's new state.
+    /// Writes one poll atomically (all of it or none): every entry (same
+    /// source + key is the same entry: a changed body updates it) and the
+    /// source's new state. Returns once it is committed.
     async fn commit_poll(
         &self,
         state: &SourceState,
