@@ -378,13 +378,19 @@ fn tokenize(s: &str, cjk_n: usize, word_n: usize) -> Prepared {
         cjk_n
     } else {
         word_n
-    }
-    .max(1);
+    };
+    finish(&tokens, n, anchors, known)
+}
+
+/// Shingles of `n` tokens (one shingle for a shorter text), each set sorted
+/// and deduplicated.
+fn finish(tokens: &[u64], n: usize, mut anchors: Vec<u64>, mut known: Vec<u64>) -> Prepared {
+    let n = n.max(1);
     let mut shingles: Vec<u32> = if tokens.len() <= n {
         if tokens.is_empty() {
             Vec::new()
         } else {
-            vec![gram(&tokens)]
+            vec![gram(tokens)]
         }
     } else {
         tokens.windows(n).map(gram).collect()
@@ -568,28 +574,8 @@ mod tests {
             cjk_n
         } else {
             word_n
-        }
-        .max(1);
-        let mut shingles: Vec<u32> = if tokens.len() <= n {
-            if tokens.is_empty() {
-                Vec::new()
-            } else {
-                vec![gram(&tokens)]
-            }
-        } else {
-            tokens.windows(n).map(gram).collect()
         };
-        shingles.sort_unstable();
-        shingles.dedup();
-        anchors.sort_unstable();
-        anchors.dedup();
-        known.sort_unstable();
-        known.dedup();
-        Prepared {
-            shingles,
-            anchors,
-            known,
-        }
+        finish(&tokens, n, anchors, known)
     }
 
     #[test]

@@ -36,7 +36,7 @@ pub async fn feed_route(State(app): State<AppState>, request: Request) -> Respon
 /// ([`feed`]).
 pub fn from_cache(app: &AppState, uri: &Uri, headers: &HeaderMap) -> Option<Response> {
     let response = match what(uri) {
-        Err(response) => response,
+        Err(why) => not_found(why),
         Ok(want) => {
             // A cached page exists only for a configured feed (a reload
             // clears the cache), so a hit needs no look at the config.
@@ -53,7 +53,7 @@ pub fn from_cache(app: &AppState, uri: &Uri, headers: &HeaderMap) -> Option<Resp
 /// Answers `/feeds/{file}`, building and caching the page on a miss.
 pub async fn feed(app: &AppState, uri: &Uri, headers: &HeaderMap) -> Response {
     let response = match what(uri) {
-        Err(response) => response,
+        Err(why) => not_found(why),
         Ok(want) => answer(app, &want, headers).await,
     };
     crate::metrics::get().feed_request(response.status().as_u16());
@@ -67,7 +67,8 @@ struct Wanted<'a> {
     page: usize,
 }
 
-fn what(uri: &Uri) -> Result<Wanted<'_>, Response> {
+/// What a feed request asks for, or why it is a 404.
+fn what(uri: &Uri) -> Result<Wanted<'_>, String> {
     let path = uri.path();
     let file = path.strip_prefix("/feeds/").unwrap_or(path);
     let (id, ext) = file.rsplit_once('.').unwrap_or((file, "html"));
@@ -76,10 +77,10 @@ fn what(uri: &Uri) -> Result<Wanted<'_>, Response> {
         other => match Format::from_extension(other) {
             Some(f) => f.extension(),
             None => {
-                return Err(not_found(format!(
+                return Err(format!(
                     "unknown format `.{}`: use .rss, .atom, .json or .html\n",
                     percent_decode(other)
-                )));
+                ));
             }
         },
     };
@@ -90,9 +91,7 @@ fn what(uri: &Uri) -> Result<Wanted<'_>, Response> {
         None => 1,
         Some(Ok(p)) if (1..=MAX_PAGE).contains(&p) => p,
         Some(_) => {
-            return Err(not_found(format!(
-                "no such page: pages run from 1 to {MAX_PAGE}\n"
-            )));
+            return Err(format!("no such page: pages run from 1 to {MAX_PAGE}\n"));
         }
     };
     Ok(Wanted {
