@@ -5,18 +5,7 @@
 //!     cargo bench --bench dedup                  # N = 1,000,000
 //!     DEDUP_BENCH_N=100000 cargo bench --bench dedup
 
-fn peak_rss_mib() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib / 1024.0)
-}
+mod common;
 
 fn main() {
     let n = std::env::var("DEDUP_BENCH_N")
@@ -25,7 +14,8 @@ fn main() {
         .unwrap_or(1_000_000);
     let report = huiliu::dedup::bench::bench(n);
     println!("{report}");
-    if let Some(mib) = peak_rss_mib() {
-        println!("peak RSS: {mib:.0} MiB");
+    match common::peak_rss_kib() {
+        0 => {}
+        kib => println!("peak RSS: {:.0} MiB", kib as f64 / 1024.0),
     }
 }

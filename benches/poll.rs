@@ -14,6 +14,9 @@
 //! time (an ETag that never matches). A warm-up pass stores the ETags; the
 //! second pass is measured.
 
+mod common;
+
+use common::{cpu_seconds, peak_rss_kib};
 use std::io::{BufRead, BufReader, Write as _};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -282,29 +285,6 @@ fn run_wrk(addr: &str, n: usize, concurrency: usize) -> Option<Duration> {
     let _ = child.kill();
     let _ = child.wait();
     Some(wall)
-}
-
-fn cpu_seconds() -> f64 {
-    // SAFETY: getrusage only writes into the struct we hand it.
-    let usage = unsafe {
-        let mut u: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut u);
-        u
-    };
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    tv(usage.ru_utime) + tv(usage.ru_stime)
-}
-
-fn peak_rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 // ---- the server (child process) ----

@@ -7,6 +7,8 @@
 //! bytes (and a gzip_static copy). `wrk -t2 -c64 -d10s` measures both, plain,
 //! with `Accept-Encoding: gzip`, and with a matching `If-None-Match`.
 
+mod common;
+
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -31,18 +33,6 @@ fn synthetic_feed() -> String {
     }
     out.push_str("</channel></rss>\n");
     out
-}
-
-/// CPU seconds (user + system) of this process.
-fn own_cpu() -> f64 {
-    // SAFETY: getrusage only writes into the struct we hand it.
-    let u = unsafe {
-        let mut u: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut u);
-        u
-    };
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    tv(u.ru_utime) + tv(u.ru_stime)
 }
 
 /// CPU seconds of nginx: the master `pid` and its workers (from /proc).
@@ -235,7 +225,7 @@ fn main() {
             let (rate, cpu) = if is_nginx {
                 measure(url, &refs, || nginx_cpu(nginx_pid))
             } else {
-                measure(url, &refs, own_cpu)
+                measure(url, &refs, common::cpu_seconds)
             };
             rates.push(rate);
             cpus.push(cpu);
