@@ -129,6 +129,12 @@ pub trait Store: Send + Sync {
     // ---- retention, backup and shutdown (`huiliu prune`, `export`, `import`) ----
     // Defaults let a store without them still compile (and say so at run time).
 
+    /// Whether this store implements retention (the methods below); the
+    /// background pruner does not run without it.
+    fn supports_retention(&self) -> bool {
+        false
+    }
+
     /// The entries of a source outside a retention rule: beyond the newest
     /// `keep_newest` or sorted before `older_than` (either); with neither,
     /// every entry of the source. Newest first.

@@ -641,6 +641,10 @@ impl Store for SqliteStore {
     }
 
     // The retention, backup and shutdown methods live in `retention.rs`.
+    fn supports_retention(&self) -> bool {
+        true
+    }
+
     async fn retention_candidates(
         &self,
         source_id: &str,
