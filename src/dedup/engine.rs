@@ -252,21 +252,29 @@ impl Engine {
         out.clear();
         let Some(e) = self.entry(slot) else { return };
         for &k in &e.keys {
-            // Keys over the cap are stock phrases: no evidence either way.
-            if self.index.overflow(k) > 0 {
-                continue;
-            }
             post.clear();
             self.index.for_each(k, |j| post.push(j));
-            if k & 1 == 1 || post.len() <= self.cfg.sample_max_df {
+            if self.is_evidence(k, post.len()) {
                 out.extend_from_slice(post);
             }
         }
-        let w = self.cfg.window_secs;
-        out.retain(|&j| match (e.published, published(j)) {
-            (Some(a), Some(b)) => j != slot && (a - b).abs() <= w,
-            _ => j != slot,
-        });
+        out.retain(|&j| j != slot && self.within_window(e.published, published(j)));
+    }
+
+    /// Whether sharing key `k` (held by `holders` entries) makes two entries
+    /// candidates: not a key over the cap (a stock phrase, no evidence either
+    /// way), and a band key or a rare sampled key.
+    fn is_evidence(&self, k: u32, holders: usize) -> bool {
+        self.index.overflow(k) == 0 && (k & 1 == 1 || holders <= self.cfg.sample_max_df)
+    }
+
+    /// Whether two publication dates are within the candidate window (an
+    /// entry without a date is near every other).
+    fn within_window(&self, a: Option<i64>, b: Option<i64>) -> bool {
+        match (a, b) {
+            (Some(a), Some(b)) => (a - b).abs() <= self.cfg.window_secs,
+            _ => true,
+        }
     }
 
     /// Every candidate pair by shared key, as [`Self::key_candidates`] finds
@@ -274,20 +282,14 @@ impl Engine {
     /// Returns `(start, partners)`: slot `i`'s partners `j > i`, ascending
     /// and distinct, are `partners[start[i]..start[i + 1]]`.
     fn candidate_pairs(&self, n: usize, published: &[Option<i64>]) -> (Vec<usize>, Vec<u32>) {
-        let w = self.cfg.window_secs;
         let mut pairs: Vec<(u32, u32)> = Vec::new();
         self.index.for_each_key(|k, vals| {
-            // Same rules as `key_candidates`: stock keys give no evidence.
-            if self.index.overflow(k) > 0 || (k & 1 == 0 && vals.len() > self.cfg.sample_max_df) {
+            if !self.is_evidence(k, vals.len()) {
                 return;
             }
             for (x, &a) in vals.iter().enumerate() {
                 for &b in &vals[x + 1..] {
-                    let near = match (published[a as usize], published[b as usize]) {
-                        (Some(p), Some(q)) => (p - q).abs() <= w,
-                        _ => true,
-                    };
-                    if near && a != b {
+                    if a != b && self.within_window(published[a as usize], published[b as usize]) {
                         pairs.push((a.min(b), a.max(b)));
                     }
                 }

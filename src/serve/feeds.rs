@@ -25,10 +25,7 @@ pub const CSP: &str = "default-src 'none'; img-src * data:; style-src 'unsafe-in
 /// The feed route of the router: takes the whole request, so the path, query
 /// and headers are read in place (extractors would copy the header map).
 pub async fn feed_route(State(app): State<AppState>, request: Request) -> Response {
-    match from_cache(&app, request.uri(), request.headers()) {
-        Some(response) => response,
-        None => feed(&app, request.uri(), request.headers()).await,
-    }
+    feed(&app, request.uri(), request.headers()).await
 }
 
 /// Answers `/feeds/{file}` without waiting when it can: from the cache, or

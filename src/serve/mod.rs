@@ -1,5 +1,6 @@
-//! Serve stage: axum routes over the published feeds and pages. Feed bytes
-//! are cached until the store changes (see [`cache`]); every feed response
+//! Serve stage: connections on serving threads ([`listen`]) and axum routes
+//! over the published feeds and pages. Feed bytes are cached until the store
+//! changes (see [`cache`]); every feed response
 //! carries a strong ETag, Last-Modified, Cache-Control, Vary and CORS.
 
 mod cache;
