@@ -121,6 +121,7 @@ fn write_csv(path: &std::path::Path, n: usize, batch: usize) {
         let s = StoredEntry {
             first_seen: now,
             changed_at: now,
+            cluster: None,
             entry: e,
         };
         let e = &s.entry;

@@ -3,7 +3,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
 
@@ -372,9 +371,6 @@ fn import_opml(file: &std::path::Path, config: &std::path::Path) -> Result<ExitC
     Ok(ExitCode::SUCCESS)
 }
 
-/// How many stored entries `run` clusters at start-up (newest first).
-pub(crate) const MAX_CLUSTERED: usize = 1_000_000;
-
 #[derive(Subcommand)]
 enum DedupCommand {
     /// Show an entry's cluster, each candidate pair's scores and the rule
@@ -420,21 +416,17 @@ fn dedup_eval(
 async fn dedup_explain(path: &std::path::Path, id: &str) -> Result<ExitCode, ExitCode> {
     let cfg = load(path)?;
     let p = pipeline(&cfg).await?;
-    crate::refresh::load_clusters(&p, &cfg, MAX_CLUSTERED)
-        .await
-        .map_err(|e| {
-            eprintln!("huiliu: {e}");
-            ExitCode::from(2)
-        })?;
     let id = id.trim().trim_start_matches("urn:uuid:").replace('-', "");
-    match p.clusters.explain(&id) {
+    // The engine holds the dedup window: older entries keep their stored
+    // cluster but are no longer compared.
+    match p.dedup.explain(&id).await {
         Some(explanation) => {
             println!("{explanation}");
             Ok(ExitCode::SUCCESS)
         }
         None => {
             eprintln!(
-                "huiliu: no stored entry has the id {id} (ids are the 32 hex digits of the published urn:uuid)"
+                "huiliu: no stored entry within the dedup window has the id {id} (ids are the 32 hex digits of the published urn:uuid; older entries keep their cluster but are no longer compared)"
             );
             Err(ExitCode::from(2))
         }
@@ -461,8 +453,8 @@ pub(crate) async fn pipeline(cfg: &Config) -> Result<Pipeline, ExitCode> {
         eprintln!("huiliu: {e}");
         ExitCode::from(2)
     })?;
-    let mut p = Pipeline::new(fetcher, store);
-    p.clusters = Arc::new(crate::dedup::SharedIndex::new(cfg.dedup.clone()));
+    let mut p = Pipeline::new(fetcher, store.clone());
+    p.dedup = crate::refresh::start_dedup(store, cfg);
     Ok(p)
 }
 
@@ -502,6 +494,10 @@ async fn poll(path: &std::path::Path, only: Option<&str>) -> Result<ExitCode, Ex
     .await;
     if let Some(bar) = bar {
         bar.finish_and_clear();
+    }
+    // The pass's clusters, settled exactly before the process ends.
+    if let Err(e) = crate::refresh::settle_clusters(&p).await {
+        eprintln!("huiliu: cannot store the near-duplicate clusters: {e}");
     }
     let mut failed = 0;
     for r in &reports {

@@ -61,6 +61,8 @@ enum Event {
     Start,
     Renew,
     Done(Result<(tokio::task::Id, (usize, Option<PollReport>)), tokio::task::JoinError>),
+    /// The config changed (a reload).
+    Reload,
     Stop,
 }
 
@@ -71,34 +73,52 @@ async fn sleep_until_first(waiting: &BinaryHeap<Reverse<(tokio::time::Instant, u
     }
 }
 
+/// Registers `sources` for leasing, retrying until it works or `shutdown`
+/// turns true (then false).
+async fn register(
+    pipeline: &Pipeline,
+    sources: &[Arc<SourceConfig>],
+    shutdown: &mut watch::Receiver<bool>,
+) -> bool {
+    let offers = lease_sources(pipeline, sources);
+    loop {
+        match pipeline.store.register_sources(&offers).await {
+            Ok(()) => return true,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot register the sources for leasing; retrying in 5s");
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                    _ = shutdown.wait_for(|s| *s) => return false,
+                }
+            }
+        }
+    }
+}
+
 /// Polls the sources this node leases until `shutdown` turns true; polls in
-/// flight then finish and their leases are released.
+/// flight then finish and their leases are released. Each change of
+/// `config` (a reload) registers the new source list: added sources are
+/// leased from then on, removed ones no longer.
 pub async fn run(
     pipeline: Pipeline,
-    sources: Vec<Arc<SourceConfig>>,
+    mut config: watch::Receiver<Vec<Arc<SourceConfig>>>,
     concurrency: usize,
     mut shutdown: watch::Receiver<bool>,
     node: String,
     lease_for: Duration,
 ) {
     let store = pipeline.store.clone();
-    let offers = lease_sources(&pipeline, &sources);
-    loop {
-        match store.register_sources(&offers).await {
-            Ok(()) => break,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot register the sources for leasing; retrying in 5s");
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(5)) => {}
-                    _ = shutdown.wait_for(|s| *s) => return,
-                }
-            }
-        }
+    // Append-only, so a poll's index stays valid across reloads.
+    let mut sources: Vec<Arc<SourceConfig>> = config.borrow_and_update().clone();
+    let mut active: Vec<bool> = vec![true; sources.len()];
+    if !register(&pipeline, &sources, &mut shutdown).await {
+        return;
     }
-    let index: HashMap<&str, usize> = sources
+    let mut config_open = true;
+    let mut index: HashMap<String, usize> = sources
         .iter()
         .enumerate()
-        .map(|(i, s)| (s.id.as_str(), i))
+        .map(|(i, s)| (s.id.clone(), i))
         .collect();
     let states = stored_states(&pipeline).await;
     let mut urls: Vec<Url> = sources.iter().map(|s| url_of(s, &states)).collect();
@@ -135,10 +155,42 @@ pub async fn run(
             _ = sleep_until_first(&waiting), if !waiting.is_empty() => Event::Start,
             _ = renew_tick.tick(), if !in_flight.is_empty() => Event::Renew,
             Some(done) = polls.tasks.join_next_with_id(), if !polls.tasks.is_empty() => Event::Done(done),
+            changed = config.changed(), if config_open => match changed {
+                Ok(()) => Event::Reload,
+                Err(_) => { config_open = false; continue; }
+            },
             _ = shutdown.wait_for(|s| *s) => Event::Stop,
         };
         match event {
             Event::Stop => break,
+            Event::Reload => {
+                let wanted = config.borrow_and_update().clone();
+                let states = stored_states(&pipeline).await;
+                active.iter_mut().for_each(|a| *a = false);
+                for s in &wanted {
+                    let i = match index.get(&s.id) {
+                        Some(&i) => i,
+                        None => {
+                            tracing::info!(source = %s.id, url = %s.url, "source added: leasing it");
+                            sources.push(s.clone());
+                            urls.push(s.url.clone());
+                            disabled.push(false);
+                            active.push(true);
+                            index.insert(s.id.clone(), sources.len() - 1);
+                            sources.len() - 1
+                        }
+                    };
+                    if sources[i].url != s.url {
+                        urls[i] = url_of(s, &states);
+                    }
+                    disabled[i] = states
+                        .get(&s.id)
+                        .is_some_and(|st| st.disabled_url.as_deref() == Some(s.url.as_str()));
+                    sources[i] = s.clone();
+                    active[i] = true;
+                }
+                register(&pipeline, &wanted, &mut shutdown).await;
+            }
             Event::Lease => {
                 let room = concurrency.saturating_sub(in_flight.len());
                 if room == 0 {
@@ -151,7 +203,10 @@ pub async fn run(
                     .iter()
                     .enumerate()
                     .filter(|(i, _)| {
-                        !in_flight.contains(i) && !disabled[*i] && !not_before.contains_key(i)
+                        active[*i]
+                            && !in_flight.contains(i)
+                            && !disabled[*i]
+                            && !not_before.contains_key(i)
                     })
                     .map(|(_, s)| s.id.clone())
                     .collect();
@@ -167,7 +222,12 @@ pub async fn run(
                             in_flight.insert(i);
                             tracing::debug!(source = %lease.id, start_in = ?lease.start_in, "leased");
                             if lease.start_in.is_zero() {
-                                polls.start(i, sources[i].clone(), Some(urls[i].clone()));
+                                polls.start(
+                                    i,
+                                    sources[i].clone(),
+                                    Some(urls[i].clone()),
+                                    Utc::now(),
+                                );
                             } else {
                                 waiting.push(Reverse((at + lease.start_in, i)));
                             }
@@ -183,7 +243,7 @@ pub async fn run(
                         break;
                     }
                     waiting.pop();
-                    polls.start(i, sources[i].clone(), Some(urls[i].clone()));
+                    polls.start(i, sources[i].clone(), Some(urls[i].clone()), Utc::now());
                 }
             }
             Event::Renew => {

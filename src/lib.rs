@@ -17,6 +17,7 @@ pub mod serve;
 pub mod store;
 
 pub mod lease;
+pub mod liveness;
 pub mod migrate;
 pub mod refresh;
 pub mod schedule;

@@ -7,6 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
+use crate::liveness::LivenessReport;
+
 const FEED_ROUTE: &str = "/feeds/{file}";
 
 /// Upper bounds (seconds) of the fetch latency histogram.
@@ -86,9 +88,26 @@ impl Metrics {
         }
     }
 
-    /// The Prometheus text exposition; `stored` is the current entry count.
-    pub fn render(&self, stored: Option<u64>) -> String {
+    /// The Prometheus text exposition; `stored` is the current entry count,
+    /// `polls` the scheduler's liveness.
+    pub fn render(&self, stored: Option<u64>, polls: &LivenessReport) -> String {
         let mut out = String::new();
+        let now = chrono::Utc::now();
+        let _ = writeln!(
+            out,
+            "# HELP huiliu_polls_in_flight Polls started and not finished (waiting for their host or a worker, or running).\n# TYPE huiliu_polls_in_flight gauge\nhuiliu_polls_in_flight {}",
+            polls.polls_in_flight
+        );
+        let _ = writeln!(
+            out,
+            "# HELP huiliu_oldest_due_seconds How long the longest-waiting due source has waited (0: none due).\n# TYPE huiliu_oldest_due_seconds gauge\nhuiliu_oldest_due_seconds {}",
+            polls.oldest_due_age(now).as_secs_f64()
+        );
+        let _ = writeln!(
+            out,
+            "# HELP huiliu_last_poll_finished_seconds Seconds since a poll last finished (since start if none).\n# TYPE huiliu_last_poll_finished_seconds gauge\nhuiliu_last_poll_finished_seconds {}",
+            (now - polls.last_finished).num_milliseconds().max(0) as f64 / 1000.0
+        );
         let _ = writeln!(
             out,
             "# HELP huiliu_polls_total Polls by result.\n# TYPE huiliu_polls_total counter"
@@ -181,7 +200,14 @@ mod tests {
         m.poll("ok", Duration::from_millis(80), 2, 1);
         m.poll("error", Duration::from_secs(3), 0, 0);
         m.http("/feeds/{file}", 200);
-        let text = m.render(Some(7));
+        let polls = LivenessReport {
+            polls_in_flight: 3,
+            oldest_due: None,
+            last_finished: chrono::Utc::now(),
+        };
+        let text = m.render(Some(7), &polls);
+        assert!(text.contains("huiliu_polls_in_flight 3"));
+        assert!(text.contains("huiliu_oldest_due_seconds 0"));
         assert!(text.contains("huiliu_polls_total{result=\"ok\"} 1"));
         assert!(text.contains("huiliu_poll_duration_seconds_bucket{le=\"0.1\"} 1"));
         assert!(text.contains("huiliu_poll_duration_seconds_bucket{le=\"5\"} 2"));

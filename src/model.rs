@@ -69,9 +69,18 @@ pub struct StoredEntry {
     pub first_seen: DateTime<Utc>,
     /// When huiliu last saw its content change (or first saw it).
     pub changed_at: DateTime<Utc>,
+    /// Its near-duplicate cluster's label (see [`crate::dedup::service`]);
+    /// `None`: a cluster of its own, labelled with its id.
+    #[serde(skip)]
+    pub cluster: Option<String>,
 }
 
 impl StoredEntry {
+    /// The label of its cluster: entries with one label are one report.
+    pub fn cluster_label(&self) -> &str {
+        self.cluster.as_deref().unwrap_or(&self.entry.id)
+    }
+
     /// The date shown to readers: the source's, else the first-seen time.
     pub fn published(&self) -> DateTime<Utc> {
         self.entry.published.unwrap_or(self.first_seen)

@@ -16,6 +16,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::config::{SourceConfig, SourceKind};
+use crate::dedup::{Clusterer, DedupConfig, Loaded};
 use crate::fetch::{FetchError, FetchErrorKind, Fetched, Fetcher, Validators};
 use crate::model::{Entry, PollStatus, ScrapeHealth, SourceState};
 use crate::normalize::{normalize_entry, normalize_feed};
@@ -31,8 +32,10 @@ pub struct Pipeline {
     /// Bumped after every poll that changed stored entries, so the server
     /// knows its cached feed bytes are stale.
     pub changes: Arc<AtomicU64>,
-    /// Near-duplicate clusters of the stored entries.
-    pub clusters: Arc<crate::dedup::SharedIndex>,
+    /// The dedup stage: decides each written entry's cluster.
+    pub dedup: Arc<Clusterer>,
+    /// Polls started and finished, for `/healthz` and the watchdog.
+    pub liveness: Arc<crate::liveness::Liveness>,
 }
 
 impl Pipeline {
@@ -41,7 +44,8 @@ impl Pipeline {
             fetcher,
             store,
             changes: Arc::new(AtomicU64::new(1)),
-            clusters: Arc::default(),
+            dedup: Arc::new(Clusterer::empty(DedupConfig::default())),
+            liveness: Arc::default(),
         }
     }
 }
@@ -132,17 +136,18 @@ impl From<FetchError> for Failure {
 
 /// Refreshes one source and records the result.
 pub async fn refresh_source(p: &Pipeline, source: &SourceConfig) -> PollReport {
-    refresh_source_with(p, source, None).await
+    refresh_source_with(p, source, ()).await
 }
 
-/// [`refresh_source`], releasing `worker` once the source has answered and
-/// its entries are normalized: the worker limit bounds requests and parsing
-/// in flight, and another source's request need not wait for this one's
-/// database write (which the store may group with others).
+/// [`refresh_source`], releasing `permits` (the scheduler's worker and host
+/// admission) once the source has answered and its entries are normalized:
+/// they bound requests and parsing in flight, and another source's request
+/// need not wait for this one's database write (which the store may group
+/// with others).
 pub async fn refresh_source_with(
     p: &Pipeline,
     source: &SourceConfig,
-    worker: Option<tokio::sync::OwnedSemaphorePermit>,
+    permits: impl Send,
 ) -> PollReport {
     let started = Instant::now();
     let now = Utc::now();
@@ -167,7 +172,7 @@ pub async fn refresh_source_with(
     state.last_attempt = Some(now);
 
     let step = fetch_and_normalize(p, source, &url, &state).await;
-    drop(worker);
+    drop(permits);
     let http = source.kind != SourceKind::File;
     let mut next_url = url.clone();
     let (entries, outcome) = match step {
@@ -230,8 +235,9 @@ pub async fn refresh_source_with(
     let outcome = match p.store.commit_poll(&state, &entries, now).await {
         Ok(counts) => {
             if counts.changed() {
-                // Clusters first, so a reader never sees a duplicate in between.
-                cluster(p, source, &entries, now, counts.new > 0);
+                // Clusters stored first, so a cached page is rebuilt (and a
+                // reader told) only once the copies are grouped.
+                cluster(p, source, &entries).await;
                 p.changes.fetch_add(1, Ordering::Release);
             }
             match outcome {
@@ -428,46 +434,111 @@ async fn scrape_and_normalize(
     })
 }
 
-/// Loads the stored entries into the near-duplicate index (at start-up),
-/// newest first, up to `max` of them.
-pub async fn load_clusters(
-    p: &Pipeline,
-    config: &crate::config::Config,
-    max: usize,
-) -> Result<usize, crate::store::StoreError> {
-    let entries = p
-        .store
-        .entries(&crate::store::EntryQuery {
-            sources: config.sources.iter().map(|s| s.id.clone()).collect(),
-            limit: max,
-            offset: 0,
-        })
-        .await?;
-    p.clusters
-        .load(&entries, |id| config.source(id).map_or(0, |s| s.priority));
-    Ok(entries.len())
-}
-
-/// Dedup stage: the stored entries join the near-duplicate index (an
-/// updated entry replaces itself, so its cluster is recomputed).
-fn cluster(p: &Pipeline, source: &SourceConfig, entries: &[Entry], now: DateTime<Utc>, new: bool) {
-    p.clusters.insert(
-        entries
-            .iter()
-            .map(|e| crate::dedup::shared::record(e, now, source.priority)),
-    );
-    if new {
-        for e in entries {
-            // Only this entry's component: a full re-clustering per poll
-            // grows with every entry stored.
-            if p.clusters
-                .component_of(&e.id)
-                .is_some_and(|c| c.members.len() > 1 && c.id != e.id)
-            {
-                crate::metrics::get().dedup_merge();
-                tracing::debug!(source = %source.id, entry = %e.id, "near-duplicate of a stored report");
+/// Starts the dedup stage for `config` over `store`: the clustering thread,
+/// and a task loading the entries of the dedup window into it (newest
+/// first, in batches). Requests wait for the load; nothing else does.
+pub fn start_dedup(store: Arc<dyn Store>, config: &crate::config::Config) -> Arc<Clusterer> {
+    let dedup = Arc::new(Clusterer::start(config.dedup.clone()));
+    let priorities: std::collections::HashMap<String, i32> = config
+        .sources
+        .iter()
+        .map(|s| (s.id.clone(), s.priority))
+        .collect();
+    let loading = dedup.clone();
+    tokio::spawn(async move {
+        let started = Instant::now();
+        let since = Utc::now() - chrono::Duration::from_std(loading.window()).unwrap_or_default();
+        let mut n = 0usize;
+        // Published within the window, then arrived within it (old dates).
+        for by_arrival in [false, true] {
+            let mut after: Option<(i64, String)> = None;
+            loop {
+                let rows = match store
+                    .entries_since(since, by_arrival, after.clone(), 1000)
+                    .await
+                {
+                    Ok(rows) => rows,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot load the dedup window: new entries are clustered against what was loaded");
+                        break;
+                    }
+                };
+                let Some(last) = rows.last() else { break };
+                let t = if by_arrival {
+                    last.first_seen
+                } else {
+                    last.published()
+                };
+                after = Some((t.timestamp(), last.entry.id.clone()));
+                n += rows.len();
+                loading.load(
+                    rows.into_iter()
+                        .map(|s| Loaded {
+                            record: crate::dedup::shared::record(
+                                &s.entry,
+                                s.first_seen,
+                                priorities.get(&s.entry.source_id).copied().unwrap_or(0),
+                            ),
+                            arrived: s.first_seen.timestamp(),
+                            label: s.cluster,
+                        })
+                        .collect(),
+                );
             }
         }
+        loading.finish_loading();
+        tracing::info!(
+            entries = n,
+            took_ms = started.elapsed().as_millis() as u64,
+            "dedup window loaded"
+        );
+    });
+    dedup
+}
+
+/// Re-clusters the dedup window exactly and stores the labels that change
+/// (see [`crate::dedup::service`]); true when some did.
+pub async fn settle_clusters(p: &Pipeline) -> Result<bool, crate::store::StoreError> {
+    let labels = p.dedup.reconcile(Utc::now()).await;
+    if labels.is_empty() {
+        return Ok(false);
+    }
+    p.store.set_clusters(&labels).await?;
+    p.changes.fetch_add(1, Ordering::Release);
+    Ok(true)
+}
+
+/// Dedup stage: the poll's entries as stored (with their first-seen times)
+/// join their clusters; the labels that change are stored.
+async fn cluster(p: &Pipeline, source: &SourceConfig, entries: &[Entry]) {
+    let ids: Vec<String> = entries.iter().map(|e| e.id.clone()).collect();
+    let stored = match p.store.entries_by_ids(&ids).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(source = %source.id, error = %e, "cannot read the poll's entries back: they are clustered at the next settle");
+            return;
+        }
+    };
+    let records = stored
+        .iter()
+        .map(|s| {
+            (
+                crate::dedup::shared::record(&s.entry, s.first_seen, source.priority),
+                s.first_seen.timestamp(),
+            )
+        })
+        .collect();
+    let labels = p.dedup.assign(records).await;
+    let merged = labels
+        .assign
+        .iter()
+        .filter(|(id, label)| id != label && ids.contains(id))
+        .count();
+    for _ in 0..merged {
+        crate::metrics::get().dedup_merge();
+    }
+    if let Err(e) = p.store.set_clusters(&labels).await {
+        tracing::warn!(source = %source.id, error = %e, "cannot store near-duplicate clusters: the poll's copies are grouped from the next change of their cluster");
     }
 }
 

@@ -21,7 +21,7 @@ use tokio::task::{Id, JoinSet};
 use url::Url;
 
 use crate::config::SourceConfig;
-use crate::fetch::politeness;
+use crate::liveness::Liveness;
 use crate::model::SourceState;
 use crate::refresh::{Pipeline, PollReport, current_url, refresh_source_with};
 
@@ -114,21 +114,29 @@ impl Polls {
         }
     }
 
-    /// Starts the refresh of source `i`: host turn, then a worker, then the
-    /// refresh (which a started poll always finishes). Ends early with
-    /// `None` if `stop` turns true before the refresh starts.
-    /// `url: None` when no request is expected (a disabled source): no
-    /// host turn is taken for it.
-    pub(crate) fn start(&mut self, i: usize, source: Arc<SourceConfig>, url: Option<Url>) {
+    /// Starts the refresh of source `i`, due at `due`: host admission, then
+    /// a worker, then the refresh (which a started poll always finishes).
+    /// Ends early with `None` if `stop` turns true before the refresh
+    /// starts. `url: None` when no request is expected (a disabled source):
+    /// no admission is taken for it.
+    pub(crate) fn start(
+        &mut self,
+        i: usize,
+        source: Arc<SourceConfig>,
+        url: Option<Url>,
+        due: DateTime<Utc>,
+    ) {
         let (p, workers, mut stop) = (
             self.pipeline.clone(),
             self.workers.clone(),
             self.stop.clone(),
         );
+        let ticket = p.liveness.poll_started(due);
         let handle = self.tasks.spawn(async move {
+            let _ticket = ticket;
             let polite = p.fetcher.politeness().clone();
-            let turn = tokio::select! {
-                t = async { match &url { Some(u) => polite.acquire(u).await, None => None } } => t,
+            let admission = tokio::select! {
+                a = async { match &url { Some(u) => polite.admit(u).await, None => None } } => a,
                 _ = stop.wait_for(|s| *s) => return (i, None),
             };
             let worker = tokio::select! {
@@ -136,12 +144,9 @@ impl Polls {
                 _ = stop.wait_for(|s| *s) => return (i, None),
             };
             // Boxed: the big future only exists while it runs. The worker
-            // is released when the fetch is done, before the write.
-            let report = politeness::with_reserved(
-                turn,
-                Box::pin(refresh_source_with(&p, &source, worker.ok())),
-            )
-            .await;
+            // and the admission are released when the fetch is done, before
+            // the write.
+            let report = Box::pin(refresh_source_with(&p, &source, (admission, worker))).await;
             (i, Some(report))
         });
         self.ids.insert(handle.id(), i);
@@ -191,7 +196,7 @@ pub async fn poll_once_with(
             .get(&source.id)
             .is_some_and(|st| st.disabled_url.as_deref() == Some(source.url.as_str()));
         let url = (!disabled).then(|| url_of(source, &states));
-        polls.start(i, source.clone(), url);
+        polls.start(i, source.clone(), url, Utc::now());
     }
     drop(states);
     let mut reports: Vec<(usize, PollReport)> = Vec::with_capacity(sources.len());
@@ -262,6 +267,7 @@ pub async fn run_reloadable(
     let mut config_open = true;
     let mut reload = false;
     let mut polls = Polls::new(&pipeline, concurrency, shutdown.clone());
+    let liveness: Arc<Liveness> = pipeline.liveness.clone();
     loop {
         let now = Utc::now();
         while let Some(&Reverse((due, i, generation))) = queue.peek() {
@@ -278,8 +284,9 @@ pub async fn run_reloadable(
             }
             slot.in_flight = true;
             slot.polled_url = source.url.clone();
-            polls.start(i, source, Some(slot.url.clone()));
+            polls.start(i, source, Some(slot.url.clone()), due);
         }
+        liveness.set_next_queued(queue.peek().map(|Reverse((due, _, _))| *due));
         let wait = queue
             .peek()
             .map(|Reverse((due, _, _))| (*due - now).to_std().unwrap_or(Duration::ZERO))

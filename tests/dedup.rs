@@ -233,3 +233,123 @@ async fn a_later_copy_never_changes_the_item_id() {
     let unique: BTreeSet<&&str> = ids.iter().collect();
     assert_eq!(unique.len(), ids.len());
 }
+
+/// Polls each source in `order` with a new process's pipeline (the store
+/// reopened, the dedup window reloaded from it) between polls; returns the
+/// merged feed's stories and the shown copy of each, as a fresh pipeline
+/// serves them without polling anything.
+async fn merged_with_restarts(order: &[&str]) -> HashMap<BTreeSet<String>, String> {
+    let site = fixture_copy("mockweb");
+    let server = MockServer::start(site.path()).await;
+    let work = tempfile::tempdir().unwrap();
+    let cfg = config_in(
+        work.path(),
+        &config_text(site.path(), &server.base(), "h.db"),
+    );
+    for id in order {
+        let p = pipeline(&cfg).await;
+        let reports = poll_once(&p, &[cfg.source(id).unwrap().clone()], 1).await;
+        assert!(!reports[0].failed(), "{reports:?}");
+        huiliu::refresh::settle_clusters(&p).await.unwrap();
+        p.store.close().await.unwrap();
+    }
+    // A restart serves the stored clusters: nothing is re-clustered.
+    let p = pipeline(&cfg).await;
+    let ours = serve(&cfg, &p).await;
+    let feed = json(&format!("{ours}/feeds/all.json")).await;
+    items(&feed)
+        .into_iter()
+        .map(|(urls, item)| {
+            let strip = |u: &str| u.replace(&server.base(), "{base}");
+            (
+                urls.iter().map(|u| strip(u)).collect(),
+                strip(item["url"].as_str().unwrap()),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn stored_clusters_do_not_depend_on_arrival_order_or_restarts() {
+    let mut seen: Option<HashMap<BTreeSet<String>, String>> = None;
+    for order in [
+        ["hutang", "wjhtz", "wjrb"],
+        ["wjrb", "hutang", "wjhtz"],
+        ["wjhtz", "wjrb", "hutang"],
+    ] {
+        let shown = merged_with_restarts(&order).await;
+        assert_eq!(shown.len(), 7, "11 entries, 7 stories: {shown:?}");
+        if let Some(first) = &seen {
+            assert_eq!(&shown, first, "order {order:?}");
+        }
+        seen = Some(shown);
+    }
+}
+
+/// Retention keeps every copy of every item on an output's first page, as
+/// the page is served (clustered): the copy shown, the one whose id the
+/// item carries, and the others. (Pruning used to protect the newest
+/// entries of the unclustered output, so a clustered first page reaching
+/// further back lost copies, and items their ids.)
+#[tokio::test]
+async fn pruning_keeps_every_copy_of_the_first_page() {
+    let site = fixture_copy("mockweb");
+    let server = MockServer::start(site.path()).await;
+    let work = tempfile::tempdir().unwrap();
+    let text = config_text(site.path(), &server.base(), "h.db")
+        .replace(
+            "limit = 100\n\n[[feed]]\nid = \"copies\"",
+            "limit = 4\n\n[[feed]]\nid = \"copies\"",
+        )
+        .replace("limit = 100\ndedup = false", "limit = 1\ndedup = false");
+    let text = text.replacen("[defaults]\n", "[defaults]\nretention_count = 1\n", 1);
+    let cfg = config_in(work.path(), &text);
+    let p = pipeline(&cfg).await;
+    for id in ["wjrb", "hutang", "wjhtz"] {
+        poll_once(&p, &[cfg.source(id).unwrap().clone()], 1).await;
+    }
+    huiliu::refresh::settle_clusters(&p).await.unwrap();
+    let feed = cfg.feed("all").unwrap();
+    let before = huiliu::publish::page::page(p.store.as_ref(), &cfg, feed, 1)
+        .await
+        .unwrap();
+    assert!(
+        before.reports.iter().any(|r| !r.copies.is_empty()),
+        "the first page shows a report with copies"
+    );
+    let plan = huiliu::service::prune::plan(p.store.as_ref(), &cfg, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert!(plan.total() > 0, "retention_count = 1 prunes something");
+    let removed: BTreeSet<String> = plan
+        .sources
+        .iter()
+        .flat_map(|s| s.remove.iter().map(|c| c.id.clone()))
+        .collect();
+    for r in &before.reports {
+        assert!(!removed.contains(&r.id), "item id {} pruned", r.id);
+        assert!(!removed.contains(&r.shown.entry.id));
+        for c in &r.copies {
+            assert!(!removed.contains(&c.entry.id), "copy {} pruned", c.entry.id);
+        }
+    }
+    huiliu::service::prune::execute(
+        p.store.as_ref(),
+        &plan,
+        100,
+        std::time::Duration::ZERO,
+        None,
+    )
+    .await
+    .unwrap();
+    let after = huiliu::publish::page::page(p.store.as_ref(), &cfg, feed, 1)
+        .await
+        .unwrap();
+    let ids = |pg: &huiliu::publish::page::Page| -> Vec<(String, String, usize)> {
+        pg.reports
+            .iter()
+            .map(|r| (r.id.clone(), r.shown.entry.id.clone(), r.copies.len()))
+            .collect()
+    };
+    assert_eq!(ids(&after), ids(&before));
+}

@@ -144,6 +144,7 @@ pub(crate) const SERVER_KEYS: &[&str] = &[
     "websub_hub",
     "admin_token",
     "shutdown_grace",
+    "stall_after",
     "node_id",
     "lease",
 ];
@@ -487,11 +488,15 @@ impl<'a> Loader<'a> {
         let mut websub_hub = None;
         let mut admin_token = None;
         let mut shutdown_grace = Duration::from_secs(10);
+        let mut stall_after = Duration::from_secs(600);
         let mut node_id = None;
         let mut lease = Duration::from_secs(30);
         if let Some(sect) = self.section(root, "server", SERVER_KEYS) {
             if let Some(d) = self.duration(sect, "shutdown_grace") {
                 shutdown_grace = d;
+            }
+            if let Some(d) = self.duration(sect, "stall_after") {
+                stall_after = d;
             }
             if let Some((text, span)) = self.string(sect, "node_id") {
                 if text.trim().is_empty() || text.len() > 200 {
@@ -552,6 +557,7 @@ impl<'a> Loader<'a> {
             websub_hub,
             admin_token,
             shutdown_grace,
+            stall_after,
             node_id: node_id.unwrap_or_else(super::default_node_id),
             lease,
         }

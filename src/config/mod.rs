@@ -102,6 +102,9 @@ pub struct ServerConfig {
     pub admin_token: Option<String>,
     /// On SIGTERM, how long polls in flight may take to finish.
     pub shutdown_grace: Duration,
+    /// `/healthz` fails (and the systemd watchdog starves) once sources have
+    /// been due this long while no poll finished: a stalled scheduler.
+    pub stall_after: Duration,
     /// This node's name in source leases (several nodes on one PostgreSQL
     /// database); default: hostname and process id.
     pub node_id: String,

@@ -69,10 +69,19 @@ impl DfTable {
         let mut scratch = Vec::new();
         for w in start.windows(2) {
             let (lo, hi) = (w[0], w[1]);
-            scratch.clear();
-            scratch.resize(hi - lo, 0);
-            radix_pass(&a[lo..hi], &mut scratch, 0);
-            radix_pass(&scratch, &mut a[lo..hi], 11);
+            if hi - lo < 2 {
+                continue; // no key twice in this bucket
+            }
+            if hi - lo <= 64 {
+                // Small sets (a feed's few entries) skip the radix passes'
+                // fixed cost of two 2048-entry histograms per bucket.
+                a[lo..hi].sort_unstable();
+            } else {
+                scratch.clear();
+                scratch.resize(hi - lo, 0);
+                radix_pass(&a[lo..hi], &mut scratch, 0);
+                radix_pass(&scratch, &mut a[lo..hi], 11);
+            }
             let mut i = lo;
             while i < hi {
                 let k = a[i];

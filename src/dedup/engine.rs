@@ -37,6 +37,9 @@ pub struct DedupRecord {
 
 struct Entry {
     id: String,
+    /// Hash of what the engine read from the record: an insert with the
+    /// same fingerprint changes nothing.
+    fingerprint: u64,
     url: String,
     published: Option<i64>,
     priority: i32,
@@ -83,6 +86,19 @@ impl fmt::Display for Explanation {
         }
         Ok(())
     }
+}
+
+/// What decides an entry's place: same fingerprint, same clustering input.
+fn fingerprint(rec: &DedupRecord) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::quality::FixedState::with_seed(0x6875_696c).hash_one((
+        &rec.url,
+        &rec.title,
+        &rec.text,
+        rec.published,
+        rec.priority,
+        &rec.source,
+    ))
 }
 
 struct Clusters {
@@ -141,7 +157,18 @@ impl Engine {
     }
 
     /// Adds an entry, or replaces the one with the same id (an update).
-    pub fn insert(&mut self, rec: DedupRecord) {
+    /// Returns false (and changes nothing) when the same record is already
+    /// there.
+    pub fn insert(&mut self, rec: DedupRecord) -> bool {
+        let fingerprint = fingerprint(&rec);
+        if self
+            .by_id
+            .get(&rec.id)
+            .and_then(|&s| self.entry(s))
+            .is_some_and(|e| e.fingerprint == fingerprint)
+        {
+            return false;
+        }
         self.remove(&rec.id);
         let c = &self.cfg;
         let prep = prepare(&rec.title, &rec.text, c.cjk_ngram, c.word_ngram);
@@ -173,6 +200,7 @@ impl Engine {
         self.by_id.insert(rec.id.clone(), slot);
         self.entries[slot as usize] = Some(Entry {
             id: rec.id,
+            fingerprint,
             url: rec.url,
             published: rec.published,
             priority: rec.priority,
@@ -180,6 +208,28 @@ impl Engine {
             keys,
         });
         self.invalidate();
+        true
+    }
+
+    /// `[dedup] window`: entries further apart are never compared.
+    pub fn window_secs(&self) -> i64 {
+        self.cfg.window_secs
+    }
+
+    /// Whether an entry with this id is held.
+    pub fn contains(&self, id: &str) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    /// Ids of the entries published (or first seen) before `t` (unix
+    /// seconds): those that left the dedup window.
+    pub fn published_before(&self, t: i64) -> Vec<String> {
+        self.entries
+            .iter()
+            .flatten()
+            .filter(|e| e.published.is_some_and(|p| p < t))
+            .map(|e| e.id.clone())
+            .collect()
     }
 
     pub fn remove(&mut self, id: &str) {

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod df;
 pub mod engine;
 pub mod eval;
+pub mod service;
 pub mod shared;
 pub mod sketch;
 pub mod text;
@@ -16,5 +17,6 @@ mod tests;
 
 pub use engine::{ClusterView, DedupRecord, Engine, Explanation};
 pub use eval::{EvalError, eval_jsonl};
+pub use service::{Clusterer, Loaded, Relabel};
 pub use shared::SharedIndex;
 pub use verify::{DedupConfig, Rule, Verdict};

@@ -5,7 +5,6 @@
 
 mod file;
 mod http;
-pub mod polite;
 pub mod politeness;
 pub mod robots;
 
@@ -149,8 +148,6 @@ pub struct Fetcher {
     http: HttpClient,
     politeness: Arc<Politeness>,
     max_body_bytes: u64,
-    /// Per-host turns for scraped pages.
-    pub hosts: polite::HostGate,
     max_backoff: Duration,
 }
 
@@ -161,7 +158,6 @@ impl Fetcher {
             http: HttpClient::new(cfg, politeness.clone())?,
             politeness,
             max_body_bytes: cfg.max_body_bytes,
-            hosts: polite::HostGate::default(),
             max_backoff: cfg.max_backoff,
         })
     }

@@ -1,9 +1,11 @@
-//! Per-host politeness, shared by every request huiliu makes (feeds, article
-//! pages, robots.txt):
+//! Per-host politeness, shared by every request huiliu makes (feeds,
+//! redirects, list and article pages, robots.txt):
 //!
 //! - at most `max_concurrent` requests in flight to one host (default 2);
 //! - at least `delay` between the starts of two requests to one host
 //!   (default 1s);
+//! - scraped pages (list and article pages) also go one at a time per host,
+//!   with the source's `article_delay` after the previous page ended;
 //! - a `[[host]]` named `*.example.org` pools the domain and all its
 //!   subdomains into one budget (platforms that host many feeds);
 //! - when the host itself is limiting — several *different* URLs of it
@@ -11,17 +13,24 @@
 //!   a single URL answering 429 only delays that URL (its source's next due
 //!   time), never the host's other feeds.
 //!
-//! Waiting here never holds one of the scheduler's workers: the scheduler
-//! [`Politeness::acquire`]s a host's turn *before* taking a worker and hands
-//! the permit to the first request of the refresh through [`with_reserved`].
+//! Three kinds of permit, always taken in this order and never the other
+//! way round, so no two polls can wait on each other (no deadlock, whatever
+//! the number of sources on one host):
+//!
+//! 1. [`Politeness::admit`]: a poll's admission to its host, taken by the
+//!    scheduler *before* a worker and held for the poll. At most
+//!    `max_concurrent` polls per host hold one, so a busy host never ties up
+//!    more workers than it can use;
+//! 2. a worker (the scheduler's `[fetch] concurrency`);
+//! 3. [`Politeness::page_turn`] (scraped pages only), then
+//!    [`Politeness::acquire`] around each single request: a request permit is
+//!    held only while that request runs, and its holder waits for nothing.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
-use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard, OwnedSemaphorePermit, Semaphore};
 use tokio::time::Instant;
 use url::Url;
 
@@ -42,7 +51,12 @@ pub struct Politeness {
 }
 
 struct Host {
+    /// Polls of this host in progress (see [`Politeness::admit`]).
+    polls: Arc<Semaphore>,
+    /// Requests in flight.
     slots: Arc<Semaphore>,
+    /// Scraped pages go one at a time; holds when the last one ended.
+    pages: Arc<AsyncMutex<Option<Instant>>>,
     max_concurrent: usize,
     delay: Duration,
     times: Mutex<HostTimes>,
@@ -83,28 +97,22 @@ pub struct HostStatus {
     pub paused_for: Option<Duration>,
 }
 
-tokio::task_local! {
-    static RESERVED: RefCell<Option<HostPermit>>;
+/// A poll's admission to its host, held until the poll has fetched.
+#[derive(Debug)]
+pub struct Admission {
+    _poll: OwnedSemaphorePermit,
 }
 
-/// Runs `fut` with `permit` reserved for its first request to the permit's
-/// host (later requests, e.g. redirects or article pages, queue as usual).
-pub async fn with_reserved<F: Future>(permit: Option<HostPermit>, fut: F) -> F::Output {
-    RESERVED.scope(RefCell::new(permit), fut).await
+/// The turn of one scraped page on its host; the host's `article_delay`
+/// pause starts when it is dropped.
+pub struct PageTurn {
+    last_end: OwnedMutexGuard<Option<Instant>>,
 }
 
-fn take_reserved(key: &str) -> Option<HostPermit> {
-    RESERVED
-        .try_with(|r| {
-            let mut r = r.borrow_mut();
-            if r.as_ref().is_some_and(|p| p.key == key) {
-                r.take()
-            } else {
-                None
-            }
-        })
-        .ok()
-        .flatten()
+impl Drop for PageTurn {
+    fn drop(&mut self) {
+        *self.last_end = Some(Instant::now());
+    }
 }
 
 impl Politeness {
@@ -170,7 +178,9 @@ impl Politeness {
                     .unwrap_or(self.default_concurrent)
                     .max(1);
                 Arc::new(Host {
+                    polls: Arc::new(Semaphore::new(max)),
                     slots: Arc::new(Semaphore::new(max)),
+                    pages: Arc::default(),
                     max_concurrent: max,
                     delay: rule.and_then(|r| r.delay).unwrap_or(self.default_delay),
                     times: Mutex::new(HostTimes::default()),
@@ -182,20 +192,13 @@ impl Politeness {
     /// Waits for this URL's host to allow one more request: a free slot
     /// (first come, first served), the delay since the previous start, and
     /// the end of any pause the host asked for. `None` for URLs without a
-    /// host. A permit reserved by [`with_reserved`] for this host is used
-    /// instead of waiting again.
+    /// host. Hold the permit only while the request runs.
     pub async fn acquire(&self, url: &Url) -> Option<HostPermit> {
         let key = self.key(url)?;
-        if let Some(p) = take_reserved(&key) {
-            return Some(p);
-        }
         let host = self.host(&key);
-        let slot = host
-            .slots
-            .clone()
-            .acquire_owned()
-            .await
-            .expect("host semaphores are never closed");
+        // Host semaphores are never closed, so this cannot fail; if it ever
+        // did, going on without a slot beats wedging the poll.
+        let slot = host.slots.clone().acquire_owned().await.ok()?;
         loop {
             let now = Instant::now();
             let start = {
@@ -217,6 +220,39 @@ impl Politeness {
             tokio::time::sleep_until(start).await;
         }
         Some(HostPermit { key, _slot: slot })
+    }
+
+    /// Admits one poll of `url`'s host: waits while `max_concurrent` polls
+    /// of the host are in progress, then until the host could take a request
+    /// (its delay and any pause), without reserving that start. The
+    /// scheduler takes this before a worker, so a poll waiting for its host
+    /// holds no worker. `None` for URLs without a host.
+    pub async fn admit(&self, url: &Url) -> Option<Admission> {
+        let key = self.key(url)?;
+        let host = self.host(&key);
+        let poll = host.polls.clone().acquire_owned().await.ok()?;
+        let ready = {
+            let t = host.times.lock().unwrap_or_else(|e| e.into_inner());
+            t.next_start.max(t.paused_until)
+        };
+        if let Some(ready) = ready {
+            tokio::time::sleep_until(ready).await;
+        }
+        Some(Admission { _poll: poll })
+    }
+
+    /// Waits for the turn of one scraped page (list or article page) on
+    /// `url`'s host: one page at a time, `gap` after the previous one ended.
+    /// Then take [`Politeness::acquire`] for the request itself (the fetcher
+    /// does). `None` for URLs without a host.
+    pub async fn page_turn(&self, url: &Url, gap: Duration) -> Option<PageTurn> {
+        let key = self.key(url)?;
+        let host = self.host(&key);
+        let last_end = host.pages.clone().lock_owned().await;
+        if let Some(last) = *last_end {
+            tokio::time::sleep_until(last + gap).await;
+        }
+        Some(PageTurn { last_end })
     }
 
     /// Records a host's answer (the status of one response) for the

@@ -5,6 +5,7 @@ mod atom;
 pub mod html;
 mod json;
 pub mod opml;
+pub mod page;
 mod rss;
 pub mod select;
 
@@ -143,17 +144,6 @@ pub struct Report {
     /// The entry id the item is published under (stable as copies arrive).
     pub id: String,
     pub copies: Vec<StoredEntry>,
-}
-
-impl Report {
-    /// A report of one entry with no copies.
-    pub fn single(e: StoredEntry) -> Report {
-        Report {
-            id: e.entry.id.clone(),
-            shown: e,
-            copies: Vec::new(),
-        }
-    }
 }
 
 /// Builds page `page` of one output from its reports (newest first,

@@ -73,6 +73,7 @@ mod tests {
             },
             first_seen: now,
             changed_at: now,
+            cluster: None,
         }
     }
 

@@ -97,8 +97,8 @@ pub async fn scrape(
         visited.insert(page_url.clone());
         let body = {
             let _turn = fetcher
-                .hosts
-                .turn(page_url.host_str().unwrap_or(""), rules.article_delay)
+                .politeness()
+                .page_turn(&page_url, rules.article_delay)
                 .await;
             if page_no == 0 {
                 match fetcher.fetch(source, &page_url, validators).await {
@@ -315,8 +315,8 @@ async fn fetch_article(
 ) -> Result<ArticlePage, String> {
     let body = {
         let _turn = fetcher
-            .hosts
-            .turn(link.host_str().unwrap_or(""), rules.article_delay)
+            .politeness()
+            .page_turn(link, rules.article_delay)
             .await;
         fetcher
             .get(source, link)

@@ -160,6 +160,37 @@ impl Rendered {
     }
 }
 
+/// A private, uncached page (`/status`, `/status.json`): gzip when the
+/// client takes it and the body is worth it, `Cache-Control: no-store`.
+pub fn private_page(
+    request: &HeaderMap,
+    content_type: &'static str,
+    body: Vec<u8>,
+    extra: &[(header::HeaderName, &'static str)],
+) -> Response {
+    let accept = request
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mut headers = HeaderMap::with_capacity(6);
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    for (k, v) in extra {
+        headers.insert(k.clone(), HeaderValue::from_static(v));
+    }
+    let gzipped = (body.len() >= MIN_COMPRESS && accepts(accept, "gzip"))
+        .then(|| compress_gzip(&body))
+        .flatten();
+    match gzipped {
+        Some(g) => {
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            (StatusCode::OK, headers, g).into_response()
+        }
+        None => (StatusCode::OK, headers, Bytes::from(body)).into_response(),
+    }
+}
+
 /// Whether an Accept-Encoding value accepts `coding` (q > 0).
 fn accepts(accept: &str, coding: &str) -> bool {
     accept.split(',').any(|part| {

@@ -1,20 +1,14 @@
 //! `/feeds/{id}.{rss,atom,json,html}` (and `/feeds/{id}`), with `?page=N`.
 
-use std::collections::HashMap;
-use std::ops::ControlFlow;
 use std::sync::atomic::Ordering;
 
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::Response;
-use chrono::Utc;
 
 use super::{AppState, Rendered, not_found, unavailable};
 use crate::config::{Config, FeedConfig};
-use crate::dedup::SharedIndex;
-use crate::model::StoredEntry;
-use crate::publish::{self, Format, Report, select};
-use crate::store::{EntryQuery, Store, StoreError};
+use crate::publish::{self, Format};
 
 /// How deep paging may go (pages of `limit` entries).
 const MAX_PAGE: usize = 1000;
@@ -111,8 +105,8 @@ async fn answer(app: &AppState, want: &Wanted<'_>, headers: &HeaderMap) -> Respo
         ));
     };
     let (entries, has_next) =
-        match page_reports(app.store.as_ref(), &app.clusters, &config, feed_cfg, page).await {
-            Ok(x) => x,
+        match publish::page::page(app.store.as_ref(), &config, feed_cfg, page).await {
+            Ok(p) => (p.reports, p.has_next),
             Err(e) => return unavailable("cannot read entries", e),
         };
     if page > 1 && entries.is_empty() {
@@ -150,144 +144,6 @@ fn max_age(config: &Config, feed: &FeedConfig) -> u64 {
         .min()
         .unwrap_or(300)
         .clamp(60, 3600)
-}
-
-/// The reports of one page: the output's entries after its filter, one per
-/// near-duplicate cluster (unless the output turns clustering off), and
-/// whether an older page exists.
-pub async fn page_reports(
-    store: &dyn Store,
-    clusters: &SharedIndex,
-    config: &Config,
-    feed: &FeedConfig,
-    page: usize,
-) -> Result<(Vec<Report>, bool), StoreError> {
-    let skip = (page - 1) * feed.limit;
-    let want = skip + feed.limit + 1;
-    let batch = (want * 2).clamp(100, 2000);
-    // Cluster key (the engine's representative id) → member ids, in the
-    // order the newest copy of each report appears.
-    let mut order: Vec<String> = Vec::with_capacity(want);
-    let mut groups: HashMap<String, Vec<String>> = HashMap::new();
-    let mut known: HashMap<String, StoredEntry> = HashMap::new();
-    scan_output(store, feed, batch, |e| {
-        let (key, members) = match feed
-            .dedup
-            .then(|| clusters.cluster_of(&e.entry.id))
-            .flatten()
-        {
-            Some(c) => (c.id, c.members),
-            None => (e.entry.id.clone(), vec![e.entry.id.clone()]),
-        };
-        if let std::collections::hash_map::Entry::Vacant(slot) = groups.entry(key) {
-            order.push(slot.key().clone());
-            slot.insert(members);
-        }
-        known.insert(e.entry.id.clone(), e);
-        if order.len() >= want {
-            ControlFlow::Break(())
-        } else {
-            ControlFlow::Continue(())
-        }
-    })
-    .await?;
-    let has_next = order.len() > skip + feed.limit;
-    let page_keys: Vec<String> = order.into_iter().skip(skip).take(feed.limit).collect();
-    let missing: Vec<String> = page_keys
-        .iter()
-        .flat_map(|k| groups[k].iter())
-        .filter(|id| !known.contains_key(*id))
-        .cloned()
-        .collect();
-    if !missing.is_empty() {
-        for e in store.entries_by_ids(&missing).await? {
-            known.insert(e.entry.id.clone(), e);
-        }
-    }
-    let reports = page_keys
-        .iter()
-        .filter_map(|k| {
-            let members: Vec<&StoredEntry> =
-                groups[k].iter().filter_map(|id| known.get(id)).collect();
-            report(config, feed, &members)
-        })
-        .collect();
-    Ok((reports, has_next))
-}
-
-/// Calls `f` with an output's entries that pass its filter, newest first,
-/// reading the store `batch` at a time, until `f` breaks or none are left.
-pub async fn scan_output(
-    store: &dyn Store,
-    feed: &FeedConfig,
-    batch: usize,
-    mut f: impl FnMut(StoredEntry) -> ControlFlow<()>,
-) -> Result<(), StoreError> {
-    let now = Utc::now();
-    let mut offset = 0;
-    loop {
-        let rows = store
-            .entries(&EntryQuery {
-                sources: feed.sources.clone(),
-                limit: batch,
-                offset,
-            })
-            .await?;
-        let exhausted = rows.len() < batch;
-        offset += rows.len();
-        for e in rows {
-            if select::keep(&feed.filter, &e, now) && f(e).is_break() {
-                return Ok(());
-            }
-        }
-        if exhausted {
-            return Ok(());
-        }
-    }
-}
-
-/// One item of a merged feed from the stored copies of a report.
-fn report(config: &Config, feed: &FeedConfig, members: &[&StoredEntry]) -> Option<Report> {
-    let in_feed: Vec<&StoredEntry> = members
-        .iter()
-        .copied()
-        .filter(|m| feed.sources.contains(&m.entry.source_id))
-        .collect();
-    let pool = if in_feed.is_empty() {
-        members
-    } else {
-        &in_feed[..]
-    };
-    let priority = |e: &StoredEntry| config.source(&e.entry.source_id).map_or(0, |s| s.priority);
-    // The representative: earliest published, then source priority, then id.
-    let shown = pool.iter().copied().min_by(|a, b| {
-        a.published()
-            .cmp(&b.published())
-            .then(priority(b).cmp(&priority(a)))
-            .then(a.entry.id.cmp(&b.entry.id))
-    })?;
-    // The item's id: the copy huiliu saw first, so a copy arriving later
-    // never changes it and the item never reappears as new.
-    let anchor = pool.iter().copied().min_by(|a, b| {
-        a.first_seen
-            .cmp(&b.first_seen)
-            .then(a.entry.id.cmp(&b.entry.id))
-    })?;
-    let mut copies: Vec<StoredEntry> = members
-        .iter()
-        .filter(|m| m.entry.id != shown.entry.id && m.entry.url.is_some())
-        .map(|m| (*m).clone())
-        .collect();
-    copies.sort_by(|a, b| {
-        a.published()
-            .cmp(&b.published())
-            .then(a.entry.id.cmp(&b.entry.id))
-    });
-    Some(Report {
-        shown: shown.clone(),
-        id: anchor.entry.id.clone(),
-        copies,
-    })
 }
 
 /// `%E6%AD%A6` → `武`; ids are slugs, so this only matters for odd requests.

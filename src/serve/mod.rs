@@ -23,7 +23,6 @@ use crate::config::Config;
 use crate::store::Store;
 
 pub use cache::{FeedCache, Rendered};
-pub use feeds::{page_reports, scan_output};
 pub use listen::serve;
 
 /// What every request handler can reach.
@@ -35,8 +34,10 @@ pub struct AppState {
     /// The store generation: bumped by every poll that changed entries.
     pub changes: Arc<AtomicU64>,
     pub cache: Arc<FeedCache>,
-    /// Near-duplicate clusters; empty means every entry stands alone.
-    pub clusters: Arc<crate::dedup::SharedIndex>,
+    /// The scheduler's polls (a daemon that polls nothing is not healthy).
+    pub liveness: Arc<crate::liveness::Liveness>,
+    /// The last gathered `/status`, reused briefly.
+    pub status: Arc<ops::StatusCache>,
 }
 
 impl AppState {
@@ -46,13 +47,14 @@ impl AppState {
             store,
             changes,
             cache: Arc::new(FeedCache::default()),
-            clusters: Arc::default(),
+            liveness: Arc::default(),
+            status: Arc::default(),
         }
     }
 
-    /// Serves with the pipeline's clusters (one item per report).
-    pub fn with_clusters(mut self, clusters: Arc<crate::dedup::SharedIndex>) -> AppState {
-        self.clusters = clusters;
+    /// Reports the pipeline's scheduler in `/healthz` and `/metrics`.
+    pub fn with_liveness(mut self, liveness: Arc<crate::liveness::Liveness>) -> AppState {
+        self.liveness = liveness;
         self
     }
 

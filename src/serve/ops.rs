@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
 use minijinja::context;
@@ -35,10 +35,16 @@ pub async fn opml(State(app): State<AppState>) -> Response {
         .into_response()
 }
 
+/// 200 while the database answers and the scheduler polls; 503 with the
+/// reason otherwise (a stalled scheduler must not pass for a healthy one).
 pub async fn healthz(State(app): State<AppState>) -> Response {
-    match app.store.ping().await {
-        Ok(()) => (StatusCode::OK, "ok\n").into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("database: {e}\n")).into_response(),
+    if let Err(e) = app.store.ping().await {
+        return (StatusCode::SERVICE_UNAVAILABLE, format!("database: {e}\n")).into_response();
+    }
+    let stall_after = app.config().server.stall_after;
+    match app.liveness.report().stalled(Utc::now(), stall_after) {
+        Some(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("{why}\n")).into_response(),
+        None => (StatusCode::OK, "ok\n").into_response(),
     }
 }
 
@@ -79,17 +85,43 @@ pub async fn metrics(State(app): State<AppState>, headers: HeaderMap) -> Respons
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        crate::metrics::get().render(stored),
+        crate::metrics::get().render(stored, &app.liveness.report()),
     )
         .into_response()
 }
 
+/// Every source's health and the entries per day, as gathered at
+/// `generated` (kept for [`STATUS_FRESH`]: a monitor polling `/status.json`
+/// at 10,000 sources does not rescan the store per request).
 #[derive(Debug, Clone, Serialize)]
 pub struct Status {
     pub generated: DateTime<Utc>,
     pub sources: Vec<SourceHealth>,
     /// Entries first seen per day, oldest first (30 days, today last).
     pub per_day: Vec<(String, u64)>,
+}
+
+/// How long a gathered status is reused.
+const STATUS_FRESH: std::time::Duration = std::time::Duration::from_secs(2);
+/// Rows of `/status` per page unless `?limit=` says otherwise.
+const STATUS_PAGE: usize = 100;
+
+/// The cached status (one gathering at a time).
+#[derive(Default)]
+pub struct StatusCache {
+    last: tokio::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<Status>)>>,
+}
+
+async fn gather_cached(app: &AppState) -> Result<std::sync::Arc<Status>, crate::store::StoreError> {
+    let mut last = app.status.last.lock().await;
+    if let Some((at, status)) = last.as_ref()
+        && at.elapsed() < STATUS_FRESH
+    {
+        return Ok(status.clone());
+    }
+    let status = std::sync::Arc::new(gather(app).await?);
+    *last = Some((std::time::Instant::now(), status.clone()));
+    Ok(status)
 }
 
 async fn gather(app: &AppState) -> Result<Status, crate::store::StoreError> {
@@ -126,32 +158,143 @@ async fn gather(app: &AppState) -> Result<Status, crate::store::StoreError> {
     })
 }
 
-pub async fn status_json(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorized(&app.config(), &headers) {
-        return *r;
+/// `?status=` (`failing`, or a status such as `ok`, `error`, `never`),
+/// `?q=` (in the id or name), `?limit=`, `?after=` (the last id of the
+/// previous page).
+#[derive(Debug, Default)]
+struct StatusQuery {
+    status: Option<String>,
+    q: Option<String>,
+    limit: Option<usize>,
+    after: Option<String>,
+}
+
+impl StatusQuery {
+    fn parse(uri: &axum::http::Uri) -> StatusQuery {
+        let mut out = StatusQuery::default();
+        for (k, v) in url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()) {
+            let v = v.trim().to_string();
+            if v.is_empty() {
+                continue;
+            }
+            match &*k {
+                "status" => out.status = Some(v.to_ascii_lowercase()),
+                "q" => out.q = Some(v.to_lowercase()),
+                "limit" => out.limit = v.parse().ok(),
+                "after" => out.after = Some(v),
+                _ => {}
+            }
+        }
+        out
     }
-    match gather(&app).await {
-        Ok(status) => (
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            serde_json::to_string_pretty(&status).unwrap_or_default(),
-        )
-            .into_response(),
-        Err(e) => unavailable("cannot read source states", e),
+
+    fn keeps(&self, s: &SourceHealth) -> bool {
+        let status_ok = match self.status.as_deref() {
+            None | Some("all") => true,
+            Some("failing") => s.failing(),
+            Some(other) => s.status == other,
+        };
+        let q_ok = self
+            .q
+            .as_deref()
+            .is_none_or(|q| s.id.to_lowercase().contains(q) || s.name.to_lowercase().contains(q));
+        status_ok && q_ok
     }
 }
 
-pub async fn status_page(State(app): State<AppState>, headers: HeaderMap) -> Response {
+/// The rows a query selects, in `order`, after its cursor, at most `limit`
+/// (plus whether more follow).
+fn select_rows<'a>(
+    sources: &'a [SourceHealth],
+    query: &StatusQuery,
+    failing_first: bool,
+    default_limit: usize,
+) -> (Vec<&'a SourceHealth>, bool) {
+    let mut rows: Vec<&SourceHealth> = sources.iter().filter(|s| query.keeps(s)).collect();
+    let key = |s: &SourceHealth| (failing_first && !s.failing(), s.id.clone());
+    rows.sort_by_key(|s| key(s));
+    if let Some(after) = query.after.as_deref()
+        && let Some(pos) = rows.iter().position(|s| s.id == after)
+    {
+        rows.drain(..=pos);
+    }
+    let limit = query.limit.unwrap_or(default_limit).max(1);
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    (rows, more)
+}
+
+#[derive(Serialize)]
+struct StatusTotals {
+    sources: usize,
+    ok: usize,
+    failing: usize,
+    never: usize,
+    entries: u64,
+}
+
+fn totals(status: &Status) -> StatusTotals {
+    let s = &status.sources;
+    StatusTotals {
+        sources: s.len(),
+        ok: s
+            .iter()
+            .filter(|s| matches!(s.status, "ok" | "not_modified"))
+            .count(),
+        failing: s.iter().filter(|s| s.failing()).count(),
+        never: s.iter().filter(|s| s.status == "never").count(),
+        entries: s.iter().map(|s| s.entries).sum(),
+    }
+}
+
+/// `/status.json`: every source (or those `?status=`/`?q=` select) in id
+/// order, `?limit=` at a time after `?after=`; `next_after` names the
+/// cursor of the next page when there is one.
+pub async fn status_json(
+    State(app): State<AppState>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = authorized(&app.config(), &headers) {
+        return *r;
+    }
+    let status = match gather_cached(&app).await {
+        Ok(s) => s,
+        Err(e) => return unavailable("cannot read source states", e),
+    };
+    let query = StatusQuery::parse(&uri);
+    let (rows, more) = select_rows(&status.sources, &query, false, usize::MAX);
+    let body = serde_json::json!({
+        "generated": status.generated,
+        "totals": totals(&status),
+        "per_day": status.per_day,
+        "next_after": if more { rows.last().map(|s| s.id.clone()) } else { None },
+        "sources": rows,
+    });
+    super::cache::private_page(
+        &headers,
+        "application/json",
+        serde_json::to_vec(&body).unwrap_or_default(),
+        &[],
+    )
+}
+
+/// `/status`: totals, the chart, then failing sources first, a page at a
+/// time, with a filter form.
+pub async fn status_page(
+    State(app): State<AppState>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response {
     let config = app.config();
     if let Err(r) = authorized(&config, &headers) {
         return *r;
     }
-    let status = match gather(&app).await {
+    let status = match gather_cached(&app).await {
         Ok(s) => s,
         Err(e) => return unavailable("cannot read source states", e),
     };
+    let query = StatusQuery::parse(&uri);
     let fmt = |d: Option<DateTime<Utc>>| {
         d.map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
             .unwrap_or_else(|| "—".into())
@@ -172,9 +315,8 @@ pub async fn status_page(State(app): State<AppState>, headers: HeaderMap) -> Res
             context! { x => i * 10, y => 60 - h, h, day, n }
         })
         .collect();
-    let failing = status.sources.iter().filter(|s| s.failing()).count();
-    let rows: Vec<minijinja::Value> = status
-        .sources
+    let (selected, more) = select_rows(&status.sources, &query, true, STATUS_PAGE);
+    let rows: Vec<minijinja::Value> = selected
         .iter()
         .map(|s| {
             let (label, class) = match s.status {
@@ -201,26 +343,48 @@ pub async fn status_page(State(app): State<AppState>, headers: HeaderMap) -> Res
             }
         })
         .collect();
+    let t = totals(&status);
     let totals = context! {
-        sources => status.sources.len(),
-        failing,
-        ok => status.sources.iter().filter(|s| matches!(s.status, "ok" | "not_modified")).count(),
-        entries => status.sources.iter().map(|s| s.entries).sum::<u64>(),
+        sources => t.sources,
+        failing => t.failing,
+        ok => t.ok,
+        entries => t.entries,
         last_30_days => status.per_day.iter().map(|(_, n)| n).sum::<u64>(),
     };
+    // The next page keeps the filter.
+    let next = more.then(|| {
+        let mut q = url::form_urlencoded::Serializer::new(String::new());
+        if let Some(s) = &query.status {
+            q.append_pair("status", s);
+        }
+        if let Some(s) = &query.q {
+            q.append_pair("q", s);
+        }
+        if let Some(l) = query.limit {
+            q.append_pair("limit", &l.to_string());
+        }
+        if let Some(last) = selected.last() {
+            q.append_pair("after", &last.id);
+        }
+        format!("?{}", q.finish())
+    });
     let body = publish::html::page(
         "status.html",
         context! {
             lang => "en", version => env!("CARGO_PKG_VERSION"),
             generated => fmt(Some(status.generated)), totals, chart, sources => rows,
+            shown => selected.len(), filter_status => query.status.clone().unwrap_or_default(),
+            filter_q => query.q.clone().unwrap_or_default(), next,
         },
     );
-    (
-        [
-            (header::CONTENT_SECURITY_POLICY, super::feeds_csp()),
-            (header::CACHE_CONTROL, "no-store"),
-        ],
-        Html(body),
+    super::cache::private_page(
+        &headers,
+        "text/html; charset=utf-8",
+        body,
+        &[(header::CONTENT_SECURITY_POLICY, STATUS_CSP)],
     )
-        .into_response()
 }
+
+/// The feeds' CSP, with the status page's filter form allowed to submit
+/// to itself.
+const STATUS_CSP: &str = "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'";

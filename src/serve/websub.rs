@@ -10,7 +10,6 @@ use tokio::sync::watch;
 use url::Url;
 
 use super::AppState;
-use super::feeds::page_reports;
 use crate::publish::{self, Format};
 
 /// Checks for changes every `every` until `stop` turns true.
@@ -40,8 +39,8 @@ pub async fn notify_loop(
             seen_generation = generation;
             let config = app.config();
             for feed in &config.feeds {
-                let Ok((reports, _)) =
-                    page_reports(app.store.as_ref(), &app.clusters, &config, feed, 1).await
+                let Ok(crate::publish::page::Page { reports, .. }) =
+                    crate::publish::page::page(app.store.as_ref(), &config, feed, 1).await
                 else {
                     continue;
                 };

@@ -43,7 +43,6 @@ pub enum BackupError {
 pub async fn export_jsonl(
     store: &dyn Store,
     cfg: &Config,
-    clusters: &crate::dedup::SharedIndex,
     out: &mut dyn Write,
 ) -> Result<usize, BackupError> {
     let mut after: Option<String> = None;
@@ -71,10 +70,7 @@ pub async fn export_jsonl(
             let line = ExportLine {
                 source,
                 // A cluster of one is no cluster.
-                cluster: clusters
-                    .cluster_of(&stored.entry.id)
-                    .filter(|c| c.members.len() > 1)
-                    .map(|c| c.id),
+                cluster: stored.cluster.clone(),
                 stored,
             };
             serde_json::to_writer(&mut *out, &line).map_err(std::io::Error::other)?;
@@ -102,7 +98,9 @@ pub async fn import_jsonl(
     input: &mut dyn BufRead,
 ) -> Result<ImportReport, BackupError> {
     let mut report = ImportReport::default();
-    let mut batch: Vec<StoredEntry> = Vec::new();
+    let mut batch: Vec<StoredEntry> = Vec::with_capacity(IMPORT_BATCH);
+    // The store writes one batch while the next is parsed.
+    let mut writing: Option<Writing<'_>> = None;
     for (i, line) in input.lines().enumerate() {
         let line = line?;
         if line.trim().is_empty() {
@@ -119,14 +117,35 @@ pub async fn import_jsonl(
             });
         }
         report.read += 1;
-        batch.push(parsed.stored);
-        if batch.len() >= 500 {
-            report.inserted += store.import_entries(&batch).await?;
-            batch.clear();
+        let mut stored = parsed.stored;
+        stored.cluster = parsed.cluster;
+        batch.push(stored);
+        if batch.len() >= IMPORT_BATCH {
+            if let Some(w) = writing.take() {
+                report.inserted += w.await?;
+            }
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(IMPORT_BATCH));
+            let mut w = Box::pin(async move { store.import_entries(&full).await });
+            // Started now (the store hands the batch to its own thread);
+            // awaited once the next batch is parsed.
+            match std::future::poll_fn(|cx| std::task::Poll::Ready(w.as_mut().poll(cx))).await {
+                std::task::Poll::Ready(r) => report.inserted += r?,
+                std::task::Poll::Pending => writing = Some(w),
+            }
         }
+    }
+    if let Some(w) = writing.take() {
+        report.inserted += w.await?;
     }
     if !batch.is_empty() {
         report.inserted += store.import_entries(&batch).await?;
     }
     Ok(report)
 }
+
+/// A batch being written by the store.
+type Writing<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<usize, StoreError>> + Send + 'a>>;
+
+/// Entries per import transaction.
+const IMPORT_BATCH: usize = 5000;

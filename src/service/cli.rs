@@ -79,11 +79,7 @@ pub async fn export(path: &Path, output: Option<&Path>) -> Result<ExitCode, Exit
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let p = crate::cli::pipeline(&cfg).await?;
-    crate::refresh::load_clusters(&p, &cfg, crate::cli::MAX_CLUSTERED)
-        .await
-        .map_err(fail)?;
-    let n = backup::export_jsonl(store.as_ref(), &cfg, &p.clusters, &mut out)
+    let n = backup::export_jsonl(store.as_ref(), &cfg, &mut out)
         .await
         .map_err(fail)?;
     eprintln!("exported {n} entries");

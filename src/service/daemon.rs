@@ -153,11 +153,9 @@ pub async fn run(
         eprintln!("huiliu: cannot handle signals: {e}");
         ExitCode::from(2)
     })?;
+    // Clusters are stored: nothing is loaded before serving (the dedup
+    // window loads in the background; polls wait for it, readers do not).
     let p: Pipeline = crate::cli::pipeline(&cfg).await?;
-    match crate::refresh::load_clusters(&p, &cfg, crate::cli::MAX_CLUSTERED).await {
-        Ok(n) => tracing::info!(entries = n, "near-duplicate index loaded"),
-        Err(e) => tracing::error!(error = %e, "cannot load entries for clustering"),
-    }
     let store = p.store.clone();
     let listener = tokio::net::TcpListener::bind(cfg.server.listen)
         .await
@@ -192,7 +190,7 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let (sources_tx, sources_rx) = watch::channel(cfg.sources.clone());
     let app = serve::AppState::new(cfg.clone(), p.store.clone(), p.changes.clone())
-        .with_clusters(p.clusters.clone());
+        .with_liveness(p.liveness.clone());
     let mut server_stop = stop_rx.clone();
     let mut server = tokio::spawn(serve::serve(listener, app.clone(), async move {
         let _ = server_stop.wait_for(|s| *s).await;
@@ -206,9 +204,15 @@ pub async fn run(
         ));
     }
     let pruner = tokio::spawn(prune::prune_loop(app.clone(), stop_rx.clone()));
-    tokio::spawn(notify::watchdog(store.clone(), stop_rx.clone()));
+    tokio::spawn(settle_loop(p.clone(), stop_rx.clone()));
+    tokio::spawn(notify::watchdog(
+        store.clone(),
+        p.liveness.clone(),
+        cfg.server.stall_after,
+        stop_rx.clone(),
+    ));
     // Scale-out: with a shared store, follow the other nodes' changes and
-    // poll only leased sources (the sources leased are those at start-up).
+    // poll only leased sources (a reload registers the new source list).
     tokio::spawn({
         let (store, changes, stop) = (p.store.clone(), p.changes.clone(), stop_rx.clone());
         async move { store.follow_changes(changes, stop).await }
@@ -217,7 +221,7 @@ pub async fn run(
         tracing::info!(node = %cfg.server.node_id, "shared store: polling leased sources");
         tokio::spawn(crate::lease::run(
             p,
-            cfg.sources.clone(),
+            sources_rx,
             cfg.fetch.concurrency,
             stop_rx,
             cfg.server.node_id.clone(),
@@ -382,4 +386,21 @@ fn send_hup(pid: i32) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn send_hup(_pid: i32) -> std::io::Result<()> {
     Err(std::io::Error::other("reloading needs a Unix system"))
+}
+
+/// How often the dedup window is re-clustered exactly (when it changed):
+/// the per-write decisions are then made order-independent.
+const SETTLE_EVERY: Duration = Duration::from_secs(30);
+
+/// Settles the stored clusters every [`SETTLE_EVERY`] until `stop`.
+async fn settle_loop(p: Pipeline, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(SETTLE_EVERY) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        if let Err(e) = crate::refresh::settle_clusters(&p).await {
+            tracing::warn!(error = %e, "cannot store the settled clusters");
+        }
+    }
 }

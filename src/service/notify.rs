@@ -7,6 +7,7 @@ use std::time::Duration;
 use sd_notify::NotifyState;
 use tokio::sync::watch;
 
+use crate::liveness::Liveness;
 use crate::store::Store;
 
 fn send(states: &[NotifyState<'_>]) {
@@ -40,8 +41,14 @@ pub fn status(status: &str) {
 }
 
 /// With `WatchdogSec=` set, sends `WATCHDOG=1` at half the interval as long
-/// as the database answers (a hung database gets the service restarted).
-pub async fn watchdog(store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) {
+/// as the database answers and the scheduler is not stalled (a hung
+/// database or a stalled scheduler gets the service restarted).
+pub async fn watchdog(
+    store: Arc<dyn Store>,
+    liveness: Arc<Liveness>,
+    stall_after: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
     let Some(period) = sd_notify::watchdog_enabled() else {
         return;
     };
@@ -56,7 +63,10 @@ pub async fn watchdog(store: Arc<dyn Store>, mut stop: watch::Receiver<bool>) {
             _ = stop.wait_for(|s| *s) => return,
         }
         match tokio::time::timeout(every, store.ping()).await {
-            Ok(Ok(())) => send(&[NotifyState::Watchdog]),
+            Ok(Ok(())) => match liveness.report().stalled(chrono::Utc::now(), stall_after) {
+                None => send(&[NotifyState::Watchdog]),
+                Some(why) => tracing::error!("watchdog: {why}"),
+            },
             Ok(Err(e)) => tracing::error!(error = %e, "watchdog: the database does not answer"),
             Err(_) => tracing::error!("watchdog: the database did not answer in time"),
         }

@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use crate::config::{Config, FeedConfig, Retention};
 use std::ops::ControlFlow;
 
-use crate::serve::{page_reports, scan_output};
+use crate::publish::page::{page, scan_output};
 use crate::store::{PruneCandidate, Store, StoreError};
 
 /// Pruned keys are remembered (so feeds still listing them do not bring them
@@ -97,10 +97,13 @@ pub async fn plan(
 ) -> Result<PrunePlan, StoreError> {
     let mut protected = HashSet::new();
     for feed in &cfg.feeds {
-        // Without clusters: the newest `limit` entries each output shows.
-        let no_clusters = crate::dedup::SharedIndex::default();
-        let (first, _) = page_reports(store, &no_clusters, cfg, feed, 1).await?;
-        protected.extend(first.into_iter().map(|r| r.shown.entry.id));
+        // Every copy of every item the output's first page shows: the copy
+        // shown, the one whose id the item carries, and the others.
+        for r in page(store, cfg, feed, 1).await?.reports {
+            protected.insert(r.id);
+            protected.insert(r.shown.entry.id);
+            protected.extend(r.copies.into_iter().map(|c| c.entry.id));
+        }
         if feed.retention.is_set() {
             output_keeps(store, feed, now, &mut protected).await?;
         }

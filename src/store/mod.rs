@@ -2,6 +2,7 @@
 //! interface; SQLite is the embedded default.
 
 mod postgres;
+mod postgres_retention;
 mod retention;
 mod sqlite;
 
@@ -14,6 +15,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::config::StorageConfig;
+use crate::dedup::Relabel;
 use crate::model::{Entry, SourceState, StoredEntry};
 
 pub use postgres::PgStore;
@@ -125,6 +127,28 @@ pub trait Store: Send + Sync {
 
     /// Checks the database answers (for `/healthz`).
     async fn ping(&self) -> Result<(), StoreError>;
+
+    // ---- near-duplicate clusters, stored with the entries ----
+
+    /// Writes cluster labels (one transaction): `assign` by entry id
+    /// (a label equal to the id is stored as none), `rename` every entry
+    /// carrying an old label.
+    async fn set_clusters(&self, labels: &Relabel) -> Result<(), StoreError>;
+
+    /// Every entry of these clusters (by label), any order.
+    async fn cluster_members(&self, labels: &[String]) -> Result<Vec<StoredEntry>, StoreError>;
+
+    /// The dedup window, read at start: entries sorted (published, else
+    /// first seen) at or after `since` — or, `by_arrival`, the others first
+    /// seen at or after `since` — newest first, `limit` at a time after the
+    /// `(time, id)` of the last one of the previous batch.
+    async fn entries_since(
+        &self,
+        since: DateTime<Utc>,
+        by_arrival: bool,
+        after: Option<(i64, String)>,
+        limit: usize,
+    ) -> Result<Vec<StoredEntry>, StoreError>;
 
     // ---- retention, backup and shutdown (`huiliu prune`, `export`, `import`) ----
     // Defaults let a store without them still compile (and say so at run time).

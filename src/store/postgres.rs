@@ -23,7 +23,10 @@ use tokio::sync::{mpsc, watch};
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, NoTls, Row};
 
-use super::{EntryQuery, EntryStats, Lease, LeaseSource, PollCounts, Store, StoreError};
+use super::{
+    EntryQuery, EntryStats, Lease, LeaseSource, PollCounts, PruneCandidate, Store, StoreError,
+};
+use crate::dedup::Relabel;
 use crate::model::{Entry, PollStatus, SourceState, StoredEntry};
 
 /// The NOTIFY channel; the payload is the schema, so databases shared by
@@ -100,6 +103,19 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX source_lease_by_host ON source_lease (host) WHERE node IS NOT NULL;
     CREATE TABLE change_counter (id INT PRIMARY KEY, generation BIGINT NOT NULL);
     INSERT INTO change_counter SELECT g, 0 FROM generate_series(0, 63) AS g;"#,
+    // 2 (stored clusters, as SQLite's 5).
+    r#"ALTER TABLE entry ADD COLUMN cluster TEXT COLLATE "C";
+    CREATE INDEX entry_by_cluster ON entry (cluster) WHERE cluster IS NOT NULL;
+    CREATE INDEX entry_by_time ON entry (sort_time DESC, id DESC, source_id);
+    CREATE INDEX entry_by_first_seen ON entry (first_seen DESC, id DESC);"#,
+    // 3 (retention, as SQLite's 4): keys of pruned entries.
+    r#"CREATE TABLE pruned_entry (
+        source_id TEXT COLLATE "C" NOT NULL,
+        key TEXT COLLATE "C" NOT NULL,
+        pruned_at BIGINT NOT NULL,
+        last_seen BIGINT NOT NULL,
+        PRIMARY KEY (source_id, key)
+    );"#,
 ];
 
 fn pg_error(e: tokio_postgres::Error) -> StoreError {
@@ -181,7 +197,7 @@ impl PgStore {
         })
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+    pub(super) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         Ok(self.pool.get().await?)
     }
 
@@ -206,7 +222,7 @@ impl PgStore {
         let tx = client.transaction().await?;
         let stmt = tx
             .prepare_cached(&format!(
-                "INSERT INTO entry ({ENTRY_COLUMNS}, sort_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+                "INSERT INTO entry ({WRITE_COLUMNS}, sort_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
                  ON CONFLICT (source_id, key) DO UPDATE SET guid = EXCLUDED.guid, url = EXCLUDED.url,
                    title = EXCLUDED.title, authors = EXCLUDED.authors, summary = EXCLUDED.summary,
                    content = EXCLUDED.content, text = EXCLUDED.text, published = EXCLUDED.published,
@@ -293,7 +309,7 @@ async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), StoreErro
     Ok(())
 }
 
-fn ts(d: Option<DateTime<Utc>>) -> Option<i64> {
+pub(super) fn ts(d: Option<DateTime<Utc>>) -> Option<i64> {
     d.map(|d| d.timestamp())
 }
 
@@ -301,7 +317,7 @@ fn from_ts(t: Option<i64>) -> Option<DateTime<Utc>> {
     t.and_then(|t| Utc.timestamp_opt(t, 0).single())
 }
 
-fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+pub(super) fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
     serde_json::to_string(v).map_err(|e| StoreError(format!("encoding JSON: {e}")))
 }
 
@@ -311,7 +327,10 @@ fn unjson<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
 
 const STATE_COLUMNS: &str = "source_id, etag, last_modified, last_attempt, last_success, last_status, last_error, consecutive_failures, next_due, moved_to, error_kind, http_status, disabled_url, interval_secs, feed_hint_secs, fingerprint, last_change, scrape_health";
 
-const ENTRY_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at";
+/// The columns an insert writes (then `sort_time`).
+pub(super) const WRITE_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at";
+/// The columns [`entry_from_row`] reads.
+pub(super) const ENTRY_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at, cluster";
 
 fn state_from_row(r: &Row) -> SourceState {
     let secs = |i: usize| r.get::<_, Option<i64>>(i).map(|v| v.max(0) as u64);
@@ -344,7 +363,7 @@ fn state_from_row(r: &Row) -> SourceState {
     }
 }
 
-fn entry_from_row(r: &Row) -> Result<StoredEntry, StoreError> {
+pub(super) fn entry_from_row(r: &Row) -> Result<StoredEntry, StoreError> {
     let entry = Entry {
         id: r.get(0),
         source_id: r.get(1),
@@ -367,6 +386,7 @@ fn entry_from_row(r: &Row) -> Result<StoredEntry, StoreError> {
         entry,
         first_seen: from_ts(r.get(16)).unwrap_or_else(Utc::now),
         changed_at: from_ts(r.get(17)).unwrap_or_else(Utc::now),
+        cluster: r.get(18),
     })
 }
 
@@ -526,6 +546,7 @@ impl Store for PgStore {
         let mut counts = PollCounts::default();
         // What is stored already, locked for this transaction: one query.
         let mut existing: HashMap<(String, String), Existing> = HashMap::new();
+        let mut pruned: std::collections::HashSet<(String, String)> = Default::default();
         if !entries.is_empty() {
             let sources: Vec<&str> = entries.iter().map(|e| e.source_id.as_str()).collect();
             let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
@@ -543,10 +564,24 @@ impl Store for PgStore {
                     (r.get(2), r.get(3), r.get(4), r.get(5)),
                 );
             }
+            // Pruned entries a feed still lists stay pruned (their
+            // tombstone is marked as still seen).
+            let stmt = tx
+                .prepare_cached(
+                    "UPDATE pruned_entry p SET last_seen = $3
+                     FROM unnest($1::text[], $2::text[]) AS k(source_id, key)
+                     WHERE p.source_id = k.source_id AND p.key = k.key
+                     RETURNING p.source_id, p.key",
+                )
+                .await?;
+            let now_ts = now.timestamp();
+            for r in tx.query(&stmt, &[&sources, &keys, &now_ts]).await? {
+                pruned.insert((r.get(0), r.get(1)));
+            }
         }
         let insert = tx
             .prepare_cached(&format!(
-                "INSERT INTO entry ({ENTRY_COLUMNS}, sort_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+                "INSERT INTO entry ({WRITE_COLUMNS}, sort_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
                  ON CONFLICT (source_id, key) DO NOTHING"
             ))
             .await?;
@@ -572,6 +607,10 @@ impl Store for PgStore {
                     enclosures: json(&e.enclosures)?,
                 })
             };
+            if pruned.contains(&k) && !existing.contains_key(&k) {
+                counts.unchanged += 1;
+                continue;
+            }
             match existing.get(&k).cloned() {
                 None => {
                     let published = ts(e.published);
@@ -726,6 +765,78 @@ impl Store for PgStore {
             .collect()
     }
 
+    async fn set_clusters(&self, labels: &Relabel) -> Result<(), StoreError> {
+        if labels.is_empty() {
+            return Ok(());
+        }
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let rename = tx
+            .prepare_cached("UPDATE entry SET cluster = NULLIF($2, id) WHERE cluster = $1")
+            .await?;
+        for (old, new) in &labels.rename {
+            tx.execute(&rename, &[old, new]).await?;
+        }
+        let assign = tx
+            .prepare_cached("UPDATE entry SET cluster = NULLIF($2, id) WHERE id = $1")
+            .await?;
+        for (id, label) in &labels.assign {
+            tx.execute(&assign, &[id, label]).await?;
+        }
+        tx.commit().await?;
+        self.dirty.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    async fn cluster_members(&self, labels: &[String]) -> Result<Vec<StoredEntry>, StoreError> {
+        if labels.is_empty() {
+            return Ok(Vec::new());
+        }
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(&format!(
+                "SELECT {ENTRY_COLUMNS} FROM entry WHERE cluster = ANY($1)
+                 UNION SELECT {ENTRY_COLUMNS} FROM entry WHERE id = ANY($1)"
+            ))
+            .await?;
+        c.query(&stmt, &[&labels])
+            .await?
+            .iter()
+            .map(entry_from_row)
+            .collect()
+    }
+
+    async fn entries_since(
+        &self,
+        since: DateTime<Utc>,
+        by_arrival: bool,
+        after: Option<(i64, String)>,
+        limit: usize,
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        let (t, id) = after.unwrap_or((i64::MAX, String::new()));
+        let limit = limit.min(i64::MAX as usize) as i64;
+        let c = self.client().await?;
+        let sql = if by_arrival {
+            format!(
+                "SELECT {ENTRY_COLUMNS} FROM entry
+                 WHERE first_seen >= $1 AND sort_time < $1 AND (first_seen, id) < ($2, $3)
+                 ORDER BY first_seen DESC, id DESC LIMIT $4"
+            )
+        } else {
+            format!(
+                "SELECT {ENTRY_COLUMNS} FROM entry
+                 WHERE sort_time >= $1 AND (sort_time, id) < ($2, $3)
+                 ORDER BY sort_time DESC, id DESC LIMIT $4"
+            )
+        };
+        let stmt = c.prepare_cached(&sql).await?;
+        c.query(&stmt, &[&since.timestamp(), &t, &id, &limit])
+            .await?
+            .iter()
+            .map(entry_from_row)
+            .collect()
+    }
+
     async fn known_keys(
         &self,
         source_id: &str,
@@ -803,6 +914,44 @@ impl Store for PgStore {
         let c = self.client().await?;
         c.query_one("SELECT 1", &[]).await?;
         Ok(())
+    }
+
+    fn supports_retention(&self) -> bool {
+        true
+    }
+
+    async fn retention_candidates(
+        &self,
+        source_id: &str,
+        keep_newest: Option<usize>,
+        older_than: Option<DateTime<Utc>>,
+    ) -> Result<Vec<PruneCandidate>, StoreError> {
+        self.pg_retention_candidates(source_id, keep_newest, older_than)
+            .await
+    }
+
+    async fn prune_entries(
+        &self,
+        entries: &[PruneCandidate],
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        self.pg_prune_entries(entries, now).await
+    }
+
+    async fn reclaim_space(&self, forget_unseen_since: DateTime<Utc>) -> Result<(), StoreError> {
+        self.pg_reclaim_space(forget_unseen_since).await
+    }
+
+    async fn export_entries(
+        &self,
+        after_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        self.pg_export_entries(after_id, limit).await
+    }
+
+    async fn import_entries(&self, entries: &[StoredEntry]) -> Result<usize, StoreError> {
+        self.pg_import_entries(entries).await
     }
 
     fn shared(&self) -> bool {

@@ -8,7 +8,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
-use super::sqlite::{ENTRY_COLUMNS, entry_from_row, json, ts};
+use super::sqlite::{ENTRY_COLUMNS, WRITE_COLUMNS, entry_from_row, json, ts};
 use super::{SqliteStore, StoreError};
 use crate::model::{Entry, StoredEntry};
 
@@ -53,6 +53,9 @@ pub(super) fn was_pruned(
         .execute(params![e.source_id, e.key, now.timestamp()])?;
     Ok(n > 0)
 }
+
+/// `PRAGMA cache_size` while importing (negative: KiB), 64 MiB.
+const IMPORT_CACHE_KIB: i64 = -65536;
 
 fn dt(t: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(t, 0).unwrap_or_default()
@@ -154,12 +157,15 @@ impl SqliteStore {
     ) -> Result<usize, StoreError> {
         let entries = entries.to_vec();
         self.with(move |c| {
+            // A bulk load: a page cache that holds the indexes' hot pages
+            // (inserts land all over the id and key trees).
+            c.pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?;
             let tx = c.transaction()?;
             let mut inserted = 0;
             {
                 let mut stmt = tx.prepare_cached(&format!(
-                    "INSERT OR IGNORE INTO entry ({ENTRY_COLUMNS}, sort_time)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+                    "INSERT OR IGNORE INTO entry ({WRITE_COLUMNS}, sort_time, cluster)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
                 ))?;
                 for s in &entries {
                     let e = &s.entry;
@@ -184,6 +190,7 @@ impl SqliteStore {
                         s.first_seen.timestamp(),
                         s.changed_at.timestamp(),
                         published.unwrap_or(s.first_seen.timestamp()),
+                        s.cluster,
                     ])?;
                 }
             }

@@ -10,6 +10,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{EntryQuery, EntryStats, PollCounts, Store, StoreError};
+use crate::dedup::Relabel;
 use crate::model::{Entry, PollStatus, SourceState, StoredEntry};
 
 /// Each migration moves the schema from version `i` to `i + 1`.
@@ -70,6 +71,13 @@ const MIGRATIONS: &[&str] = &[
         last_seen INTEGER NOT NULL,
         PRIMARY KEY (source_id, key)
     ) WITHOUT ROWID;",
+    // 5 (stored clusters): each entry's near-duplicate cluster label (NULL:
+    // its own id), decided when it is written; the time index serves
+    // outputs over many sources and the dedup window's load.
+    "ALTER TABLE entry ADD COLUMN cluster TEXT;
+    CREATE INDEX entry_by_cluster ON entry (cluster) WHERE cluster IS NOT NULL;
+    CREATE INDEX entry_by_time ON entry (sort_time DESC, id DESC, source_id);
+    CREATE INDEX entry_by_first_seen ON entry (first_seen DESC, id DESC);",
 ];
 
 pub struct SqliteStore {
@@ -383,7 +391,14 @@ fn state_from_row(r: &Row<'_>) -> rusqlite::Result<SourceState> {
 
 const STATE_COLUMNS: &str = "source_id, etag, last_modified, last_attempt, last_success, last_status, last_error, consecutive_failures, next_due, moved_to, error_kind, http_status, disabled_url, interval_secs, feed_hint_secs, fingerprint, last_change, scrape_health";
 
-pub(super) const ENTRY_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at";
+/// Outputs over more sources than this read the time index, not each
+/// source's own.
+const MANY_SOURCES: usize = 32;
+
+/// The columns an insert writes (then `sort_time`).
+pub(super) const WRITE_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at";
+/// The columns [`entry_from_row`] reads.
+pub(super) const ENTRY_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at, cluster";
 
 pub(super) fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<StoredEntry> {
     let parse_json = |i: usize| -> rusqlite::Result<String> { r.get(i) };
@@ -412,6 +427,7 @@ pub(super) fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<StoredEntry> {
         entry,
         first_seen: from_ts(r.get(16)?).unwrap_or_else(Utc::now),
         changed_at: from_ts(r.get(17)?).unwrap_or_else(Utc::now),
+        cluster: r.get(18)?,
     })
 }
 
@@ -436,7 +452,7 @@ fn upsert(
         None => {
             let published = ts(e.published);
             tx.prepare_cached(
-                &format!("INSERT INTO entry ({ENTRY_COLUMNS}, sort_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"),
+                &format!("INSERT INTO entry ({WRITE_COLUMNS}, sort_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"),
             )?
             .execute(params![
                     e.id, e.source_id, e.key, e.guid, e.url, e.title, json(&e.authors)?,
@@ -521,8 +537,15 @@ impl Store for SqliteStore {
                 return Ok(Vec::new());
             }
             let marks = vec!["?"; query.sources.len()].join(", ");
+            // Many sources: walk the time index and skip other sources'
+            // rows (cost follows the page); few: merge their own indexes.
+            let index = if query.sources.len() > MANY_SOURCES {
+                "INDEXED BY entry_by_time"
+            } else {
+                ""
+            };
             let sql = format!(
-                "SELECT {ENTRY_COLUMNS} FROM entry WHERE source_id IN ({marks})
+                "SELECT {ENTRY_COLUMNS} FROM entry {index} WHERE source_id IN ({marks})
                  ORDER BY sort_time DESC, id DESC LIMIT {} OFFSET {}",
                 query.limit, query.offset
             );
@@ -572,6 +595,90 @@ impl Store for SqliteStore {
                 }
             }
             Ok(out)
+        })
+        .await
+    }
+
+    async fn set_clusters(&self, labels: &Relabel) -> Result<(), StoreError> {
+        if labels.is_empty() {
+            return Ok(());
+        }
+        let labels = labels.clone();
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            {
+                let mut rename = tx.prepare_cached(
+                    "UPDATE entry SET cluster = NULLIF(?2, id) WHERE cluster = ?1",
+                )?;
+                for (old, new) in &labels.rename {
+                    rename.execute(params![old, new])?;
+                }
+                let mut assign =
+                    tx.prepare_cached("UPDATE entry SET cluster = NULLIF(?2, id) WHERE id = ?1")?;
+                for (id, label) in &labels.assign {
+                    assign.execute(params![id, label])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn cluster_members(&self, labels: &[String]) -> Result<Vec<StoredEntry>, StoreError> {
+        let labels = labels.to_vec();
+        self.with(move |c| {
+            let mut out = Vec::new();
+            let mut seen = HashSet::new();
+            for chunk in labels.chunks(400) {
+                let marks = vec!["?"; chunk.len()].join(", ");
+                // A label is its first member's id (stored as no cluster).
+                let sql = format!(
+                    "SELECT {ENTRY_COLUMNS} FROM entry WHERE cluster IN ({marks})
+                     UNION ALL SELECT {ENTRY_COLUMNS} FROM entry WHERE id IN ({marks})"
+                );
+                let mut stmt = c.prepare(&sql)?;
+                let params = chunk.iter().chain(chunk.iter());
+                for r in stmt.query_map(rusqlite::params_from_iter(params), entry_from_row)? {
+                    let r = r?;
+                    if seen.insert(r.entry.id.clone()) {
+                        out.push(r);
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn entries_since(
+        &self,
+        since: DateTime<Utc>,
+        by_arrival: bool,
+        after: Option<(i64, String)>,
+        limit: usize,
+    ) -> Result<Vec<StoredEntry>, StoreError> {
+        let (t, id) = after.unwrap_or((i64::MAX, String::new()));
+        let since = since.timestamp();
+        let limit = limit.min(i64::MAX as usize) as i64;
+        self.with(move |c| {
+            let sql = if by_arrival {
+                format!(
+                    "SELECT {ENTRY_COLUMNS} FROM entry INDEXED BY entry_by_first_seen
+                     WHERE first_seen >= ?1 AND sort_time < ?1
+                       AND (first_seen < ?2 OR (first_seen = ?2 AND id < ?3))
+                     ORDER BY first_seen DESC, id DESC LIMIT ?4"
+                )
+            } else {
+                format!(
+                    "SELECT {ENTRY_COLUMNS} FROM entry INDEXED BY entry_by_time
+                     WHERE sort_time >= ?1 AND (sort_time < ?2 OR (sort_time = ?2 AND id < ?3))
+                     ORDER BY sort_time DESC, id DESC LIMIT ?4"
+                )
+            };
+            let mut stmt = c.prepare_cached(&sql)?;
+            let rows = stmt.query_map(params![since, t, id, limit], entry_from_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
     }

@@ -286,11 +286,12 @@ pub fn config_in(dir: &Path, config: &str) -> huiliu::config::Config {
 
 /// A pipeline over the config's store, as `huiliu poll` builds it.
 pub async fn pipeline(cfg: &huiliu::config::Config) -> huiliu::refresh::Pipeline {
+    let store = huiliu::store::open(&cfg.storage).await.unwrap();
     let mut p = huiliu::refresh::Pipeline::new(
         huiliu::fetch::Fetcher::new(&cfg.fetch).unwrap(),
-        huiliu::store::open(&cfg.storage).await.unwrap(),
+        store.clone(),
     );
-    p.clusters = Arc::new(huiliu::dedup::SharedIndex::new(cfg.dedup.clone()));
+    p.dedup = huiliu::refresh::start_dedup(store, cfg);
     p
 }
 
@@ -309,7 +310,7 @@ pub async fn serve_state(
     let mut cfg = cfg.clone();
     cfg.server.base_url = url::Url::parse(&format!("http://{addr}")).unwrap();
     let state = huiliu::serve::AppState::new(Arc::new(cfg), p.store.clone(), p.changes.clone())
-        .with_clusters(p.clusters.clone());
+        .with_liveness(p.liveness.clone());
     tokio::spawn(huiliu::serve::serve(
         listener,
         state.clone(),
