@@ -674,7 +674,7 @@ async fn scrape(path: &std::path::Path, id: &str, json: bool) -> Result<ExitCode
     let pages = match run_scrape(&fetcher, None, source, &source.url, &Default::default()).await {
         Ok(Scrape::Pages(p)) => p,
         Ok(Scrape::NotModified) => {
-            eprintln!("huiliu: {}: not modified", source.url);
+            eprintln!("huiliu: {}: not modified", crate::redact::url(&source.url));
             return Ok(ExitCode::SUCCESS);
         }
         Err(f) => {
