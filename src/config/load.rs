@@ -1683,11 +1683,13 @@ max_interval = "1d"
                     name: "feeds.example.org".into(),
                     max_concurrent: Some(1),
                     delay: Some(Duration::from_secs(2)),
+                    ..HostConfig::default()
                 },
                 HostConfig {
                     name: "*.blogs.example".into(),
                     max_concurrent: None,
                     delay: None,
+                    ..HostConfig::default()
                 },
             ]
         );
