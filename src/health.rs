@@ -102,7 +102,10 @@ pub async fn source_health(
                 status,
                 http_status: st.http_status,
                 error_kind: st.error_kind.clone(),
-                error: st.last_error.as_deref().map(|e| redact::text(e).into_owned()),
+                error: st
+                    .last_error
+                    .as_deref()
+                    .map(|e| redact::text(e).into_owned()),
                 consecutive_failures: st.consecutive_failures,
                 last_attempt: st.last_attempt,
                 last_success: st.last_success,

@@ -119,7 +119,16 @@ fn query(q: &str) -> String {
 
 /// A word of a parameter name equal to one of these marks it as secret.
 const SECRET_WORDS: &[&str] = &[
-    "sig", "sid", "otp", "jwt", "hmac", "pass", "pwd", "private", "credential", "credentials",
+    "sig",
+    "sid",
+    "otp",
+    "jwt",
+    "hmac",
+    "pass",
+    "pwd",
+    "private",
+    "credential",
+    "credentials",
 ];
 
 /// A word of a parameter name ending with one of these (or equal to it)
@@ -208,8 +217,14 @@ mod tests {
             r("https://h/f?access_token=t1&X-Amz-Signature=s&feedToken=x&oauth=o&q=news"),
             "https://h/f?access_token=***&X-Amz-Signature=***&feedToken=***&oauth=***&q=news"
         );
-        assert_eq!(r("https://h/f?key=1&sig=2&sid=3"), "https://h/f?key=***&sig=***&sid=***");
-        assert_eq!(r("https://h:8443/f?Password=1"), "https://h:8443/f?Password=***");
+        assert_eq!(
+            r("https://h/f?key=1&sig=2&sid=3"),
+            "https://h/f?key=***&sig=***&sid=***"
+        );
+        assert_eq!(
+            r("https://h:8443/f?Password=1"),
+            "https://h:8443/f?Password=***"
+        );
         // Names that only contain a secret word by accident stay.
         assert_eq!(
             r("https://h/f?author=me&keyword=x&signal=1&design=2"),
@@ -244,7 +259,8 @@ mod tests {
 
     #[test]
     fn urls_inside_messages_are_hidden() {
-        let m = "timeout: http://u:p@h/feed?token=abc: operation timed out (see https://h/x?key=1).";
+        let m =
+            "timeout: http://u:p@h/feed?token=abc: operation timed out (see https://h/x?key=1).";
         assert_eq!(
             text(m),
             "timeout: http://***@h/feed?token=***: operation timed out (see https://h/x?key=***)."

@@ -19,8 +19,8 @@ use crate::config::{SourceConfig, SourceKind};
 use crate::fetch::{FetchError, FetchErrorKind, Fetched, Fetcher, Validators};
 use crate::model::{Entry, PollStatus, ScrapeHealth, SourceState};
 use crate::normalize::{normalize_entry, normalize_feed};
-use crate::redact;
 use crate::parse::{decode::decode, parse_feed, syndication_period};
+use crate::redact;
 use crate::schedule;
 use crate::store::{PollCounts, Store};
 

@@ -24,10 +24,13 @@ use huiliu::fetch::address::{AddressClass, classify};
 use huiliu::refresh::Pipeline;
 use huiliu::schedule::poll_once;
 
+/// Status, headers and body of a canned answer.
+type Answer = (u16, Vec<(String, String)>, String);
+
 /// A server answering canned responses by path, recording every request.
 #[derive(Clone, Default)]
 struct Canned {
-    routes: Arc<Mutex<HashMap<String, (u16, Vec<(String, String)>, String)>>>,
+    routes: Arc<Mutex<HashMap<String, Answer>>>,
     seen: Arc<Mutex<Vec<(String, HeaderMap)>>>,
 }
 
@@ -81,10 +84,7 @@ async fn answer(State(c): State<Canned>, req: Request) -> Response {
         .path_and_query()
         .map(|p| p.to_string())
         .unwrap_or_default();
-    c.seen
-        .lock()
-        .unwrap()
-        .push((target, req.headers().clone()));
+    c.seen.lock().unwrap().push((target, req.headers().clone()));
     let route = c.routes.lock().unwrap().get(req.uri().path()).cloned();
     let Some((status, headers, body)) = route else {
         return Response::builder()
@@ -202,7 +202,12 @@ async fn secrets_never_reach_an_output_a_page_or_an_error() {
         &[("content-type", "application/rss+xml")],
         RSS,
     );
-    host.route("/private/3f9a8b7c6d5e4f3a2b1c0d9e8f7a/x.rss", 500, &[], "boom");
+    host.route(
+        "/private/3f9a8b7c6d5e4f3a2b1c0d9e8f7a/x.rss",
+        500,
+        &[],
+        "boom",
+    );
     let dir = tempfile::tempdir().unwrap();
     let cfg = common::config_in(dir.path(), &secret_config(dir.path(), &host));
     let p = common::pipeline(&cfg).await;
@@ -212,7 +217,11 @@ async fn secrets_never_reach_an_output_a_page_or_an_error() {
             assert_no_secret("a poll report", e);
         }
     }
-    assert!(reports.iter().any(|r| r.source_id == "broken" && r.failed()));
+    assert!(
+        reports
+            .iter()
+            .any(|r| r.source_id == "broken" && r.failed())
+    );
 
     // The real URL and the header were used to fetch.
     let seen = host.seen();
@@ -222,7 +231,10 @@ async fn secrets_never_reach_an_output_a_page_or_an_error() {
         .expect("the feed was fetched");
     assert_eq!(feed.0, "/feed.xml?apikey=SECRETKEY1&page=1");
     assert_eq!(feed.1["x-api-token"], "HEADERSECRET3");
-    assert!(feed.1.contains_key("authorization"), "userinfo → basic auth");
+    assert!(
+        feed.1.contains_key("authorization"),
+        "userinfo → basic auth"
+    );
 
     let base = common::serve(&cfg, &p).await;
     let outputs = get_all(&base, "all").await;
@@ -260,7 +272,12 @@ fn secrets_never_reach_the_logs_or_the_command_line() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let host = rt.block_on(Host::start([127, 0, 0, 1]));
     host.route("/feed.xml", 502, &[], "bad gateway");
-    host.route("/private/3f9a8b7c6d5e4f3a2b1c0d9e8f7a/x.rss", 500, &[], "boom");
+    host.route(
+        "/private/3f9a8b7c6d5e4f3a2b1c0d9e8f7a/x.rss",
+        500,
+        &[],
+        "boom",
+    );
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("huiliu.toml");
     std::fs::write(&path, secret_config(dir.path(), &host)).unwrap();
@@ -294,7 +311,8 @@ const PUBLIC_LIST: &str = r#"<html><body><ul class="list">
 <li><a href="{internal}/art/2.html">Internal report</a></li>
 </ul></body></html>"#;
 
-const ARTICLE: &str = r#"<html><body><h1>{title}</h1><div class="content"><p>{text}</p></div></body></html>"#;
+const ARTICLE: &str =
+    r#"<html><body><h1>{title}</h1><div class="content"><p>{text}</p></div></body></html>"#;
 
 fn article(title: &str, text: &str) -> String {
     ARTICLE.replace("{title}", title).replace("{text}", text)
@@ -396,7 +414,10 @@ async fn redirects_and_links_from_public_to_internal_addresses_are_refused() {
     assert_eq!(health.articles_fetched, 1);
     assert_eq!(health.articles_failed, 1);
     assert!(
-        health.problems.iter().any(|m| m.contains("private_address")),
+        health
+            .problems
+            .iter()
+            .any(|m| m.contains("private_address")),
         "{:?}",
         health.problems
     );
@@ -504,9 +525,24 @@ async fn dangerous_urls_never_reach_any_output_format() {
     let json = serde_json::json!({
         "version": "https://jsonfeed.org/version/1.1", "title": "t", "items": json_items,
     });
-    host.route("/f.rss", 200, &[("content-type", "application/rss+xml")], &rss);
-    host.route("/f.atom", 200, &[("content-type", "application/atom+xml")], &atom);
-    host.route("/f.json", 200, &[("content-type", "application/feed+json")], &json.to_string());
+    host.route(
+        "/f.rss",
+        200,
+        &[("content-type", "application/rss+xml")],
+        &rss,
+    );
+    host.route(
+        "/f.atom",
+        200,
+        &[("content-type", "application/atom+xml")],
+        &atom,
+    );
+    host.route(
+        "/f.json",
+        200,
+        &[("content-type", "application/feed+json")],
+        &json.to_string(),
+    );
     let mut list = String::from(r#"<html><body><ul class="list">"#);
     for (i, v) in vectors.iter().enumerate() {
         list.push_str(&format!(
@@ -609,11 +645,11 @@ fn check_errors(body: &str) -> Vec<String> {
     std::fs::write(&path, body).unwrap();
     match huiliu::config::load_file(&path) {
         Ok(_) => Vec::new(),
-        Err(e) => e
-            .0
-            .iter()
-            .map(|e| format!("{}:{}: {}: {}", e.line, e.column, e.field, e.message))
-            .collect(),
+        Err(e) => {
+            e.0.iter()
+                .map(|e| format!("{}:{}: {}: {}", e.line, e.column, e.field, e.message))
+                .collect()
+        }
     }
 }
 
@@ -623,26 +659,68 @@ fn the_config_refuses_what_would_hammer_break_or_inject() {
         format!("[[source]]\nid = \"a\"\nurl = \"https://news.example.org/feed\"\n{extra}\n")
     };
     let cases: &[(&str, &str, &str)] = &[
-        (&src("interval = \"1ms\""), "4:12: source[1].interval", "at least 1m"),
-        (&src("interval = \"30s\""), "4:12: source[1].interval", "at least 1m"),
-        (&src("min_interval = \"5s\""), "4:16: source[1].min_interval", "at least 1m"),
-        (&src("interval = \"99999999999d\""), "4:12: source[1].interval", "too long"),
-        (&src("interval = \"400d\""), "4:12: source[1].interval", "365d"),
-        (&src("max_interval = \"3000d\""), "4:16: source[1].max_interval", "365d"),
-        ("[fetch]\ntimeout = \"0s\"\n", "2:11: fetch.timeout", "at least 1s"),
-        ("[fetch]\nconnect_timeout = \"500ms\"\n", "2:19: fetch.connect_timeout", "at least 1s"),
-        ("[fetch]\nuser_agent = \"huiliu\\r\\nX-Injected: 1\"\n", "2:14: fetch.user_agent", "control character"),
+        (
+            &src("interval = \"1ms\""),
+            "4:12: source[1].interval",
+            "at least 1m",
+        ),
+        (
+            &src("interval = \"30s\""),
+            "4:12: source[1].interval",
+            "at least 1m",
+        ),
+        (
+            &src("min_interval = \"5s\""),
+            "4:16: source[1].min_interval",
+            "at least 1m",
+        ),
+        (
+            &src("interval = \"99999999999d\""),
+            "4:12: source[1].interval",
+            "too long",
+        ),
+        (
+            &src("interval = \"400d\""),
+            "4:12: source[1].interval",
+            "365d",
+        ),
+        (
+            &src("max_interval = \"3000d\""),
+            "4:16: source[1].max_interval",
+            "365d",
+        ),
+        (
+            "[fetch]\ntimeout = \"0s\"\n",
+            "2:11: fetch.timeout",
+            "at least 1s",
+        ),
+        (
+            "[fetch]\nconnect_timeout = \"500ms\"\n",
+            "2:19: fetch.connect_timeout",
+            "at least 1s",
+        ),
+        (
+            "[fetch]\nuser_agent = \"huiliu\\r\\nX-Injected: 1\"\n",
+            "2:14: fetch.user_agent",
+            "control character",
+        ),
         (
             &src("headers = { Authorization = \"Bearer x\\nX-Evil: 1\" }"),
             "4:29: source[1].headers.Authorization",
             "control character",
         ),
-        ("[retention]\nprune_interval = \"99999999999d\"\n", "2:18: retention.prune_interval", "too long"),
+        (
+            "[retention]\nprune_interval = \"99999999999d\"\n",
+            "2:18: retention.prune_interval",
+            "too long",
+        ),
     ];
     for (body, at, message) in cases {
         let errors = check_errors(body);
         assert!(
-            errors.iter().any(|e| e.starts_with(at) && e.contains(message)),
+            errors
+                .iter()
+                .any(|e| e.starts_with(at) && e.contains(message)),
             "{body}\n→ {errors:?}"
         );
     }
@@ -658,9 +736,8 @@ fn the_config_refuses_what_would_hammer_break_or_inject() {
     let other = "[[host]]\nname = \"other.example.org\"\nmin_interval = \"10s\"\n";
     assert!(!check_errors(&format!("{other}{}", src("interval = \"10s\""))).is_empty());
     // A config error never prints a URL's secrets.
-    let errors = check_errors(
-        "[[source]]\nid = \"a\"\nurl = \"ftp://u:hunter2pw@h/x?apikey=SECRETKEY1\"\n",
-    );
+    let errors =
+        check_errors("[[source]]\nid = \"a\"\nurl = \"ftp://u:hunter2pw@h/x?apikey=SECRETKEY1\"\n");
     assert!(!errors.is_empty());
     for e in &errors {
         assert_no_secret("a config error", e);
@@ -682,7 +759,8 @@ fn huiliu_check_reports_the_refusal_with_its_location() {
         .output()
         .unwrap();
     assert!(!out.status.success());
-    let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    let text =
+        String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("bad.toml:2:11: fetch.timeout"), "{text}");
     assert!(text.contains("bad.toml:7:12: source[1].interval"), "{text}");
 }

@@ -1536,6 +1536,35 @@ fn levenshtein(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// Why `value` cannot be sent as an HTTP header value: a control character
+/// (a line break would inject a header of its own) or bytes HTTP refuses.
+fn header_value_problem(value: &str) -> Option<String> {
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Some(format!(
+            "contains the control character {c:?}: a header value must be one line of printable text"
+        ));
+    }
+    reqwest::header::HeaderValue::from_str(value)
+        .err()
+        .map(|_| "is not a valid HTTP header value".to_string())
+}
+
+/// `500ms`, `90s` → `1m30s`, `2h30m`, `3d` for messages.
+fn human(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        return format!("{}ms", d.as_millis());
+    }
+    let mut rest = d.as_secs();
+    let mut out = String::new();
+    for (unit, len) in [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
+        if rest >= len {
+            out.push_str(&format!("{}{unit}", rest / len));
+            rest %= len;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1854,33 +1883,4 @@ robots = "no"
             "{errs:?}"
         );
     }
-}
-
-/// Why `value` cannot be sent as an HTTP header value: a control character
-/// (a line break would inject a header of its own) or bytes HTTP refuses.
-fn header_value_problem(value: &str) -> Option<String> {
-    if let Some(c) = value.chars().find(|c| c.is_control()) {
-        return Some(format!(
-            "contains the control character {c:?}: a header value must be one line of printable text"
-        ));
-    }
-    reqwest::header::HeaderValue::from_str(value)
-        .err()
-        .map(|_| "is not a valid HTTP header value".to_string())
-}
-
-/// `500ms`, `90s` → `1m30s`, `2h30m`, `3d` for messages.
-fn human(d: Duration) -> String {
-    if d < Duration::from_secs(1) {
-        return format!("{}ms", d.as_millis());
-    }
-    let mut rest = d.as_secs();
-    let mut out = String::new();
-    for (unit, len) in [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
-        if rest >= len {
-            out.push_str(&format!("{}{unit}", rest / len));
-            rest %= len;
-        }
-    }
-    out
 }

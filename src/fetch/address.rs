@@ -222,20 +222,25 @@ impl AddressGuard {
             return false;
         };
         let host = host.trim_end_matches('.').to_ascii_lowercase();
-        self.allowed_hosts.iter().any(|rule| match rule.strip_prefix("*.") {
-            Some(domain) => {
-                host == domain
-                    || (host.ends_with(domain) && host[..host.len() - domain.len()].ends_with('.'))
-            }
-            None => *rule == host,
-        })
+        self.allowed_hosts
+            .iter()
+            .any(|rule| match rule.strip_prefix("*.") {
+                Some(domain) => {
+                    host == domain
+                        || (host.ends_with(domain)
+                            && host[..host.len() - domain.len()].ends_with('.'))
+                }
+                None => *rule == host,
+            })
     }
 }
 
 /// Same host name (or address), whatever the scheme and port.
 pub fn same_host(a: &Url, b: &Url) -> bool {
     match (a.host_str(), b.host_str()) {
-        (Some(x), Some(y)) => x.trim_end_matches('.').eq_ignore_ascii_case(y.trim_end_matches('.')),
+        (Some(x), Some(y)) => x
+            .trim_end_matches('.')
+            .eq_ignore_ascii_case(y.trim_end_matches('.')),
         _ => false,
     }
 }
@@ -317,7 +322,11 @@ mod tests {
         assert_eq!(refused.class, AddressClass::Loopback);
         assert_eq!(refused.origin, Some(AddressClass::Public));
         assert!(g.check(&public, &u("http://[::1]:2/x")).await.is_err());
-        assert!(g.check(&public, &u("http://169.254.169.254/")).await.is_err());
+        assert!(
+            g.check(&public, &u("http://169.254.169.254/"))
+                .await
+                .is_err()
+        );
         // A name is resolved first: `localhost` is this machine.
         assert!(g.check(&public, &u("http://localhost:2/x")).await.is_err());
         // The source's own host is trusted, whatever it resolves to.

@@ -80,7 +80,10 @@ pub fn normalize_entry(
         .iter()
         .map(|a| Author {
             name: html::strip_control_chars(&html::collapse_whitespace(&a.name)),
-            url: a.url.as_deref().and_then(|u| urls::safe_string(u, Some(base))),
+            url: a
+                .url
+                .as_deref()
+                .and_then(|u| urls::safe_string(u, Some(base))),
             ..a.clone()
         })
         .filter(|a| !a.name.is_empty())
