@@ -265,6 +265,7 @@ fn init_logging(default: &str, format: LogFormat) {
     let filter = std::env::var("HUILIU_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| default.to_string());
+    let filter = quiet_http_crates(&filter);
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -281,6 +282,18 @@ fn init_logging(default: &str, format: LogFormat) {
             .with_ansi(std::io::stderr().is_terminal())
             .try_init(),
     };
+}
+
+/// The HTTP crates' own debug lines print request URLs as they are, secrets
+/// included: they stay at `info` unless the filter names them.
+fn quiet_http_crates(filter: &str) -> String {
+    let mut out = filter.to_string();
+    for krate in ["reqwest", "hyper", "hyper_util", "h2"] {
+        if !filter.contains(krate) {
+            out.push_str(&format!(",{krate}=info"));
+        }
+    }
+    out
 }
 
 pub(crate) fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
