@@ -327,8 +327,19 @@ mod tests {
                 .await
                 .is_err()
         );
-        // A name is resolved first: `localhost` is this machine.
-        assert!(g.check(&public, &u("http://localhost:2/x")).await.is_err());
+        // With the real classes: a name is resolved first (`localhost` is
+        // this machine), and a public source may not lead there. No request
+        // is sent: the check only classifies.
+        let real = AddressGuard::new(Vec::new(), Arc::new(classify));
+        let far = u("http://93.184.215.14/feed");
+        let r = real
+            .check(&far, &u("http://localhost:2/x"))
+            .await
+            .unwrap_err();
+        assert_eq!(r.class, AddressClass::Loopback);
+        assert!(real.check(&far, &u("http://10.0.0.1/x")).await.is_err());
+        assert!(real.check(&far, &u("http://[fe80::1]/x")).await.is_err());
+        assert!(real.check(&far, &u("http://1.1.1.1/x")).await.is_ok());
         // The source's own host is trusted, whatever it resolves to.
         let intranet = u("http://127.0.0.2:1/feed");
         assert!(g.check(&intranet, &u("http://127.0.0.2:9/x")).await.is_ok());
