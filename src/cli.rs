@@ -264,6 +264,7 @@ fn init_logging(default: &str, format: LogFormat) {
     let filter = std::env::var("HUILIU_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| default.to_string());
+    let filter = quiet_http_crates(&filter);
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -280,6 +281,18 @@ fn init_logging(default: &str, format: LogFormat) {
             .with_ansi(std::io::stderr().is_terminal())
             .try_init(),
     };
+}
+
+/// The HTTP crates' own debug lines print request URLs as they are, secrets
+/// included: they stay at `info` unless the filter names them.
+fn quiet_http_crates(filter: &str) -> String {
+    let mut out = filter.to_string();
+    for krate in ["reqwest", "hyper", "hyper_util", "h2"] {
+        if !filter.contains(krate) {
+            out.push_str(&format!(",{krate}=info"));
+        }
+    }
+    out
 }
 
 pub(crate) fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
@@ -670,7 +683,7 @@ async fn scrape(path: &std::path::Path, id: &str, json: bool) -> Result<ExitCode
     let pages = match run_scrape(&fetcher, None, source, &source.url, &Default::default()).await {
         Ok(Scrape::Pages(p)) => p,
         Ok(Scrape::NotModified) => {
-            eprintln!("huiliu: {}: not modified", source.url);
+            eprintln!("huiliu: {}: not modified", crate::redact::url(&source.url));
             return Ok(ExitCode::SUCCESS);
         }
         Err(f) => {

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::model::{PollStatus, SourceState};
+use crate::redact;
 use crate::refresh::current_url;
 use crate::store::{Store, StoreError};
 
@@ -95,12 +96,16 @@ pub async fn source_health(
                 id: s.id.clone(),
                 name: s.name.clone(),
                 kind: s.kind.as_str(),
-                url: s.url.to_string(),
-                polling_url: current_url(s, &st).to_string(),
+                // Shown on pages and in logs: never with their secrets.
+                url: redact::url(&s.url),
+                polling_url: redact::url(&current_url(s, &st)),
                 status,
                 http_status: st.http_status,
                 error_kind: st.error_kind.clone(),
-                error: st.last_error.clone(),
+                error: st
+                    .last_error
+                    .as_deref()
+                    .map(|e| redact::text(e).into_owned()),
                 consecutive_failures: st.consecutive_failures,
                 last_attempt: st.last_attempt,
                 last_success: st.last_success,
@@ -115,7 +120,12 @@ pub async fn source_health(
                 entries,
                 entries_recent,
                 disabled,
-                scrape: st.scrape.clone(),
+                scrape: st.scrape.clone().map(|mut h| {
+                    for p in &mut h.problems {
+                        *p = redact::text(p).into_owned();
+                    }
+                    h
+                }),
             }
         })
         .collect())

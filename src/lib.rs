@@ -7,6 +7,7 @@
 
 pub mod config;
 pub mod model;
+pub mod redact;
 
 pub mod dedup;
 pub mod fetch;

@@ -21,6 +21,7 @@ use crate::fetch::{FetchError, FetchErrorKind, Fetched, Fetcher, Validators};
 use crate::model::{Entry, PollStatus, ScrapeHealth, SourceState};
 use crate::normalize::{normalize_entry, normalize_feed};
 use crate::parse::{decode::decode, parse_feed, syndication_period};
+use crate::redact;
 use crate::schedule;
 use crate::store::{PollCounts, Store};
 
@@ -216,7 +217,7 @@ pub async fn refresh_source_with(
             state.etag = validators.etag;
             state.last_modified = validators.last_modified;
             if let Some(new_url) = moved_to {
-                tracing::warn!(source = %source.id, from = %source.url, to = %new_url,
+                tracing::warn!(source = %source.id, from = %redact::url(&source.url), to = %redact::url(&new_url),
                     "source moved permanently; polling the new URL (update the config)");
                 state.moved_to = Some(format!("{} {}", source.url, new_url));
                 next_url = new_url;
@@ -303,13 +304,15 @@ fn failed(
         state.disabled_url = Some(source.url.to_string());
         state.next_due = None;
         message.push_str(": the source is disabled; change its url in the config to poll it again");
-        tracing::warn!(source = %source.id, url = %source.url, "source is gone (410): disabled");
+        tracing::warn!(source = %source.id, url = %redact::url(&source.url), "source is gone (410): disabled");
     } else if let Some(wait) = f.retry_after {
         state.next_due = Some(now + schedule::retry_after_delay(wait, source.min_interval));
     } else {
         state.next_due =
             Some(now + schedule::backoff(source.interval, state.consecutive_failures, max_backoff));
     }
+    // Stored and shown on the status page: never with a URL's secrets.
+    let message = redact::text(&message).into_owned();
     state.last_error = Some(message.clone());
     message
 }
@@ -320,7 +323,7 @@ fn disabled(source: &SourceConfig, state: &SourceState) -> Option<String> {
     (state.disabled_url.as_deref() == Some(source.url.as_str())).then(|| {
         format!(
             "disabled: {} answered 410 Gone; change its url in the config to poll it again",
-            source.url
+            redact::url(&source.url)
         )
     })
 }
@@ -560,7 +563,7 @@ fn log_poll(source: &SourceConfig, url: &Url, r: &PollReport) {
             source = %source.id, status = "not_modified", duration_ms = ms, "polled"
         ),
         Outcome::Failed(e) => tracing::warn!(
-            source = %source.id, url = %url, status = "error", duration_ms = ms, error = %e, "poll failed"
+            source = %source.id, url = %redact::url(url), status = "error", duration_ms = ms, error = %redact::text(e), "poll failed"
         ),
         Outcome::Skipped(why) => {
             tracing::debug!(source = %source.id, status = "skipped", reason = %why, "not polled")

@@ -299,7 +299,7 @@ pub async fn run_reloadable(
                     Err(e) => {
                         let Some(i) = polls.ids.remove(&e.id()) else { continue };
                         let id = slots[i].source.as_ref().map(|s| s.id.clone()).unwrap_or_default();
-                        tracing::error!(source = %id, url = %slots[i].url, error = %e, "a poll task panicked");
+                        tracing::error!(source = %id, url = %crate::redact::url(&slots[i].url), error = %e, "a poll task panicked");
                         (i, None)
                     }
                 };
@@ -370,7 +370,7 @@ async fn apply_sources(
         };
         match wanted.get(old.id.as_str()) {
             None => {
-                tracing::info!(source = %old.id, url = %old.url,
+                tracing::info!(source = %old.id, url = %crate::redact::url(&old.url),
                     "source removed from the config: no longer polled (its entries follow the retention rules)");
                 slot.source = None;
             }
@@ -383,7 +383,7 @@ async fn apply_sources(
                 if old.url != new.url {
                     slot.generation += 1;
                     slot.url = url_of(new, &states);
-                    tracing::info!(source = %new.id, url = %new.url, "source changed its url: polling it now");
+                    tracing::info!(source = %new.id, url = %crate::redact::url(&new.url), "source changed its url: polling it now");
                     if !slot.in_flight {
                         queue.push(Reverse((now, i, slot.generation)));
                     }
@@ -407,12 +407,12 @@ async fn apply_sources(
         });
         let state = states.get(&source.id);
         if state.is_some_and(|st| st.disabled_url.as_deref() == Some(source.url.as_str())) {
-            tracing::warn!(source = %source.id, url = %source.url,
+            tracing::warn!(source = %source.id, url = %crate::redact::url(&source.url),
                 "not polling: the source answered 410 Gone (change its url in the config to poll it again)");
             continue;
         }
         if !first {
-            tracing::info!(source = %source.id, url = %source.url, "source added: polling it");
+            tracing::info!(source = %source.id, url = %crate::redact::url(&source.url), "source added: polling it");
         }
         let due = state.and_then(|st| st.next_due).unwrap_or_else(|| {
             // Never polled: start soon, spread over a few seconds.

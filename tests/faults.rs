@@ -780,6 +780,7 @@ async fn the_scheduler_polls_due_sources_and_never_one_twice_at_once() {
     let server = FaultServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let mut text = "[storage]\nurl = \"sqlite:h.db\"\n[fetch]\nconcurrency = 3\nhost_concurrency = 8\nhost_delay = \"0s\"\ntimeout = \"2s\"\n\
+        [[host]]\nname = \"127.0.0.1\"\nmin_interval = \"1s\"\n\
         [defaults]\ninterval = \"1s\"\nmin_interval = \"1s\"\nmax_interval = \"1s\"\n"
         .to_string();
     for i in 0..8 {

@@ -128,6 +128,10 @@ host_concurrency = 64
 host_delay       = "1ms"
 timeout          = "10s"
 
+[[host]]
+name         = "127.0.0.1"
+min_interval = "1s"
+
 [defaults]
 interval     = "2s"
 min_interval = "1s"

@@ -162,7 +162,13 @@ pub(crate) const FETCH_KEYS: &[&str] = &[
     "max_backoff",
     "proxy",
 ];
-pub(crate) const HOST_KEYS: &[&str] = &["name", "max_concurrent", "delay"];
+pub(crate) const HOST_KEYS: &[&str] = &[
+    "name",
+    "max_concurrent",
+    "delay",
+    "min_interval",
+    "allow_private",
+];
 pub(crate) const RETENTION_KEYS: &[&str] = &["prune_interval", "batch_size"];
 pub(crate) const LIST_KEYS: &[&str] = &[
     "item",
@@ -191,6 +197,7 @@ pub(crate) const SOURCE_KEYS: &[&str] = &[
     "encoding",
     "date_formats",
     "headers",
+    "allow_private",
     "language",
     "max_pages",
     "fetch_articles",
@@ -222,6 +229,7 @@ pub(crate) const FEED_KEYS: &[&str] = &[
 
 impl<'a> Loader<'a> {
     fn error(&mut self, span: Option<Range<usize>>, field: &str, message: impl Into<String>) {
+        let message: String = message.into();
         let (line, column) = match span {
             Some(r) => self.position(r.start),
             None => (1, 1),
@@ -231,7 +239,8 @@ impl<'a> Loader<'a> {
             line,
             column,
             field: field.to_string(),
-            message: message.into(),
+            // A message quoting a URL never shows its secrets (it may end in a log).
+            message: crate::redact::text(&message).into_owned(),
         });
     }
 
@@ -306,7 +315,7 @@ impl<'a> Loader<'a> {
                     );
                 }
             }
-            if let Some(src) = self.source(sect, base_dir) {
+            if let Some(src) = self.source(sect, base_dir, &fetch.hosts) {
                 sources.push(Arc::new(src));
             }
         }
@@ -595,11 +604,22 @@ impl<'a> Loader<'a> {
         let Some(sect) = self.section(root, "fetch", FETCH_KEYS) else {
             return cfg;
         };
-        if let Some(d) = self.duration(sect, "timeout") {
-            cfg.timeout = d;
-        }
-        if let Some(d) = self.duration(sect, "connect_timeout") {
-            cfg.connect_timeout = d;
+        for (key, slot) in [
+            ("timeout", &mut cfg.timeout),
+            ("connect_timeout", &mut cfg.connect_timeout),
+        ] {
+            if let Some(d) = self.duration(sect, key) {
+                if d < Duration::from_secs(1) {
+                    let span = self.value_span(sect, key);
+                    self.error(
+                        span,
+                        &format!("fetch.{key}"),
+                        "must be at least 1s: a shorter time-out fails every request",
+                    );
+                } else {
+                    *slot = d;
+                }
+            }
         }
         if let Some((text, span)) = self.string_or_int(sect, "max_body_size") {
             match parse_size(&text) {
@@ -614,8 +634,11 @@ impl<'a> Loader<'a> {
         if let Some(n) = self.int(sect, "concurrency", 1, 1024) {
             cfg.concurrency = n as usize;
         }
-        if let Some((ua, _)) = self.string(sect, "user_agent") {
-            cfg.user_agent = ua;
+        if let Some((ua, span)) = self.string(sect, "user_agent") {
+            match header_value_problem(&ua) {
+                Some(problem) => self.error(span, "fetch.user_agent", problem),
+                None => cfg.user_agent = ua,
+            }
         }
         if let Some(n) = self.int(sect, "host_concurrency", 1, 1024) {
             cfg.host_concurrency = n as usize;
@@ -691,16 +714,32 @@ impl<'a> Loader<'a> {
                 .int(sect, "max_concurrent", 1, 1024)
                 .map(|n| n as usize);
             let delay = self.duration(sect, "delay");
+            let min_interval = self.duration(sect, "min_interval");
+            if min_interval.is_some_and(|d| d.is_zero()) {
+                let span = self.value_span(sect, "min_interval");
+                self.error(
+                    span,
+                    &format!("{path}.min_interval"),
+                    "a zero interval is not allowed",
+                );
+            }
             out.push(HostConfig {
                 name,
                 max_concurrent,
                 delay,
+                min_interval: min_interval.filter(|d| !d.is_zero()),
+                allow_private: self.bool(sect, "allow_private").unwrap_or(false),
             });
         }
         out
     }
 
-    fn source(&mut self, sect: Section<'_>, base_dir: &Path) -> Option<SourceConfig> {
+    fn source(
+        &mut self,
+        sect: Section<'_>,
+        base_dir: &Path,
+        hosts: &[HostConfig],
+    ) -> Option<SourceConfig> {
         self.unknown_keys(sect, SOURCE_KEYS);
         let path = sect.path;
         let id = self.id(sect)?;
@@ -745,6 +784,16 @@ impl<'a> Loader<'a> {
         };
 
         let interval = self.duration(sect, "interval");
+        let min_interval = self.duration(sect, "min_interval");
+        let max_interval = self.duration(sect, "max_interval");
+        if let Some(url) = &url {
+            let set = [
+                ("interval", interval),
+                ("min_interval", min_interval),
+                ("max_interval", max_interval),
+            ];
+            self.interval_limits(sect, url, kind, hosts, &set);
+        }
         let interval = match interval {
             Some(d) if d.is_zero() => {
                 let span = self.value_span(sect, "interval");
@@ -758,8 +807,6 @@ impl<'a> Loader<'a> {
             other => other,
         }
         .unwrap_or(Duration::from_secs(30 * 60));
-        let min_interval = self.duration(sect, "min_interval");
-        let max_interval = self.duration(sect, "max_interval");
         if min_interval.is_some_and(|d| d.is_zero()) {
             let span = self.value_span(sect, "min_interval");
             self.error(
@@ -825,6 +872,7 @@ impl<'a> Loader<'a> {
         let date_formats = self.strings(sect, "date_formats").unwrap_or_default();
         let language = self.string(sect, "language").map(|(s, _)| s);
         let headers = self.headers(sect);
+        let allow_private = self.bool(sect, "allow_private").unwrap_or(false);
         let scrape = self.scrape(sect, kind);
         let retention = self.retention(sect);
 
@@ -842,10 +890,54 @@ impl<'a> Loader<'a> {
             encoding,
             date_formats,
             headers,
+            allow_private,
             language,
             scrape,
             retention,
         })
+    }
+
+    /// Poll intervals between a floor (`[[host]] min_interval`, else
+    /// [`MIN_POLL_INTERVAL`]; [`MIN_FILE_INTERVAL`] for files) and
+    /// [`MAX_POLL_INTERVAL`]. Zero is reported by the caller.
+    fn interval_limits(
+        &mut self,
+        sect: Section<'_>,
+        url: &Url,
+        kind: SourceKind,
+        hosts: &[HostConfig],
+        set: &[(&str, Option<Duration>)],
+    ) {
+        let host = url.host_str().unwrap_or("");
+        let (floor, why) = if kind == SourceKind::File {
+            (MIN_FILE_INTERVAL, "for a file source".to_string())
+        } else {
+            match host_rule(hosts, host).and_then(|r| r.min_interval.map(|d| (d, r))) {
+                Some((d, rule)) => (d, format!("by `[[host]] name = \"{}\"`", rule.name)),
+                None => (
+                    MIN_POLL_INTERVAL,
+                    format!("for {host} (a `[[host]]` with `min_interval` allows less)"),
+                ),
+            }
+        };
+        for (key, value) in set {
+            let Some(d) = value.filter(|d| !d.is_zero()) else {
+                continue;
+            };
+            let problem = if d < floor {
+                format!(
+                    "{} is more often than allowed {why}: at least {}",
+                    human(d),
+                    human(floor)
+                )
+            } else if d > MAX_POLL_INTERVAL {
+                format!("{} is longer than the longest interval, 365d", human(d))
+            } else {
+                continue;
+            };
+            let span = self.value_span(sect, key);
+            self.error(span, &format!("{}.{key}", sect.path), problem);
+        }
     }
 
     fn id(&mut self, sect: Section<'_>) -> Option<String> {
@@ -887,9 +979,10 @@ impl<'a> Loader<'a> {
             let vspan = value.span();
             let valid_name = reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_ok();
             match value.as_str() {
-                Some(v) if valid_name && reqwest::header::HeaderValue::from_str(v).is_ok() => {
-                    out.push((name.to_string(), v.to_string()))
-                }
+                Some(v) if valid_name => match header_value_problem(v) {
+                    None => out.push((name.to_string(), v.to_string())),
+                    Some(problem) => self.error(vspan, &format!("{path}.{name}"), problem),
+                },
                 _ => self.error(
                     vspan,
                     &format!("{path}.{name}"),
@@ -1449,6 +1542,35 @@ fn levenshtein(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// Why `value` cannot be sent as an HTTP header value: a control character
+/// (a line break would inject a header of its own) or bytes HTTP refuses.
+fn header_value_problem(value: &str) -> Option<String> {
+    if let Some(c) = value.chars().find(|c| c.is_control()) {
+        return Some(format!(
+            "contains the control character {c:?}: a header value must be one line of printable text"
+        ));
+    }
+    reqwest::header::HeaderValue::from_str(value)
+        .err()
+        .map(|_| "is not a valid HTTP header value".to_string())
+}
+
+/// `500ms`, `90s` → `1m30s`, `2h30m`, `3d` for messages.
+fn human(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        return format!("{}ms", d.as_millis());
+    }
+    let mut rest = d.as_secs();
+    let mut out = String::new();
+    for (unit, len) in [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
+        if rest >= len {
+            out.push_str(&format!("{}{unit}", rest / len));
+            rest %= len;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1596,11 +1718,13 @@ max_interval = "1d"
                     name: "feeds.example.org".into(),
                     max_concurrent: Some(1),
                     delay: Some(Duration::from_secs(2)),
+                    ..HostConfig::default()
                 },
                 HostConfig {
                     name: "*.blogs.example".into(),
                     max_concurrent: None,
                     delay: None,
+                    ..HostConfig::default()
                 },
             ]
         );

@@ -149,13 +149,45 @@ pub struct FetchConfig {
 /// A `[[host]]` table: politeness limits for one host, or for a whole
 /// registrable domain written `*.example.org` (the domain and every subdomain
 /// share one budget; handy for platforms hosting many feeds).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct HostConfig {
     pub name: String,
     /// Unset: `[fetch] host_concurrency`.
     pub max_concurrent: Option<usize>,
     /// Unset: `[fetch] host_delay`.
     pub delay: Option<Duration>,
+    /// The shortest poll interval of the sources on this host (unset:
+    /// [`MIN_POLL_INTERVAL`]).
+    pub min_interval: Option<Duration>,
+    /// Redirects and links from any source may lead to this host at a
+    /// private, loopback or link-local address.
+    pub allow_private: bool,
+}
+
+/// The shortest poll interval of a network source unless its `[[host]]`
+/// allows less: more often hammers someone else's server.
+pub const MIN_POLL_INTERVAL: Duration = Duration::from_secs(60);
+/// The shortest poll interval of a `file` source (a local read).
+pub const MIN_FILE_INTERVAL: Duration = Duration::from_secs(1);
+/// The longest poll interval (`interval`, `min_interval`, `max_interval`).
+pub const MAX_POLL_INTERVAL: Duration = Duration::from_secs(365 * 86_400);
+
+/// The `[[host]]` rule for `host`: its own, else the longest `*.domain` rule
+/// that contains it.
+pub fn host_rule<'a>(rules: &'a [HostConfig], host: &str) -> Option<&'a HostConfig> {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    rules.iter().find(|r| r.name == host).or_else(|| {
+        rules
+            .iter()
+            .filter(|r| {
+                r.name.strip_prefix("*.").is_some_and(|domain| {
+                    host == domain
+                        || (host.ends_with(domain)
+                            && host[..host.len() - domain.len()].ends_with('.'))
+                })
+            })
+            .max_by_key(|r| r.name.len())
+    })
 }
 
 impl Default for FetchConfig {
@@ -216,7 +248,11 @@ pub struct SourceConfig {
     /// `None` means "auto": decide from the bytes.
     pub encoding: Option<&'static encoding_rs::Encoding>,
     pub date_formats: Vec<String>,
+    /// Sent only to the source's own host; never shown anywhere.
     pub headers: Vec<(String, String)>,
+    /// Redirects and links found in its pages may lead to private, loopback
+    /// and link-local addresses (`allow_private`).
+    pub allow_private: bool,
     pub language: Option<String>,
     pub scrape: Option<ScrapeConfig>,
     pub retention: Retention,
@@ -244,6 +280,7 @@ impl SourceConfig {
             encoding: None,
             date_formats: Vec::new(),
             headers: Vec::new(),
+            allow_private: false,
             language: None,
             scrape: None,
             retention: Retention::default(),
@@ -268,9 +305,12 @@ pub fn default_min_interval(interval: Duration) -> Duration {
     (interval / 2).max(Duration::from_secs(60)).min(interval)
 }
 
-/// Default upper bound of adaptive polling: four times the interval.
+/// Default upper bound of adaptive polling: four times the interval (at most
+/// [`MAX_POLL_INTERVAL`]).
 pub fn default_max_interval(interval: Duration) -> Duration {
-    interval.saturating_mul(4)
+    interval
+        .saturating_mul(4)
+        .min(MAX_POLL_INTERVAL.max(interval))
 }
 
 /// Where an extracted value comes from on a scraped page.

@@ -2,8 +2,24 @@
 
 use std::time::Duration;
 
-/// Parses `"90s"`, `"30m"`, `"1h30m"`, `"2d"`, `"500ms"`. A bare number is seconds.
+/// The longest duration any setting takes (100 years): beyond it, dates
+/// computed from it no longer fit a calendar.
+pub const MAX_DURATION: Duration = Duration::from_secs(100 * 365 * 86_400);
+
+/// Parses `"90s"`, `"30m"`, `"1h30m"`, `"2d"`, `"500ms"`. A bare number is
+/// seconds. At most [`MAX_DURATION`].
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let d = parse_any_duration(text)?;
+    if d > MAX_DURATION {
+        return Err(format!(
+            "`{}` is too long: at most 36500d (100 years)",
+            text.trim()
+        ));
+    }
+    Ok(d)
+}
+
+fn parse_any_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     if text.is_empty() {
         return Err("empty duration".into());
@@ -99,6 +115,10 @@ mod tests {
         assert!(parse_duration("10 parsecs").is_err());
         assert!(parse_duration("10").is_ok());
         assert!(parse_duration("").is_err());
+        assert!(parse_duration("36500d").is_ok());
+        assert!(parse_duration("36501d").is_err());
+        assert!(parse_duration("99999999999d").is_err());
+        assert!(parse_duration("99999999999999999999").is_err());
     }
 
     #[test]

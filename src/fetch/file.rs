@@ -17,10 +17,14 @@ pub async fn fetch(
     let path = url
         .to_file_path()
         .map_err(|_| FetchError::new(FetchErrorKind::File, format!("{url} is not a local path")))?;
+    // Messages name the file, not the folders it is in: a status page shows them.
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     let io_err = |e: std::io::Error| {
         FetchError::new(
             FetchErrorKind::File,
-            format!("cannot read {}: {e}", path.display()),
+            format!("cannot read the file {name:?}: {}", io_reason(&e)),
         )
     };
     let meta = tokio::fs::metadata(&path).await.map_err(io_err)?;
@@ -28,8 +32,7 @@ pub async fn fetch(
         return Err(FetchError::new(
             FetchErrorKind::TooLarge,
             format!(
-                "{}: {} bytes, more than the {max_bytes} allowed",
-                path.display(),
+                "the file {name:?}: {} bytes, more than the {max_bytes} allowed",
                 meta.len()
             ),
         ));
@@ -56,4 +59,28 @@ pub async fn fetch(
         },
         moved_permanently: None,
     })))
+}
+
+/// The OS error without anything it may quote of the path.
+fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "no such file".into(),
+        std::io::ErrorKind::PermissionDenied => "permission denied".into(),
+        std::io::ErrorKind::IsADirectory => "it is a folder".into(),
+        _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn errors_name_the_file_not_its_folders() {
+        let url = Url::from_file_path("/srv/private/feeds/missing.xml").unwrap();
+        let e = fetch(&url, &Validators::default(), 1000).await.unwrap_err();
+        assert_eq!(e.kind, FetchErrorKind::File);
+        assert!(e.message.contains("\"missing.xml\""), "{}", e.message);
+        assert!(!e.message.contains("/srv/private"), "{}", e.message);
+    }
 }

@@ -11,14 +11,16 @@ use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use url::Url;
 
+use super::address::{AddressGuard, same_host};
 use super::politeness::Politeness;
 use super::{Body, FetchError, FetchErrorKind, Fetched, Validators};
-use crate::config::FetchConfig;
+use crate::config::{FetchConfig, SourceConfig};
 
 #[derive(Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
     politeness: Arc<Politeness>,
+    guard: AddressGuard,
     max_body_bytes: u64,
     max_redirects: usize,
 }
@@ -26,8 +28,13 @@ pub struct HttpClient {
 impl HttpClient {
     /// Proxies: `fetch.proxy` if set, else the environment (`HTTPS_PROXY`,
     /// `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`, read by reqwest).
-    pub fn new(cfg: &FetchConfig, politeness: Arc<Politeness>) -> Result<HttpClient, FetchError> {
+    pub fn new(
+        cfg: &FetchConfig,
+        politeness: Arc<Politeness>,
+        guard: AddressGuard,
+    ) -> Result<HttpClient, FetchError> {
         let mut builder = reqwest::Client::builder()
+            .dns_resolver(guard.resolver.clone())
             .user_agent(cfg.user_agent.clone())
             .timeout(cfg.timeout)
             .connect_timeout(cfg.connect_timeout)
@@ -56,21 +63,33 @@ impl HttpClient {
         Ok(HttpClient {
             client,
             politeness,
+            guard,
             max_body_bytes: cfg.max_body_bytes,
             max_redirects: cfg.max_redirects,
         })
     }
 
+    /// GETs `url` for `source`: every hop away from the source's own host
+    /// passes the address guard, and the source's headers go to its own
+    /// host only.
     pub async fn get(
         &self,
         url: &Url,
         validators: &Validators,
-        extra_headers: &[(String, String)],
+        source: &SourceConfig,
     ) -> Result<Fetched, FetchError> {
         let mut current = url.clone();
         let mut moved_permanently = None;
         let mut visited = vec![current.clone()];
         for _hop in 0..=self.max_redirects {
+            if !source.allow_private {
+                self.guard
+                    .check(&source.url, &current)
+                    .await
+                    .map_err(|r| refused(source, &current, &r))?;
+            }
+            let own_host = same_host(&source.url, &current);
+            let extra_headers: &[(String, String)] = if own_host { &source.headers } else { &[] };
             // Held until this hop's body is read: the host's slot is busy that long.
             let _permit = self.politeness.acquire(&current).await;
             let response = self
@@ -322,6 +341,23 @@ fn redirect_target(from: &Url, headers: &HeaderMap) -> Result<Url, FetchError> {
             format!("{from}: bad redirect Location `{location}`: {e}"),
         )
     })
+}
+
+fn refused(source: &SourceConfig, url: &Url, r: &super::address::Refusal) -> FetchError {
+    let origin = match r.origin {
+        Some(c) => format!("on a {} address", c.as_str()),
+        None => "on an address that did not resolve".to_string(),
+    };
+    FetchError::new(
+        FetchErrorKind::PrivateAddress,
+        format!(
+            "refused {url}: it is at the {} address {}, and source `{}` is {origin}; set `allow_private = true` on the source, or on a `[[host]]` named \"{}\", to allow it",
+            r.class.as_str(),
+            r.address,
+            source.id,
+            url.host_str().unwrap_or(""),
+        ),
+    )
 }
 
 /// Turns a reqwest error into a kind a sysadmin can act on.

@@ -3,6 +3,7 @@
 //! Bodies are always raw bytes: the charset is decided later by the parse
 //! stage, never by the HTTP client.
 
+pub mod address;
 mod file;
 mod http;
 pub mod politeness;
@@ -98,6 +99,9 @@ pub enum FetchErrorKind {
     Body,
     /// The `Content-Type` is no feed or page (an image, a PDF, an archive…).
     ContentType,
+    /// A redirect or a link led to a private, loopback or link-local
+    /// address the source may not reach (see [`address`]).
+    PrivateAddress,
     File,
     Other,
 }
@@ -118,6 +122,7 @@ impl FetchErrorKind {
             FetchErrorKind::Truncated => "truncated".into(),
             FetchErrorKind::Body => "body".into(),
             FetchErrorKind::ContentType => "content_type".into(),
+            FetchErrorKind::PrivateAddress => "private_address".into(),
             FetchErrorKind::File => "file".into(),
             FetchErrorKind::Other => "other".into(),
         }
@@ -125,10 +130,12 @@ impl FetchErrorKind {
 }
 
 impl FetchError {
+    /// The message never shows a URL's secrets (see [`crate::redact`]).
     pub fn new(kind: FetchErrorKind, message: impl Into<String>) -> FetchError {
+        let message: String = message.into();
         FetchError {
             kind,
-            message: message.into(),
+            message: crate::redact::text(&message).into_owned(),
             retry_after: None,
         }
     }
@@ -153,9 +160,25 @@ pub struct Fetcher {
 
 impl Fetcher {
     pub fn new(cfg: &FetchConfig) -> Result<Fetcher, FetchError> {
+        Fetcher::with_classifier(cfg, Arc::new(address::classify))
+    }
+
+    /// A fetcher that classifies addresses with `classify` (tests on
+    /// 127.0.0.1 stand one loopback address for the public internet).
+    pub fn with_classifier(
+        cfg: &FetchConfig,
+        classify: address::Classifier,
+    ) -> Result<Fetcher, FetchError> {
         let politeness = Arc::new(Politeness::new(cfg));
+        let allowed_hosts = cfg
+            .hosts
+            .iter()
+            .filter(|h| h.allow_private)
+            .map(|h| h.name.clone())
+            .collect();
+        let guard = address::AddressGuard::new(allowed_hosts, classify);
         Ok(Fetcher {
-            http: HttpClient::new(cfg, politeness.clone())?,
+            http: HttpClient::new(cfg, politeness.clone(), guard)?,
             politeness,
             max_body_bytes: cfg.max_body_bytes,
             max_backoff: cfg.max_backoff,
@@ -181,9 +204,7 @@ impl Fetcher {
     ) -> Result<Fetched, FetchError> {
         match source.kind {
             SourceKind::File => file::fetch(url, validators, self.max_body_bytes).await,
-            SourceKind::Feed | SourceKind::Html => {
-                self.http.get(url, validators, &source.headers).await
-            }
+            SourceKind::Feed | SourceKind::Html => self.http.get(url, validators, source).await,
         }
     }
 

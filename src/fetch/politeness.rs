@@ -341,11 +341,13 @@ mod tests {
                 name: "*.blogs.example".into(),
                 max_concurrent: Some(1),
                 delay: None,
+                ..HostConfig::default()
             },
             HostConfig {
                 name: "solo.blogs.example".into(),
                 max_concurrent: None,
                 delay: None,
+                ..HostConfig::default()
             },
         ]));
         assert_eq!(

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::config::SourceConfig;
-use crate::model::{Author, Entry};
+use crate::model::{Author, Enclosure, Entry};
 use crate::parse::{ParsedFeed, RawEntry};
 
 /// Normalizes every entry of a parsed document fetched from `doc_url`.
@@ -80,6 +80,10 @@ pub fn normalize_entry(
         .iter()
         .map(|a| Author {
             name: html::strip_control_chars(&html::collapse_whitespace(&a.name)),
+            url: a
+                .url
+                .as_deref()
+                .and_then(|u| urls::safe_string(u, Some(base))),
             ..a.clone()
         })
         .filter(|a| !a.name.is_empty())
@@ -121,7 +125,15 @@ pub fn normalize_entry(
             .iter()
             .map(|c| html::strip_control_chars(c.trim()))
             .collect(),
-        enclosures: raw.enclosures.clone(),
+        // Every URL field passes `urls::safe` (only http/https/mailto).
+        enclosures: raw
+            .enclosures
+            .iter()
+            .filter_map(|e| {
+                let url = urls::safe_string(&e.url, Some(base))?;
+                Some(Enclosure { url, ..e.clone() })
+            })
+            .collect(),
         content_hash: String::new(),
     };
     entry.content_hash = content_hash(&entry);

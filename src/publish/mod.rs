@@ -14,6 +14,7 @@ use url::Url;
 
 use crate::config::{Config, FeedConfig};
 use crate::model::{Author, Enclosure, StoredEntry};
+use crate::normalize::urls::is_publishable;
 
 /// The output formats of every feed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -177,16 +178,28 @@ pub fn build(
             let source = config.source(&e.source_id);
             Item {
                 id: entry_urn(&report.id),
-                url: e.url.clone(),
+                url: publishable(e.url.as_ref()),
                 title: e.title.clone(),
                 published: stored.published(),
                 updated: stored.updated(),
-                authors: e.authors.clone(),
+                authors: e
+                    .authors
+                    .iter()
+                    .map(|a| Author {
+                        url: publishable(a.url.as_ref()),
+                        ..a.clone()
+                    })
+                    .collect(),
                 summary_html: e.summary.clone(),
                 content_html: e.content.clone(),
                 text: e.text.clone(),
                 categories: e.categories.clone(),
-                enclosures: e.enclosures.clone(),
+                enclosures: e
+                    .enclosures
+                    .iter()
+                    .filter(|x| is_publishable(&x.url))
+                    .cloned()
+                    .collect(),
                 language: e.language.clone(),
                 source: ItemSource {
                     id: e.source_id.clone(),
@@ -197,7 +210,7 @@ pub fn build(
                     .copies
                     .iter()
                     .map(|c| ItemSource {
-                        url: c.entry.url.clone().unwrap_or_default(),
+                        url: publishable(c.entry.url.as_ref()).unwrap_or_default(),
                         ..source_of(c)
                     })
                     .collect(),
@@ -228,13 +241,20 @@ pub fn build(
     }
 }
 
-/// A local file path is nobody else's business: file sources show no URL.
+/// A local file path is nobody else's business: file sources show no URL;
+/// others show their URL without its secrets.
 fn public_source_url(url: &Url) -> String {
     if url.scheme() == "file" {
         String::new()
     } else {
-        url.to_string()
+        crate::redact::url(url)
     }
+}
+
+/// The guard at output: a stored URL that is not absolute http/https/mailto
+/// (a row stored before the normalize stage checked it) is left out.
+fn publishable(url: Option<&String>) -> Option<String> {
+    url.filter(|u| is_publishable(u)).cloned()
 }
 
 /// `urn:uuid:` form of a 32-hex-digit entry id: a valid, globally unique IRI.

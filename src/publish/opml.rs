@@ -19,7 +19,7 @@ pub fn render(config: &Config, now: DateTime<Utc>) -> Vec<u8> {
     out.push_str("  <outline text=\"Sources\" title=\"Sources\">\n");
     for s in &config.sources {
         let name = esc(&s.name);
-        let url = esc(s.url.as_str());
+        let url = esc(&crate::redact::url(&s.url));
         let category = if s.tags.is_empty() {
             String::new()
         } else {

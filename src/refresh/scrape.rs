@@ -50,8 +50,9 @@ pub struct ScrapeFailure {
 
 impl ScrapeFailure {
     fn new(message: impl Into<String>, health: Option<&ScrapeHealth>) -> ScrapeFailure {
+        let message: String = message.into();
         ScrapeFailure {
-            message: message.into(),
+            message: crate::redact::text(&message).into_owned(),
             health: health.cloned(),
         }
     }
@@ -252,6 +253,7 @@ fn item_key(link: &Url) -> String {
 }
 
 fn note(health: &mut ScrapeHealth, problem: String) {
+    let problem = crate::redact::text(&problem).into_owned();
     tracing::debug!(problem = %problem, "scrape problem");
     if health.problems.len() < MAX_PROBLEMS {
         health.problems.push(problem);
@@ -450,6 +452,8 @@ async fn fetch_robots(
         Err(e) => match e.kind {
             FetchErrorKind::Http(code) if (400..500).contains(&code) => Ok(Robots::allow_all()),
             FetchErrorKind::Http(_) => Ok(Robots::deny_all()),
+            // The page itself is refused by the same check, and counted as failed.
+            FetchErrorKind::PrivateAddress => Ok(Robots::allow_all()),
             _ => Err(ScrapeFailure::new(
                 format!("fetching {robots_url} (robots.txt, checked before scraping): {e}"),
                 None,

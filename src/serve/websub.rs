@@ -71,10 +71,10 @@ pub async fn notify_loop(
                             tracing::info!(feed = %feed.id, topic = %topic, "WebSub hub notified")
                         }
                         Ok(r) => {
-                            tracing::warn!(feed = %feed.id, hub = %hub, status = r.status().as_u16(), "WebSub hub refused the notification")
+                            tracing::warn!(feed = %feed.id, hub = %crate::redact::url(&hub), status = r.status().as_u16(), "WebSub hub refused the notification")
                         }
                         Err(e) => {
-                            tracing::warn!(feed = %feed.id, hub = %hub, error = %e, "WebSub hub unreachable")
+                            tracing::warn!(feed = %feed.id, hub = %crate::redact::url(&hub), error = %crate::redact::text(&e.to_string()), "WebSub hub unreachable")
                         }
                     }
                 }

@@ -57,7 +57,7 @@ pub async fn export_jsonl(
                 Some(s) => ExportSource {
                     id,
                     name: Some(s.name.clone()),
-                    url: Some(s.url.to_string()),
+                    url: Some(crate::redact::url(&s.url)),
                     kind: Some(s.kind.as_str().to_string()),
                 },
                 None => ExportSource {
