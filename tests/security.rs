@@ -113,7 +113,7 @@ fn pipeline_with_public_loopback(cfg: &huiliu::config::Config, store: Pipeline) 
     )
     .unwrap();
     let mut p = Pipeline::new(fetcher, store.store.clone());
-    p.clusters = store.clusters.clone();
+    p.dedup = store.dedup.clone();
     p
 }
 

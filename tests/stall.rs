@@ -242,7 +242,8 @@ async fn a_busy_host_never_holds_up_another_hosts_schedule() {
     // 100 requests to the busy host, 200 ms apart: about 20 s of work.
     let text = format!(
         "[storage]\nurl = \"sqlite:s.db\"\n[fetch]\nhost_delay = \"10ms\"\ntimeout = \"5s\"\n\
-         [[host]]\nname = \"127.0.0.1\"\ndelay = \"200ms\"\n\n{sources}"
+         [[host]]\nname = \"127.0.0.1\"\ndelay = \"200ms\"\n\
+         [[host]]\nname = \"127.0.0.2\"\nmin_interval = \"1s\"\n\n{sources}"
     );
     let cfg = common::config_in(dir.path(), &text);
     let p = common::pipeline(&cfg).await;
