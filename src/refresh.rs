@@ -477,7 +477,7 @@ pub fn start_dedup(store: Arc<dyn Store>, config: &crate::config::Config) -> Arc
                 loading.load(
                     rows.into_iter()
                         .map(|s| Loaded {
-                            record: crate::dedup::shared::record(
+                            record: crate::dedup::service::record(
                                 &s.entry,
                                 s.first_seen,
                                 priorities.get(&s.entry.source_id).copied().unwrap_or(0),
@@ -526,7 +526,7 @@ async fn cluster(p: &Pipeline, source: &SourceConfig, entries: &[Entry]) {
         .iter()
         .map(|s| {
             (
-                crate::dedup::shared::record(&s.entry, s.first_seen, source.priority),
+                crate::dedup::service::record(&s.entry, s.first_seen, source.priority),
                 s.first_seen.timestamp(),
             )
         })

@@ -32,6 +32,24 @@ use tokio::sync::oneshot;
 
 use super::{ClusterView, DedupConfig, DedupRecord, Engine, Explanation};
 
+/// What the engine needs of a stored entry; an undated entry is placed at
+/// `seen` (its first-seen time).
+pub fn record(
+    e: &crate::model::Entry,
+    seen: chrono::DateTime<chrono::Utc>,
+    priority: i32,
+) -> DedupRecord {
+    DedupRecord {
+        id: e.id.clone(),
+        source: e.source_id.clone(),
+        url: e.url.clone().unwrap_or_default(),
+        title: e.title.clone(),
+        text: e.text.clone(),
+        published: Some(e.published.unwrap_or(seen).timestamp()),
+        priority,
+    }
+}
+
 /// Label writes for the store: `assign` sets the label of entries by id,
 /// `rename` relabels every entry carrying the old label (archived copies).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
