@@ -3,6 +3,7 @@
 //! Bodies are always raw bytes: the charset is decided later by the parse
 //! stage, never by the HTTP client.
 
+pub mod browser;
 mod file;
 mod http;
 pub mod polite;
@@ -152,6 +153,7 @@ pub struct Fetcher {
     /// Per-host turns for scraped pages.
     pub hosts: polite::HostGate,
     max_backoff: Duration,
+    render: browser::RenderOptions,
 }
 
 impl Fetcher {
@@ -163,7 +165,19 @@ impl Fetcher {
             max_body_bytes: cfg.max_body_bytes,
             hosts: polite::HostGate::default(),
             max_backoff: cfg.max_backoff,
+            render: browser::RenderOptions {
+                timeout: cfg.timeout,
+                max_body_bytes: cfg.max_body_bytes,
+                user_agent: cfg.user_agent.clone(),
+            },
         })
+    }
+
+    /// A page through headless Chromium (`render = "browser"`), under the
+    /// host's politeness limits like any request.
+    pub async fn render(&self, url: &Url) -> Result<Body, FetchError> {
+        let _permit = self.politeness.acquire(url).await;
+        browser::render(url, &self.render).await
     }
 
     /// `fetch.max_backoff`: the longest a failing source waits.

@@ -3,6 +3,7 @@
 
 pub mod decode;
 mod feed;
+pub mod detect;
 pub mod scrape;
 
 use chrono::{DateTime, Utc};
