@@ -810,7 +810,10 @@ async fn discover(
             ExitCode::from(1)
         })?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&found).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&found).unwrap_or_default()
+        );
         return Ok(ExitCode::SUCCESS);
     }
     print!("{}", found.toml);
@@ -849,7 +852,10 @@ fn discover_eval(dir: &std::path::Path, json: bool) -> Result<ExitCode, ExitCode
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
         return Ok(ExitCode::SUCCESS);
     }
-    println!("{:<12} {:>5} {:>8} {:>6}  item selector", "page", "items", "right", "extra");
+    println!(
+        "{:<12} {:>5} {:>8} {:>6}  item selector",
+        "page", "items", "right", "extra"
+    );
     for r in &results {
         println!(
             "{:<12} {:>5} {:>8} {:>6}  {}",

@@ -19,6 +19,9 @@ fn trs_config(base: &str, list: &str) -> String {
         r#"[storage]
 url = "sqlite:data/huiliu.db"
 
+[fetch]
+host_delay = "10ms"
+
 [defaults]
 timezone = "Asia/Shanghai"
 article_delay = "10ms"
@@ -53,7 +56,9 @@ async fn stored(p: &huiliu::refresh::Pipeline) -> Vec<huiliu::model::Entry> {
 
 async fn poll(cfg: &huiliu::config::Config) -> (huiliu::refresh::Pipeline, Outcome) {
     let p = pipeline(cfg).await;
-    let outcome = refresh_source(&p, cfg.source("zwdt").unwrap()).await.outcome;
+    let outcome = refresh_source(&p, cfg.source("zwdt").unwrap())
+        .await
+        .outcome;
     (p, outcome)
 }
 
@@ -74,7 +79,11 @@ async fn trs_table_column_pages_by_script_and_raises_no_false_alarm() {
     // 3 pages × (header + items + spacers): only the 10 items count.
     assert_eq!(new_count(&outcome), 10, "{outcome:?}");
     for page in ["index.html", "index_1.html", "index_2.html"] {
-        assert_eq!(server.requests_to(&format!("/trs/{page}")).len(), 1, "{page}");
+        assert_eq!(
+            server.requests_to(&format!("/trs/{page}")).len(),
+            1,
+            "{page}"
+        );
     }
     assert!(server.requests_to("/trs/index_3.html").is_empty());
     let health = p.store.state("zwdt").await.unwrap().scrape.unwrap();
@@ -100,7 +109,11 @@ async fn paging_by_pattern_stops_at_the_404_and_max_pages() {
     assert_eq!(server.requests_to("/trs/index_3.html").len(), 1);
     assert!(server.requests_to("/trs/index_4.html").is_empty());
     let health = p.store.state("zwdt").await.unwrap().scrape.unwrap();
-    assert!(health.problems.is_empty(), "a 404 ends the pages: {:?}", health.problems);
+    assert!(
+        health.problems.is_empty(),
+        "a 404 ends the pages: {:?}",
+        health.problems
+    );
 
     let work = tempfile::tempdir().unwrap();
     let text = trs_config(&server.base(), &list).replace("max_pages = 5", "max_pages = 2");
@@ -112,7 +125,7 @@ async fn paging_by_pattern_stops_at_the_404_and_max_pages() {
 }
 
 #[tokio::test]
-async fn a_wrong_link_selector_names_selector_page_and_rows_and_keeps_entries() {
+async fn a_redesigned_column_names_selector_page_and_rows_and_keeps_entries() {
     let site = fixture_copy("lists");
     let server = MockServer::start(site.path()).await;
     let work = tempfile::tempdir().unwrap();
@@ -120,11 +133,19 @@ async fn a_wrong_link_selector_names_selector_page_and_rows_and_keeps_entries() 
     let (p, outcome) = poll(&cfg).await;
     assert_eq!(new_count(&outcome), 10);
 
-    let broken = TRS_LIST.replace("link  = \"td.list_title a\"", "link  = \"td.title a\"");
-    let cfg = config_in(work.path(), &trs_config(&server.base(), &broken));
-    let outcome = refresh_source(&p, cfg.source("zwdt").unwrap()).await.outcome;
+    // The title cells lose their class: the rows are there, the links are not found.
+    let index = site.path().join("trs/index.html");
+    let text = std::fs::read_to_string(&index).unwrap();
+    std::fs::write(
+        &index,
+        text.replace("class=\"list_title\"", "class=\"title\""),
+    )
+    .unwrap();
+    let outcome = refresh_source(&p, cfg.source("zwdt").unwrap())
+        .await
+        .outcome;
     let expected = format!(
-        "selector \"td.title a\" (link) found no article link in any of the 9 elements \"table.list_table tr\" matched on {}/trs/index.html",
+        "selector \"td.list_title a\" (link) found no article link in any of the 9 elements \"table.list_table tr\" matched on {}/trs/index.html",
         server.base()
     );
     match &outcome {
@@ -165,11 +186,18 @@ async fn discover_proposes_a_source_that_works() {
     let server = MockServer::start(site.path()).await;
     let url = format!("{}/trs/index.html", server.base());
     let out = huiliu_async(vec!["discover".into(), url.clone()]).await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("item  = \"table.list_table tr\""), "{text}");
     assert!(text.contains("The page yields 4 item(s)"), "{text}");
-    assert!(text.contains("main content found without selectors"), "{text}");
+    assert!(
+        text.contains("main content found without selectors"),
+        "{text}"
+    );
 
     // The printed table, pasted into a config, polls all pages.
     let toml: String = text
@@ -180,7 +208,7 @@ async fn discover_proposes_a_source_that_works() {
     let work = tempfile::tempdir().unwrap();
     let cfg = config_in(
         work.path(),
-        &format!("[storage]\nurl = \"sqlite:data/h.db\"\n\n{toml}"),
+        &format!("[storage]\nurl = \"sqlite:data/h.db\"\n[fetch]\nhost_delay = \"10ms\"\n\n{toml}"),
     );
     let source = &cfg.sources[0];
     let p = pipeline(&cfg).await;
@@ -203,7 +231,11 @@ async fn discover_prefers_the_advertised_feed() {
         format!("{}/wjhtz/index.html", server.base()),
     ])
     .await;
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("kind = \"feed\""), "{text}");
     assert!(
@@ -250,6 +282,9 @@ fn browser_config(base: &str, path: &str) -> String {
         r#"[storage]
 url = "sqlite:data/huiliu.db"
 
+[fetch]
+host_delay = "10ms"
+
 [defaults]
 timezone = "Asia/Shanghai"
 
@@ -291,7 +326,9 @@ async fn a_list_written_by_script_is_read_through_the_browser() {
         work.path(),
         &browser_config(&server.base(), "/scripted/index.html"),
     );
-    let outcome = refresh_source(&p, cfg.source("zwdt").unwrap()).await.outcome;
+    let outcome = refresh_source(&p, cfg.source("zwdt").unwrap())
+        .await
+        .outcome;
     assert_eq!(new_count(&outcome), 3, "{outcome:?}");
 }
 
@@ -347,7 +384,9 @@ async fn a_script_cookie_wall_is_passed_through_the_browser() {
         return;
     }
     let cfg = config_in(work.path(), &browser_config(&base, "/list.html"));
-    let outcome = refresh_source(&p, cfg.source("zwdt").unwrap()).await.outcome;
+    let outcome = refresh_source(&p, cfg.source("zwdt").unwrap())
+        .await
+        .outcome;
     assert_eq!(new_count(&outcome), 2, "{outcome:?}");
     assert!(walls.load(Ordering::SeqCst) >= 2, "the wall was met first");
 }

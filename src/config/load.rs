@@ -983,7 +983,9 @@ impl<'a> Loader<'a> {
                 self.error(
                     span,
                     &format!("{}.render", sect.path),
-                    format!("unknown render `{v}`: use \"http\" or \"browser\" (headless Chromium)"),
+                    format!(
+                        "unknown render `{v}`: use \"http\" or \"browser\" (headless Chromium)"
+                    ),
                 );
                 false
             }

@@ -64,7 +64,9 @@ pub async fn render(url: &Url, opts: &RenderOptions) -> Result<Body, FetchError>
     let task_url = url.clone();
     let html = tokio::task::spawn_blocking(move || run(&exe, &task_url, &opts))
         .await
-        .map_err(|e| FetchError::new(FetchErrorKind::Other, format!("{url}: browser task: {e}")))??;
+        .map_err(|e| {
+            FetchError::new(FetchErrorKind::Other, format!("{url}: browser task: {e}"))
+        })??;
     Ok(Body {
         bytes: Bytes::from(html),
         content_type: Some("text/html; charset=utf-8".into()),

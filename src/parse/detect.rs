@@ -39,6 +39,8 @@ pub struct DetectedList {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct DetectedDate {
     pub selector: String,
+    /// `datetime` of a `<time>` element: exact, in any language.
+    pub attr: Option<String>,
     /// Set when the element holds more than the date (`发布时间：…`, `(点击 12)`).
     pub regex: Option<String>,
     /// A strftime format every date on the page matched; `None` for
@@ -56,7 +58,7 @@ pub enum NextPage {
 }
 
 /// What a date looks like in a list. Group 1 is the date itself.
-const DATE_PATTERN: &str = r"(\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?|\d{1,2}[-/月]\d{1,2}日?(?:\s+\d{1,2}:\d{2})?)";
+const DATE_PATTERN: &str = r"(\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?|\d{1,2}[-/月]\d{1,2}日?(?:\s+\d{1,2}:\d{2})?|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2},?\s+\d{4}|\d{1,2}\s+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{4})";
 
 static DATE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(DATE_PATTERN).unwrap_or_else(|_| never()));
@@ -75,6 +77,10 @@ const FORMATS: &[&str] = &[
     "%Y.%m.%d",
     "%Y年%m月%d日 %H:%M",
     "%Y年%m月%d日",
+    "%B %d, %Y",
+    "%b %d, %Y",
+    "%d %B %Y",
+    "%d %b %Y",
 ];
 
 /// Texts of "next page" links, in the order they are preferred.
@@ -146,7 +152,7 @@ impl DetectedList {
                     None => None,
                 },
                 format: d.format.clone(),
-                ..rule(&d.selector, None)?
+                ..rule(&d.selector, d.attr.as_deref())?
             }),
         };
         let next_page = match &self.next_page {
@@ -159,10 +165,7 @@ impl DetectedList {
         Some(ListRules {
             item: rule(&self.item, None)?,
             link: rule(&self.link, Some("href"))?,
-            title: Some(rule(
-                &self.link,
-                self.title_attr.then_some("title"),
-            )?),
+            title: Some(rule(&self.link, self.title_attr.then_some("title"))?),
             date,
             date_format: None,
             summary: None,
@@ -187,6 +190,9 @@ impl DetectedList {
         }
         if let Some(d) = &self.date {
             let mut parts = vec![format!("selector = {}", quote(&d.selector))];
+            if let Some(a) = &d.attr {
+                parts.push(format!("attr = {}", quote(a)));
+            }
             if let Some(r) = &d.regex {
                 parts.push(format!("regex = '{r}'"));
             }
@@ -282,7 +288,11 @@ fn anchors<'a>(el: ElementRef<'a>, base: &Url) -> Vec<(ElementRef<'a>, Url, Stri
 /// Item selectors proposed by every group of same-tag siblings holding article links.
 fn item_selectors(doc: &Html, base: &Url) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
-    for parent in doc.root_element().descendants().filter_map(ElementRef::wrap) {
+    for parent in doc
+        .root_element()
+        .descendants()
+        .filter_map(ElementRef::wrap)
+    {
         if matches!(
             parent.value().name(),
             "head" | "script" | "style" | "select" | "a"
@@ -346,7 +356,11 @@ fn selectors_for(parent: ElementRef<'_>, tag: &str) -> Vec<String> {
 /// `tag#id`, `tag.class1.class2` or `tag`.
 fn describe(el: ElementRef<'_>) -> String {
     let tag = el.value().name();
-    if let Some(id) = el.value().id().filter(|i| valid_ident(i) && !looks_generated(i)) {
+    if let Some(id) = el
+        .value()
+        .id()
+        .filter(|i| valid_ident(i) && !looks_generated(i))
+    {
         return format!("{tag}#{id}");
     }
     let classes: Vec<&str> = el
@@ -416,9 +430,14 @@ fn score_items(doc: &Html, sel: &Selector, base: &Url) -> Option<Scored> {
             junk += 1; // navigation, pager
             continue;
         };
+        // Other links as long as the title (an author or a category is shorter).
+        let title_len = title.chars().count();
         let long: HashSet<&Url> = links
             .iter()
-            .filter(|(_, _, t)| t.chars().count() >= 8 && looks_like_title(t))
+            .filter(|(_, _, t)| {
+                let n = t.chars().count();
+                n >= 8 && n * 2 >= title_len && looks_like_title(t)
+            })
             .map(|(_, u, _)| u)
             .collect();
         if long.len() >= 2 || !seen.insert(url) {
@@ -430,12 +449,14 @@ fn score_items(doc: &Html, sel: &Selector, base: &Url) -> Option<Scored> {
             q *= 2.5;
         }
         q *= place_factor(*el);
-        let parent = el
-            .parent()
-            .and_then(ElementRef::wrap)
+        // Where it sits: items of one list share their ancestors' names.
+        let parent: Vec<String> = el
+            .ancestors()
+            .filter_map(ElementRef::wrap)
+            .take(3)
             .map(describe)
-            .unwrap_or_default();
-        good.push((parent, q));
+            .collect();
+        good.push((parent.join(" "), q));
     }
     if good.len() < 2 || good.len() < junk {
         return None;
@@ -475,9 +496,17 @@ fn place_factor(el: ElementRef<'_>) -> f64 {
             .chain(anc.value().classes())
             .map(str::to_ascii_lowercase);
         for m in marks {
-            if ["nav", "menu", "foot", "breadcrumb", "friend", "share", "banner"]
-                .iter()
-                .any(|w| m.contains(w))
+            if [
+                "nav",
+                "menu",
+                "foot",
+                "breadcrumb",
+                "friend",
+                "share",
+                "banner",
+            ]
+            .iter()
+            .any(|w| m.contains(w))
             {
                 f = f.min(0.2);
             } else if m.contains("side") || m.contains("hot") || m.contains("rank") {
@@ -573,9 +602,14 @@ fn date_selector(
     if found.len() * 2 < items.len() {
         return None; // no date on most items: leave it to the article pages
     }
+    if let Some(time) = datetime_selector(items) {
+        return Some(time);
+    }
     let needs_regex = found.iter().any(|(el, date)| {
         let text = collapse_whitespace(&visible_text(*el));
-        text.trim_matches(|c: char| "[]()（）【】".contains(c)).trim() != date
+        text.trim_matches(|c: char| "[]()（）【】".contains(c))
+            .trim()
+            != date
     });
     let regex = needs_regex.then(|| DATE_PATTERN.to_string());
     let mut counts: HashMap<String, usize> = HashMap::new();
@@ -620,8 +654,30 @@ fn date_selector(
     let dates: Vec<&str> = found.iter().map(|(_, d)| d.as_str()).collect();
     Some(DetectedDate {
         selector: best.0,
+        attr: None,
         regex,
         format: date_format(&dates),
+    })
+}
+
+/// `<time datetime>` on (nearly) every item: its attribute is the date.
+fn datetime_selector(items: &[ElementRef<'_>]) -> Option<DetectedDate> {
+    let css = "time[datetime]";
+    let r = rule(css, Some("datetime"))?;
+    let dated = items
+        .iter()
+        .filter(|i| {
+            field_value(**i, &r, true).is_some_and(|v| {
+                chrono::DateTime::parse_from_rfc3339(&v).is_ok()
+                    || NaiveDate::parse_from_str(&v, "%Y-%m-%d").is_ok()
+            })
+        })
+        .count();
+    (dated * 10 >= items.len() * 9).then(|| DetectedDate {
+        selector: css.into(),
+        attr: Some("datetime".into()),
+        regex: None,
+        format: None,
     })
 }
 

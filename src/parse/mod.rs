@@ -2,8 +2,8 @@
 //! entries. Feeds go through feed-rs; the format is sniffed, never configured.
 
 pub mod decode;
-mod feed;
 pub mod detect;
+mod feed;
 pub mod scrape;
 
 use chrono::{DateTime, Utc};

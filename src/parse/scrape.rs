@@ -244,9 +244,7 @@ pub fn script_next_page(html: &str, page_url: &Url) -> Option<Url> {
         if current + 1 >= *count {
             return None;
         }
-        return page_url
-            .join(&format!("{name}_{}.{ext}", current + 1))
-            .ok();
+        return page_url.join(&format!("{name}_{}.{ext}", current + 1)).ok();
     }
     None
 }

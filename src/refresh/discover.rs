@@ -54,7 +54,7 @@ const ARTICLES_CHECKED: usize = 3;
 /// Text an article body has at least.
 const MIN_ARTICLE_CHARS: usize = 60;
 /// Feed paths tried when the page advertises none (relative to the page, then the site).
-const FEED_PATHS: &[&str] = &["rss.xml", "feed", "atom.xml", "/feed", "/rss.xml", "/atom.xml"];
+const FEED_PATHS: &[&str] = &["rss.xml", "/rss.xml", "/feed", "/atom.xml"];
 /// Content containers of common CMSs (TRS, 大汉, 政府网站集约化平台, WordPress…).
 const CONTENT_SELECTORS: &[&str] = &[
     "div.TRS_Editor",
@@ -262,9 +262,7 @@ fn guess_timezone(html: &str) -> Tz {
         .filter(|c| ('\u{4e00}'..='\u{9fff}').contains(c))
         .take(20)
         .count();
-    let kana = html
-        .chars()
-        .any(|c| ('\u{3040}'..='\u{30ff}').contains(&c));
+    let kana = html.chars().any(|c| ('\u{3040}'..='\u{30ff}').contains(&c));
     if han >= 20 && !kana {
         Tz::Asia__Shanghai
     } else {
@@ -315,7 +313,8 @@ fn source_toml(url: &Url, html: &str, tz: Tz, browser: bool) -> String {
     let mut out = header(url, html, tz, "html");
     out += "max_pages = 5\n";
     if browser {
-        out += "render = \"browser\"   # the page needs scripts: fetched through headless Chromium\n";
+        out +=
+            "render = \"browser\"   # the page needs scripts: fetched through headless Chromium\n";
     }
     out + "\n"
 }

@@ -71,11 +71,9 @@ fn run_case(dir: &Path, path: &Path) -> Result<CaseResult, String> {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let case: Case =
-        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let case: Case = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     let page_path = dir.join(&case.page);
-    let bytes =
-        std::fs::read(&page_path).map_err(|e| format!("{}: {e}", page_path.display()))?;
+    let bytes = std::fs::read(&page_path).map_err(|e| format!("{}: {e}", page_path.display()))?;
     let url = Url::parse(&case.url).map_err(|e| format!("{}: url: {e}", path.display()))?;
     let tz: Tz = case
         .timezone
@@ -83,11 +81,10 @@ fn run_case(dir: &Path, path: &Path) -> Result<CaseResult, String> {
         .unwrap_or("Asia/Shanghai")
         .parse()
         .map_err(|e| format!("{}: timezone: {e}", path.display()))?;
-    let now: DateTime<Utc> = DateTime::parse_from_rfc3339(
-        case.now.as_deref().unwrap_or("2024-03-02T00:00:00+08:00"),
-    )
-    .map_err(|e| format!("{}: now: {e}", path.display()))?
-    .with_timezone(&Utc);
+    let now: DateTime<Utc> =
+        DateTime::parse_from_rfc3339(case.now.as_deref().unwrap_or("2024-03-02T00:00:00+08:00"))
+            .map_err(|e| format!("{}: now: {e}", path.display()))?
+            .with_timezone(&Utc);
     let (html, _, _) = decode(&bytes, Some("text/html"), None);
     let mut result = CaseResult {
         name,
@@ -103,7 +100,9 @@ fn run_case(dir: &Path, path: &Path) -> Result<CaseResult, String> {
     };
     result.item = detected.item.clone();
     let Some(rules) = detected.rules() else {
-        result.misses.push("proposed selectors do not compile".into());
+        result
+            .misses
+            .push("proposed selectors do not compile".into());
         return Ok(result);
     };
     let page = match parse_list(&html, &url, &rules, tz, &[], now) {
