@@ -705,6 +705,73 @@ mod tests {
     }
 
     #[test]
+    fn header_spacer_pager_and_more_rows_are_no_items() {
+        let html = r#"<table class="list_table">
+            <tr><th>标题</th><th>日期</th></tr>
+            <tr><td class="t"><a href="a.html">甲乙丙丁</a></td><td>2024-02-01</td></tr>
+            <tr><td colspan="2" class="list_line"></td></tr>
+            <tr><td class="t"><a href="b.html">戊己庚辛</a></td><td>2024-02-02</td></tr>
+            <tr><td colspan="2"><a href="index_1.html">下一页</a> <a href="index_9.html">尾页</a></td></tr>
+            <tr><td class="t"><a href="more.html">更多&gt;&gt;</a></td></tr>
+            </table>"#;
+        let url = Url::parse("http://gov.example/col/index.html").unwrap();
+        let mut rules = list_rules();
+        rules.item = rule("table.list_table tr");
+        rules.date = Some(rule("td + td"));
+        let page = parse_list(html, &url, &rules, Tz::UTC, &[], now()).unwrap();
+        assert_eq!(page.items.len(), 2);
+        assert_eq!((page.matched, page.skipped), (2, 4));
+        assert_eq!(page.filled["date"], 2);
+        // No row with a link at all: an error naming both selectors and the count.
+        rules.link = FieldRule {
+            attr: Some("href".into()),
+            ..rule("td.title a")
+        };
+        let err = parse_list(html, &url, &rules, Tz::UTC, &[], now()).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "selector \"td.title a\" (link) found no article link in any of the 6 elements \"table.list_table tr\" matched on http://gov.example/col/index.html"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_date_in_the_element_after_the_item() {
+        let html = r#"<dl class="l"><dt><a href="a.html">甲乙丙丁</a></dt><dd>[2024-02-28]</dd>
+            <dt><a href="b.html">戊己庚辛</a></dt><dd>[2024-02-27]</dd></dl>"#;
+        let url = Url::parse("http://gov.example/col/").unwrap();
+        let mut rules = list_rules();
+        rules.item = rule("dl.l > dt");
+        rules.date = Some(rule("dd"));
+        let page = parse_list(html, &url, &rules, Tz::UTC, &[], now()).unwrap();
+        let dates: Vec<String> = page
+            .items
+            .iter()
+            .map(|i| i.date.unwrap().utc.format("%m-%d").to_string())
+            .collect();
+        assert_eq!(dates, vec!["02-28", "02-27"]);
+    }
+
+    #[test]
+    fn trs_pager_script_gives_the_next_page() {
+        let url = Url::parse("http://gov.example/col/index_1.html").unwrap();
+        let def = "function createPageHTML(_nPageCount, _nCurrIndex, _sPageName, _sPageExt){}";
+        let page = |call: &str| format!("<script>{def}\n{call}</script>");
+        let next = |call: &str| script_next_page(&page(call), &url).map(|u| u.to_string());
+        assert_eq!(
+            next(r#"createPageHTML(12, 1, "index", "html");"#).as_deref(),
+            Some("http://gov.example/col/index_2.html")
+        );
+        assert_eq!(
+            next("createPageHTML('page_div', 5, 0, 'index', 'shtml', 98);").as_deref(),
+            Some("http://gov.example/col/index_1.shtml")
+        );
+        assert_eq!(next(r#"createPageHTML(2, 1, "index", "html");"#), None);
+        assert_eq!(next(""), None);
+    }
+
+    #[test]
     fn zero_items_is_an_error_naming_selector_and_page() {
         let url = Url::parse("http://gov.example/hutang/index.html").unwrap();
         let mut rules = list_rules();
