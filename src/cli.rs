@@ -195,6 +195,32 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Propose a ready `[[source]]` table for a page: the feed it advertises,
+    /// or its list as selectors (checked by scraping the page once).
+    #[command(
+        after_help = "Examples:\n  huiliu discover http://www.example.gov.cn/zwdt/index.html >> huiliu.toml\n  huiliu discover https://example.org/news/ --json | jq .items\n  huiliu discover http://www.example.gov.cn/list.html --browser\n\nExit status: 0 a source was proposed, 1 nothing found on the page, 2 bad arguments or config."
+    )]
+    Discover {
+        /// The page: a news column, a notice list, a forum board, a home page.
+        url: String,
+        /// One JSON document (feed, list selectors, items, article check, toml).
+        #[arg(long)]
+        json: bool,
+        /// Fetch through headless Chromium (pages written or guarded by script).
+        #[arg(long)]
+        browser: bool,
+        /// Take the `[fetch]` settings (user agent, proxy, time-outs) from this config.
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
+    /// Score list detection on saved list pages with hand-checked items
+    /// (`DIR/*.json`, see tests/fixtures/lists).
+    DiscoverEval {
+        dir: PathBuf,
+        /// One JSON document instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Copy every source's state and entries from one store to another
     /// (e.g. SQLite to PostgreSQL), then compare the counts. Safe to rerun:
     /// rows are upserted. Stop the nodes writing to either store first.
@@ -356,6 +382,13 @@ async fn dispatch(command: Command) -> ExitCode {
             source,
             json,
         } => scrape(&config, &source, json).await,
+        Command::Discover {
+            url,
+            json,
+            browser,
+            config,
+        } => discover(&url, json, browser, config.as_deref()).await,
+        Command::DiscoverEval { dir, json } => discover_eval(&dir, json),
     };
     result.unwrap_or_else(|code| code)
 }
@@ -758,5 +791,93 @@ async fn scrape(path: &std::path::Path, id: &str, json: bool) -> Result<ExitCode
             println!("  problem: {p}");
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn discover(
+    url: &str,
+    json: bool,
+    browser: bool,
+    config: Option<&std::path::Path>,
+) -> Result<ExitCode, ExitCode> {
+    let url = url::Url::parse(url).map_err(|e| {
+        eprintln!("huiliu: `{url}` is no URL ({e}): give the full address, e.g. http://www.example.gov.cn/zwdt/index.html");
+        ExitCode::from(2)
+    })?;
+    let fetch = match config {
+        Some(path) => load(path)?.fetch,
+        None => config::FetchConfig::default(),
+    };
+    let fetcher = Fetcher::new(&fetch).map_err(|e| {
+        eprintln!("huiliu: {e}");
+        ExitCode::from(2)
+    })?;
+    let found = crate::refresh::discover::discover(&fetcher, &url, browser)
+        .await
+        .map_err(|e| {
+            eprintln!("huiliu: {e}");
+            ExitCode::from(1)
+        })?;
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&found).unwrap_or_default()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    print!("{}", found.toml);
+    if !found.items.is_empty() {
+        println!("\n# The page yields {} item(s):", found.items.len());
+        for i in &found.items {
+            println!(
+                "#   {}  {}  {}",
+                i.published.as_deref().map_or("(no date)", |d| &d[..10]),
+                i.title.as_deref().unwrap_or("(no title)"),
+                i.url
+            );
+        }
+    }
+    if let Some(a) = &found.article {
+        let verdict = if a.extracted == a.checked {
+            "main content found without selectors".to_string()
+        } else {
+            format!("main content found on {} of {}", a.extracted, a.checked)
+        };
+        println!("# Article pages ({} checked): {verdict}", a.checked);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn discover_eval(dir: &std::path::Path, json: bool) -> Result<ExitCode, ExitCode> {
+    let results = crate::parse::detect::eval::run(dir).map_err(|e| {
+        eprintln!("huiliu: {e}");
+        ExitCode::from(2)
+    })?;
+    let expected: usize = results.iter().map(|r| r.expected).sum();
+    let right: usize = results.iter().map(|r| r.right).sum();
+    let extra: usize = results.iter().map(|r| r.extra).sum();
+    if json {
+        let doc = serde_json::json!({"cases": results, "expected": expected, "right": right, "extra": extra});
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{:<12} {:>5} {:>8} {:>6}  item selector",
+        "page", "items", "right", "extra"
+    );
+    for r in &results {
+        println!(
+            "{:<12} {:>5} {:>8} {:>6}  {}",
+            r.name, r.expected, r.right, r.extra, r.item
+        );
+        for m in &r.misses {
+            println!("    {m}");
+        }
+    }
+    let pct = |n: usize| 100.0 * n as f64 / expected.max(1) as f64;
+    println!(
+        "all: {right}/{expected} items right ({:.1}%), {extra} extra",
+        pct(right)
+    );
     Ok(ExitCode::SUCCESS)
 }

@@ -5,6 +5,7 @@
 //! Every failure ends as a recorded error on the source with a backoff; it
 //! never touches the entries already stored, nor any other source.
 
+pub mod discover;
 pub mod scrape;
 
 use std::sync::Arc;

@@ -79,7 +79,7 @@ async fn status_json_filters_pages_and_counts() {
     sorted.dedup();
     assert_eq!(sorted, seen, "in id order, each once");
 
-    let found = json(&format!("{base}/status.json?q=source%2042")).await;
+    let found = json(&format!("{base}/status.json?q=S042")).await;
     let ids: Vec<&str> = found["sources"]
         .as_array()
         .unwrap()

@@ -204,6 +204,7 @@ pub(crate) const SOURCE_KEYS: &[&str] = &[
     "refetch_articles",
     "robots",
     "article_delay",
+    "render",
     "list",
     "article",
     "retention_days",
@@ -1005,6 +1006,7 @@ impl<'a> Loader<'a> {
                 "refetch_articles",
                 "robots",
                 "article_delay",
+                "render",
             ] {
                 if sect.table.contains_key(key) {
                     let span = self.value_span(sect, key);
@@ -1017,39 +1019,11 @@ impl<'a> Loader<'a> {
             }
             return None;
         }
-        let Some(list_item) = list_item else {
-            self.error(
-                sect.span.map(|s| s..s),
-                &format!("{path}.list"),
-                "an html source needs a `[source.list]` table with at least `item` and `link`",
-            );
-            return None;
-        };
         let max_pages = self.int(sect, "max_pages", 1, 1000).unwrap_or(5) as usize;
-        let list_path = format!("{path}.list");
-        let list = self.sub_section(list_item, &list_path)?;
-        self.unknown_keys(list, LIST_KEYS);
-        let item = self.field(list, "item", None);
-        let link = self.field(list, "link", Some("href"));
-        if item.is_none() || link.is_none() {
-            if !list.table.contains_key("item") || !list.table.contains_key("link") {
-                self.error(
-                    list.span.map(|s| s..s),
-                    &list_path,
-                    "`item` and `link` selectors are required",
-                );
-            }
-            return None;
-        }
-        let list_rules = ListRules {
-            item: item?,
-            link: link?,
-            title: self.field(list, "title", None),
-            date: self.field(list, "date", None),
-            date_format: self.string(list, "date_format").map(|(s, _)| s),
-            summary: self.field(list, "summary", None),
-            image: self.field(list, "image", Some("src")),
-            next_page: self.field(list, "next_page", Some("href")),
+        // Without `[source.list]` the list is detected on the first page (`huiliu discover`).
+        let list_rules = match list_item {
+            None => None,
+            Some(list_item) => Some(self.list_rules(list_item, path)?),
         };
         let article = match sect.table.get("article") {
             None => None,
@@ -1094,7 +1068,98 @@ impl<'a> Loader<'a> {
             article_delay: self
                 .duration(sect, "article_delay")
                 .unwrap_or(Duration::from_secs(1)),
+            render_browser: self.render(sect),
         })
+    }
+
+    /// `render = "http"` (default) or `"browser"` (headless Chromium).
+    fn render(&mut self, sect: Section<'_>) -> bool {
+        match self.string(sect, "render") {
+            None => false,
+            Some((v, _)) if v == "http" => false,
+            Some((v, _)) if v == "browser" => true,
+            Some((v, span)) => {
+                self.error(
+                    span,
+                    &format!("{}.render", sect.path),
+                    format!(
+                        "unknown render `{v}`: use \"http\" or \"browser\" (headless Chromium)"
+                    ),
+                );
+                false
+            }
+        }
+    }
+
+    fn list_rules(&mut self, list_item: &Item, path: &str) -> Option<ListRules> {
+        let list_path = format!("{path}.list");
+        let list = self.sub_section(list_item, &list_path)?;
+        self.unknown_keys(list, LIST_KEYS);
+        let item = self.field(list, "item", None);
+        let link = self.field(list, "link", Some("href"));
+        if item.is_none() || link.is_none() {
+            if !list.table.contains_key("item") || !list.table.contains_key("link") {
+                self.error(
+                    list.span.map(|s| s..s),
+                    &list_path,
+                    "`item` and `link` selectors are required (or leave out `[source.list]` to have the list detected)",
+                );
+            }
+            return None;
+        }
+        let (next_page, page_pattern) = self.next_page(list);
+        Some(ListRules {
+            item: item?,
+            link: link?,
+            title: self.field(list, "title", None),
+            date: self.field(list, "date", None),
+            date_format: self.string(list, "date_format").map(|(s, _)| s),
+            summary: self.field(list, "summary", None),
+            image: self.field(list, "image", Some("src")),
+            next_page,
+            page_pattern,
+        })
+    }
+
+    /// `next_page`: a selector field, or `{ pattern = "index_{n}.html", start = 1 }`.
+    fn next_page(&mut self, list: Section<'_>) -> (Option<FieldRule>, Option<PagePattern>) {
+        let is_pattern = list
+            .table
+            .get("next_page")
+            .and_then(|i| i.as_table_like())
+            .is_some_and(|t| t.contains_key("pattern"));
+        if !is_pattern {
+            return (self.field(list, "next_page", Some("href")), None);
+        }
+        let path = format!("{}.next_page", list.path);
+        let Some((item, _)) = self.lookup(list, "next_page") else {
+            return (None, None);
+        };
+        let Some(t) = item.as_table_like() else {
+            return (None, None);
+        };
+        let ps = Section {
+            table: t,
+            path: &path,
+            span: item.span().map(|r| r.start),
+            defaults: None,
+        };
+        self.unknown_keys(ps, &["pattern", "start"]);
+        let start = self.int(ps, "start", 0, 1_000_000).unwrap_or(1) as u32;
+        match self.string(ps, "pattern") {
+            Some((pattern, _)) if pattern.contains("{n}") => {
+                (None, Some(PagePattern { pattern, start }))
+            }
+            Some((pattern, span)) => {
+                self.error(
+                    span,
+                    &format!("{path}.pattern"),
+                    format!("`{pattern}` has no `{{n}}`: write where the page number goes, e.g. \"index_{{n}}.html\""),
+                );
+                (None, None)
+            }
+            None => (None, None),
+        }
     }
 
     fn sub_section<'d>(&mut self, item: &'d Item, path: &'d str) -> Option<Section<'d>> {
@@ -1877,6 +1942,63 @@ robots = "no"
             "{errs:?}"
         );
         assert!(errs[1].message.contains("true or false"));
+    }
+
+    #[test]
+    fn paging_pattern_render_and_a_list_left_to_detection() {
+        let cfg = load(
+            r#"
+[[source]]
+id = "a"
+kind = "html"
+url = "https://example.org/col/index.html"
+render = "browser"
+  [source.list]
+  item = "table.list_table tr"
+  link = "td a"
+  next_page = { pattern = "index_{n}.html", start = 1 }
+[[source]]
+id = "b"
+kind = "html"
+url = "https://example.org/b/"
+"#,
+        )
+        .unwrap();
+        let a = cfg.source("a").unwrap().scrape.as_ref().unwrap();
+        assert!(a.render_browser);
+        let list = a.list.as_ref().unwrap();
+        let pattern = list.page_pattern.as_ref().unwrap();
+        let first = url::Url::parse("https://example.org/col/index.html").unwrap();
+        assert_eq!(
+            pattern.page(&first, 1).unwrap().as_str(),
+            "https://example.org/col/index_2.html"
+        );
+        assert!(list.next_page.is_none());
+        let b = cfg.source("b").unwrap().scrape.as_ref().unwrap();
+        assert!(b.list.is_none() && !b.render_browser);
+
+        let errs = load(
+            r#"
+[[source]]
+id = "a"
+kind = "html"
+url = "https://example.org/"
+render = "chrome"
+  [source.list]
+  item = "li"
+  link = "a"
+  next_page = { pattern = "index.html" }
+"#,
+        )
+        .unwrap_err()
+        .0;
+        let fields: Vec<&str> = errs.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            vec!["source[1].render", "source[1].list.next_page.pattern"],
+            "{errs:?}"
+        );
+        assert!(errs[1].message.contains("{n}"), "{errs:?}");
     }
 
     #[test]

@@ -344,7 +344,8 @@ impl fmt::Debug for FieldRule {
 #[derive(Debug, Clone)]
 pub struct ScrapeConfig {
     pub max_pages: usize,
-    pub list: ListRules,
+    /// `None`: no `[source.list]`, the list is detected on the first page.
+    pub list: Option<ListRules>,
     pub article: Option<ArticleRules>,
     /// Follow each new item's link to its article page (`fetch_articles`,
     /// default true). Without `[source.article]` the main content is extracted.
@@ -355,6 +356,8 @@ pub struct ScrapeConfig {
     pub robots: bool,
     /// Pause between two article requests to the same host (`article_delay`, default 1s).
     pub article_delay: Duration,
+    /// `render = "browser"`: pages are fetched through headless Chromium.
+    pub render_browser: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -367,6 +370,25 @@ pub struct ListRules {
     pub summary: Option<FieldRule>,
     pub image: Option<FieldRule>,
     pub next_page: Option<FieldRule>,
+    /// `next_page = { pattern = "index_{n}.html", start = 1 }`: pages by number.
+    pub page_pattern: Option<PagePattern>,
+}
+
+/// Numbered list pages: `{n}` in `pattern` counts up from `start`,
+/// resolved against the first list page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PagePattern {
+    pub pattern: String,
+    pub start: u32,
+}
+
+impl PagePattern {
+    /// The URL of the `k`-th page after the first (k = 0 is the `start` page).
+    pub fn page(&self, first: &Url, k: u32) -> Option<Url> {
+        first
+            .join(&self.pattern.replace("{n}", &(self.start + k).to_string()))
+            .ok()
+    }
 }
 
 #[derive(Debug, Clone)]

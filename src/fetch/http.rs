@@ -69,6 +69,18 @@ impl HttpClient {
         })
     }
 
+    /// Whether `source` may request `url` (a target away from the source's
+    /// own address class is refused unless allowed).
+    pub async fn check_address(&self, source: &SourceConfig, url: &Url) -> Result<(), FetchError> {
+        if source.allow_private {
+            return Ok(());
+        }
+        self.guard
+            .check(&source.url, url)
+            .await
+            .map_err(|r| refused(source, url, &r))
+    }
+
     /// GETs `url` for `source`: every hop away from the source's own host
     /// passes the address guard, and the source's headers go to its own
     /// host only.

@@ -4,6 +4,7 @@
 //! stage, never by the HTTP client.
 
 pub mod address;
+pub mod browser;
 mod file;
 mod http;
 pub mod politeness;
@@ -156,6 +157,7 @@ pub struct Fetcher {
     politeness: Arc<Politeness>,
     max_body_bytes: u64,
     max_backoff: Duration,
+    render: browser::RenderOptions,
 }
 
 impl Fetcher {
@@ -182,7 +184,21 @@ impl Fetcher {
             politeness,
             max_body_bytes: cfg.max_body_bytes,
             max_backoff: cfg.max_backoff,
+            render: browser::RenderOptions {
+                timeout: cfg.timeout,
+                max_body_bytes: cfg.max_body_bytes,
+                user_agent: cfg.user_agent.clone(),
+            },
         })
+    }
+
+    /// A page through headless Chromium (`render = "browser"`), under the
+    /// host's politeness limits and the address guard like any request
+    /// (Chromium's own redirects are its own: the page is checked first).
+    pub async fn render(&self, source: &SourceConfig, url: &Url) -> Result<Body, FetchError> {
+        self.http.check_address(source, url).await?;
+        let _permit = self.politeness.acquire(url).await;
+        browser::render(url, &self.render).await
     }
 
     /// `fetch.max_backoff`: the longest a failing source waits.

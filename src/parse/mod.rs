@@ -2,6 +2,7 @@
 //! entries. Feeds go through feed-rs; the format is sniffed, never configured.
 
 pub mod decode;
+pub mod detect;
 mod feed;
 pub mod scrape;
 

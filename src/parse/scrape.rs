@@ -3,10 +3,12 @@
 //! functions: no fetching, no storing (the pagination loop and the article
 //! fetches live in `refresh::scrape`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use regex::Regex;
 use scraper::{ElementRef, Html, Node, Selector};
 use url::Url;
 
@@ -35,6 +37,15 @@ pub enum ScrapeError {
         total: usize,
         url: String,
     },
+    #[error(
+        "selector \"{link}\" (link) found no article link in any of the {rows} elements \"{item}\" matched on {url}: the page layout may have changed; check `[source.list] link` with `huiliu scrape` or `huiliu discover`"
+    )]
+    NoLinks {
+        item: String,
+        link: String,
+        rows: usize,
+        url: String,
+    },
 }
 
 /// One item of a list page.
@@ -54,12 +65,17 @@ pub struct ListItem {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListPage {
     pub items: Vec<ListItem>,
-    /// Elements the `item` selector matched (items without a usable link included).
+    /// Elements the `item` selector matched that hold an article link (the
+    /// real items: header, spacer, pager and "more" rows are not counted).
     pub matched: usize,
+    /// Elements the `item` selector matched that are no item (no article link).
+    pub skipped: usize,
     /// How many items had each field (`link`, `title`, `date`, …).
     pub filled: BTreeMap<String, usize>,
     /// The next list page, resolved; `None` on the last page.
     pub next_page: Option<Url>,
+    /// The next page came from a TRS/WCM `createPageHTML(…)` pager script.
+    pub next_by_script: bool,
 }
 
 /// Reads a list page. Dates use `rule.format`, then `date_format`, then the
@@ -95,11 +111,17 @@ pub fn parse_list(
             *n += 1;
         }
     };
+    let item_ids: HashSet<ego_tree::NodeId> = elements.iter().map(|e| e.id()).collect();
     let mut items = Vec::new();
+    let mut skipped = 0;
     for el in &elements {
+        // Rows without an article link (header, spacer, pager, "more") are no items.
         let link = field_value(*el, &rules.link, true).and_then(|href| resolve_link(&href, &base));
-        count("link", link.is_some());
-        let Some(link) = link else { continue };
+        let Some(link) = link.filter(|_| !is_nav_row(*el, &rules.link)) else {
+            skipped += 1;
+            continue;
+        };
+        count("link", true);
         let (title, title_truncated) = match &rules.title {
             Some(rule) => {
                 let t = title_value(*el, rule);
@@ -112,7 +134,10 @@ pub fn parse_list(
             None => (None, false),
         };
         let date = rules.date.as_ref().and_then(|rule| {
-            let d = field_value(*el, rule, true).and_then(|s| parse_date(&s, tz, &formats, now));
+            // The date may sit in a sibling after the item (`<dt>…</dt><dd>date</dd>`).
+            let d = field_value(*el, rule, true)
+                .or_else(|| sibling_value(*el, rule, &item_ids))
+                .and_then(|s| parse_date(&s, tz, &formats, now));
             count("date", d.is_some());
             d
         });
@@ -138,15 +163,90 @@ pub fn parse_list(
             image,
         });
     }
-    let next_page = rules.next_page.as_ref().and_then(|rule| {
+    let matched = elements.len() - skipped;
+    if matched == 0 {
+        return Err(ScrapeError::NoLinks {
+            item: rules.item.selector_text.clone(),
+            link: rules.link.selector_text.clone(),
+            rows: elements.len(),
+            url: page_url.to_string(),
+        });
+    }
+    let by_rule = rules.next_page.as_ref().and_then(|rule| {
         field_value(doc.root_element(), rule, false).and_then(|href| resolve_link(&href, &base))
     });
+    let by_script = match by_rule {
+        Some(_) => None,
+        None => script_next_page(html, page_url),
+    };
     Ok(ListPage {
         items,
-        matched: elements.len(),
+        matched,
+        skipped,
         filled,
-        next_page,
+        next_by_script: by_script.is_some(),
+        next_page: by_rule.or(by_script),
     })
+}
+
+/// Pager and "more" links: what a row holds when it is no item.
+pub fn is_nav_text(text: &str) -> bool {
+    static NAV: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"(?i)^[\[【(（]?\s*(首页|上一页|下一页|上页|下页|前页|后页|尾页|末页|最后一页|第一页|更多|更多>+|更多\+|查看更多|more|more>+|next|prev|previous|first|last|[<>«»‹›]+|\d{1,4}|go|跳转|确定)\s*[\]】)）]?\s*[>»]*$",
+        )
+        .unwrap_or_else(|_| Regex::new("$^").expect("constant regex"))
+    });
+    NAV.is_match(text.trim())
+}
+
+fn is_nav_row(el: ElementRef<'_>, link: &FieldRule) -> bool {
+    candidates(el, link, true)
+        .first()
+        .is_some_and(|a| is_nav_text(&collapse_whitespace(&visible_text(*a))))
+}
+
+/// A field found in the elements after an item, up to the next item.
+fn sibling_value(
+    el: ElementRef<'_>,
+    rule: &FieldRule,
+    item_ids: &HashSet<ego_tree::NodeId>,
+) -> Option<String> {
+    el.next_siblings()
+        .filter_map(ElementRef::wrap)
+        .take(3)
+        .take_while(|s| !item_ids.contains(&s.id()))
+        .find_map(|s| field_value(s, rule, true))
+}
+
+/// The next page a TRS/WCM pager script writes:
+/// `createPageHTML(12, 0, "index", "html")` on page 0 → `index_1.html`.
+/// Variants put a container id first or a total count last; the page count
+/// and the current page are the first two numbers, the name and the
+/// extension the last two strings.
+pub fn script_next_page(html: &str, page_url: &Url) -> Option<Url> {
+    static CALL: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"createPageHTML\s*\(([^)]*)\)")
+            .unwrap_or_else(|_| Regex::new("$^").expect("constant regex"))
+    });
+    for call in CALL.captures_iter(html) {
+        let args: Vec<&str> = call[1].split(',').map(str::trim).collect();
+        let numbers: Vec<u32> = args.iter().filter_map(|a| a.parse().ok()).collect();
+        let strings: Vec<&str> = args
+            .iter()
+            .filter(|a| a.len() >= 2 && (a.starts_with('"') || a.starts_with('\'')))
+            .map(|a| &a[1..a.len() - 1])
+            .collect();
+        let ([count, current, ..], [.., name, ext]) = (numbers.as_slice(), strings.as_slice())
+        else {
+            continue; // the function's definition, or a call we do not know
+        };
+        if current + 1 >= *count {
+            return None;
+        }
+        return page_url.join(&format!("{name}_{}.{ext}", current + 1)).ok();
+    }
+    None
 }
 
 /// What an article page gave.
@@ -275,7 +375,7 @@ fn authors_from(value: &str) -> Vec<Author> {
 }
 
 /// `<base href>` if the page has one, else the page URL.
-fn document_base(doc: &Html, page_url: &Url) -> Url {
+pub(crate) fn document_base(doc: &Html, page_url: &Url) -> Url {
     let Ok(sel) = Selector::parse("base[href]") else {
         return page_url.clone();
     };
@@ -417,7 +517,7 @@ fn has_text_or_media(html: &str) -> bool {
 }
 
 /// Text of an element without `<script>`/`<style>` contents.
-fn visible_text(el: ElementRef<'_>) -> String {
+pub(crate) fn visible_text(el: ElementRef<'_>) -> String {
     let mut out = String::new();
     for d in el.descendants() {
         if let Node::Text(t) = d.value() {
@@ -540,6 +640,7 @@ mod tests {
                 text: Some("下一页".into()),
                 ..rule("div.page a")
             }),
+            page_pattern: None,
         }
     }
 
@@ -594,12 +695,80 @@ mod tests {
             page.items[3].date.unwrap().utc,
             now() - chrono::Duration::days(3)
         );
-        assert_eq!(page.matched, 6);
+        // The javascript: row is no item; the repeated link is one.
+        assert_eq!((page.matched, page.skipped), (5, 1));
         assert_eq!(page.filled["link"], 5);
         assert_eq!(
             page.next_page.as_ref().map(Url::as_str),
             Some("http://gov.example/hutang/list_2.html")
         );
+    }
+
+    #[test]
+    fn header_spacer_pager_and_more_rows_are_no_items() {
+        let html = r#"<table class="list_table">
+            <tr><th>标题</th><th>日期</th></tr>
+            <tr><td class="t"><a href="a.html">甲乙丙丁</a></td><td>2024-02-01</td></tr>
+            <tr><td colspan="2" class="list_line"></td></tr>
+            <tr><td class="t"><a href="b.html">戊己庚辛</a></td><td>2024-02-02</td></tr>
+            <tr><td colspan="2"><a href="index_1.html">下一页</a> <a href="index_9.html">尾页</a></td></tr>
+            <tr><td class="t"><a href="more.html">更多&gt;&gt;</a></td></tr>
+            </table>"#;
+        let url = Url::parse("http://gov.example/col/index.html").unwrap();
+        let mut rules = list_rules();
+        rules.item = rule("table.list_table tr");
+        rules.date = Some(rule("td + td"));
+        let page = parse_list(html, &url, &rules, Tz::UTC, &[], now()).unwrap();
+        assert_eq!(page.items.len(), 2);
+        assert_eq!((page.matched, page.skipped), (2, 4));
+        assert_eq!(page.filled["date"], 2);
+        // No row with a link at all: an error naming both selectors and the count.
+        rules.link = FieldRule {
+            attr: Some("href".into()),
+            ..rule("td.title a")
+        };
+        let err = parse_list(html, &url, &rules, Tz::UTC, &[], now()).unwrap_err();
+        assert!(
+            err.to_string().starts_with(
+                "selector \"td.title a\" (link) found no article link in any of the 6 elements \"table.list_table tr\" matched on http://gov.example/col/index.html"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_date_in_the_element_after_the_item() {
+        let html = r#"<dl class="l"><dt><a href="a.html">甲乙丙丁</a></dt><dd>[2024-02-28]</dd>
+            <dt><a href="b.html">戊己庚辛</a></dt><dd>[2024-02-27]</dd></dl>"#;
+        let url = Url::parse("http://gov.example/col/").unwrap();
+        let mut rules = list_rules();
+        rules.item = rule("dl.l > dt");
+        rules.date = Some(rule("dd"));
+        let page = parse_list(html, &url, &rules, Tz::UTC, &[], now()).unwrap();
+        let dates: Vec<String> = page
+            .items
+            .iter()
+            .map(|i| i.date.unwrap().utc.format("%m-%d").to_string())
+            .collect();
+        assert_eq!(dates, vec!["02-28", "02-27"]);
+    }
+
+    #[test]
+    fn trs_pager_script_gives_the_next_page() {
+        let url = Url::parse("http://gov.example/col/index_1.html").unwrap();
+        let def = "function createPageHTML(_nPageCount, _nCurrIndex, _sPageName, _sPageExt){}";
+        let page = |call: &str| format!("<script>{def}\n{call}</script>");
+        let next = |call: &str| script_next_page(&page(call), &url).map(|u| u.to_string());
+        assert_eq!(
+            next(r#"createPageHTML(12, 1, "index", "html");"#).as_deref(),
+            Some("http://gov.example/col/index_2.html")
+        );
+        assert_eq!(
+            next("createPageHTML('page_div', 5, 0, 'index', 'shtml', 98);").as_deref(),
+            Some("http://gov.example/col/index_1.shtml")
+        );
+        assert_eq!(next(r#"createPageHTML(2, 1, "index", "html");"#), None);
+        assert_eq!(next(""), None);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use url::Url;
 
-use crate::config::{ScrapeConfig, SourceConfig};
+use crate::config::{ListRules, ScrapeConfig, SourceConfig};
 use crate::fetch::robots::Robots;
 use crate::fetch::{FetchErrorKind, Fetched, Fetcher, Validators};
 use crate::model::{Enclosure, ScrapeHealth};
@@ -17,6 +17,7 @@ use crate::normalize::dates::ParsedDate;
 use crate::normalize::{identity_key, urls};
 use crate::parse::RawEntry;
 use crate::parse::decode::decode;
+use crate::parse::detect;
 use crate::parse::scrape::{ArticlePage, ListItem, ScrapeError, parse_article, parse_list};
 use crate::store::Store;
 
@@ -73,7 +74,7 @@ pub async fn scrape(
     let Some(rules) = source.scrape.as_ref() else {
         return Err(ScrapeFailure::new(
             format!(
-                "source `{}` is kind = \"html\" but has no [source.list] rules",
+                "source `{}` is kind = \"html\" but has no scrape settings",
                 source.id
             ),
             None,
@@ -83,11 +84,14 @@ pub async fn scrape(
     let mut robots = RobotsCache::default();
     let mut health = ScrapeHealth::default();
 
-    // List pages.
+    // List pages. Without `[source.list]` the rules are detected on the first.
+    let mut list: Option<ListRules> = rules.list.clone();
     let mut items: Vec<ListItem> = Vec::new();
     let mut visited: HashSet<Url> = HashSet::new();
     let mut page_url = url.clone();
     let mut first: Option<(Validators, Option<Url>, Url)> = None;
+    // Pages found by number (pattern, pager script) end with a 404: no problem.
+    let mut numbered = false;
     for page_no in 0..rules.max_pages {
         if rules.robots && !robots.allows(fetcher, source, &page_url).await? {
             return Err(ScrapeFailure::new(
@@ -101,7 +105,9 @@ pub async fn scrape(
                 .politeness()
                 .page_turn(&page_url, rules.article_delay)
                 .await;
-            if page_no == 0 {
+            if rules.render_browser {
+                fetcher.render(source, &page_url).await
+            } else if page_no == 0 {
                 match fetcher.fetch(source, &page_url, validators).await {
                     Ok(Fetched::NotModified(_)) => return Ok(Scrape::NotModified),
                     Ok(Fetched::Body(b)) => Ok(*b),
@@ -116,6 +122,7 @@ pub async fn scrape(
             Err(e) if page_no == 0 => {
                 return Err(ScrapeFailure::new(e.to_string(), Some(&health)));
             }
+            Err(e) if numbered && matches!(e.kind, FetchErrorKind::Http(404 | 410)) => break,
             Err(e) => {
                 // A later list page failing costs its items, not the poll.
                 note(&mut health, format!("list page {page_url}: {e}"));
@@ -130,10 +137,15 @@ pub async fn scrape(
             ));
         }
         let (text, _, _) = decode(&body.bytes, body.content_type.as_deref(), source.encoding);
+        let rules_now = match list.take() {
+            Some(l) => l,
+            None => detected_rules(source, &text, &body.url, &health)?,
+        };
+        let rules_now = &*list.insert(rules_now);
         let page = match parse_list(
             &text,
             &body.url,
-            &rules.list,
+            rules_now,
             source.timezone,
             &source.date_formats,
             now,
@@ -150,12 +162,22 @@ pub async fn scrape(
         for (k, v) in &page.filled {
             *health.filled.entry(k.clone()).or_insert(0) += v;
         }
+        let before = items.len();
         for item in page.items {
             if !items.iter().any(|i| i.link == item.link) {
                 items.push(item);
             }
         }
-        match page.next_page {
+        if page_no > 0 && items.len() == before {
+            break; // a page of items already seen: past the end
+        }
+        let first_url = first.as_ref().map_or(url, |f| &f.2);
+        let next = match &rules_now.page_pattern {
+            Some(pattern) => pattern.page(first_url, page_no as u32),
+            None => page.next_page,
+        };
+        numbered = rules_now.page_pattern.is_some() || page.next_by_script;
+        match next {
             // TRS sites link the last page to itself: stop on any page seen.
             Some(next) if !visited.contains(&next) => page_url = next,
             _ => break,
@@ -167,7 +189,9 @@ pub async fn scrape(
             Some(&health),
         ));
     };
-    check_list_health(rules, &health, url)?;
+    if let Some(list) = &list {
+        check_list_health(list, &health, url)?;
+    }
 
     // Which items are new.
     let keys: Vec<String> = items.iter().map(|i| item_key(&i.link)).collect();
@@ -260,27 +284,18 @@ fn note(health: &mut ScrapeHealth, problem: String) {
     }
 }
 
-/// A configured list field found on fewer than half the items is a broken scraper.
+/// A configured list field found on fewer than half of the real items (those
+/// with an article link) is a broken scraper.
 fn check_list_health(
-    rules: &ScrapeConfig,
+    list: &ListRules,
     health: &ScrapeHealth,
     url: &Url,
 ) -> Result<(), ScrapeFailure> {
-    let total = health.items;
-    let fields = [
-        ("link", Some(&rules.list.link)),
-        ("title", rules.list.title.as_ref()),
-        ("date", rules.list.date.as_ref()),
-    ];
+    let of = health.items;
+    let fields = [("title", list.title.as_ref()), ("date", list.date.as_ref())];
     for (field, rule) in fields {
         let Some(rule) = rule else { continue };
         let filled = health.filled.get(field).copied().unwrap_or(0);
-        // Items without a link were not read further: compare with those that had one.
-        let of = if field == "link" {
-            total
-        } else {
-            health.filled.get("link").copied().unwrap_or(0)
-        };
         if of > 0 && filled * 2 < of {
             let err = ScrapeError::FieldMissing {
                 field,
@@ -293,6 +308,29 @@ fn check_list_health(
         }
     }
     Ok(())
+}
+
+/// The list rules of a source without `[source.list]`, detected on its first page.
+fn detected_rules(
+    source: &SourceConfig,
+    html: &str,
+    page_url: &Url,
+    health: &ScrapeHealth,
+) -> Result<ListRules, ScrapeFailure> {
+    let found = detect::detect_list(html, page_url).and_then(|d| d.rules().map(|r| (d, r)));
+    match found {
+        Some((d, rules)) => {
+            tracing::info!(source = %source.id, item = %d.item, link = %d.link, "no [source.list]: list detected");
+            Ok(rules)
+        }
+        None => Err(ScrapeFailure::new(
+            format!(
+                "source `{}` has no [source.list] and no list of article links was found on {page_url}: write the selectors (see `huiliu discover {page_url}`)",
+                source.id
+            ),
+            Some(health),
+        )),
+    }
 }
 
 fn count_article(health: &mut ScrapeHealth, a: &ArticlePage) {
@@ -320,10 +358,12 @@ async fn fetch_article(
             .politeness()
             .page_turn(link, rules.article_delay)
             .await;
-        fetcher
-            .get(source, link)
-            .await
-            .map_err(|e| format!("article {link}: {e}"))?
+        let fetched = if rules.render_browser {
+            fetcher.render(source, link).await
+        } else {
+            fetcher.get(source, link).await
+        };
+        fetched.map_err(|e| format!("article {link}: {e}"))?
     };
     let (text, _, _) = decode(&body.bytes, body.content_type.as_deref(), source.encoding);
     Ok(parse_article(
