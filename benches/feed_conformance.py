@@ -34,7 +34,6 @@ import time
 
 FIELDS = {
     "link": "link",
-    "links": "link",
     "id": "id",
     "guid": "id",
     "title": "title",
@@ -111,13 +110,14 @@ def to_feedparser(doc):
             fe["created_parsed"] = fe["issued_parsed"] = fe["date_parsed"] = pub or upd
             fe["modified_parsed"] = upd or pub
         authors = [
-            FPDict({k: v for k, v in (("name", a.get("name")), ("email", a.get("email")), ("href", a.get("url"))) if v})
+            FPDict({k: v for k, v in (("name", a.get("name")), ("email", a.get("email")), ("href", a.get("url")), ("url", a.get("url"))) if v})
             for a in e.get("authors", [])
         ]
         if authors:
             fe["authors"] = authors
             fe["author_detail"] = authors[0]
-            fe["author"] = authors[0].get("name")
+            a = authors[0]
+            fe["author"] = f"{a['name']} ({a['email']})" if a.get("email") and a.get("email") != a.get("name") else a.get("name")
         if e.get("categories"):
             fe["tags"] = [FPDict(term=c, scheme=None, label=None) for c in e["categories"]]
             fe["category"] = e["categories"][0]
@@ -182,6 +182,42 @@ def run_huiliu(binary, path, timeout=20):
     return doc, ("panic" if panic else None)
 
 
+def as_text(expect):
+    """The expectation with each string literal reduced to its text (tags
+    removed, entities resolved): huiliu titles are plain text by design."""
+
+    def repl(m):
+        try:
+            value = ast.literal_eval(m.group(0))
+        except (ValueError, SyntaxError):
+            return m.group(0)
+        if not isinstance(value, str):
+            return m.group(0)
+        return repr(" ".join(strip_tags(value).split()))
+
+    return re.sub(r"u?'(?:[^'\\]|\\.)*'|u?\"(?:[^\"\\]|\\.)*\"", repl, expect)
+
+
+def text_result(result, doc):
+    """The result with every title and content value as plain text."""
+    out = FPDict(result)
+    entries = []
+    for fe, e in zip(result["entries"], doc.get("entries", [])):
+        t = FPDict(fe)
+        text = " ".join((e.get("text") or "").split())
+        for k in ("title",):
+            if k in t:
+                t[k] = " ".join(strip_tags(t[k]).split())
+        for k in ("summary", "description"):
+            if k in t:
+                t[k] = " ".join(strip_tags(t[k]).split()) or text
+        if "content" in t:
+            t["content"] = [detail(" ".join(strip_tags(c["value"]).split()) or text) for c in t["content"]]
+        entries.append(t)
+    out["entries"] = entries
+    return out
+
+
 def evaluate(expect, result):
     env = dict(result)
     try:
@@ -244,8 +280,10 @@ def reference_compare(root, files, docs):
             count("date", fpd, any(tuple(d)[:6] in dates for d in ours_d))
             fa = (fe.get("author_detail") or {}).get("name") or fe.get("author")
             names = [a.get("name") or "" for a in he.get("authors", [])]
-            count("author", fa, any(n and (n == fa or n in fa) for n in names))
-            fc = fe.get("content") or fe.get("summary")
+            count("author", fa, fa and any(n and (n == fa or n in fa) for n in names))
+            # Content with text in it (markup a sanitizer may drop, like an empty
+            # <canvas>, is no content for a reader).
+            fc = strip_tags(" ".join(c.get("value", "") for c in fe.get("content", [])) or fe.get("summary") or "")
             count("content present", fc, he.get("content") or he.get("summary"))
     print(f"\nAgainst feedparser {feedparser.__version__} on the same bytes:")
     print(f"  files where feedparser reads entries: {with_entries}; huiliu reads entries from {read} ({100 * read / max(with_entries, 1):.1f}%)")
@@ -332,22 +370,26 @@ def main():
                 bozo[1] += 1
                 bozo[0] += not result["bozo"]
             ok = evaluate(stripped, result)
-            per.setdefault(field, [0, 0, []])
+            as_text_ok = ok or evaluate(as_text(stripped), text_result(result, doc))
+            per.setdefault(field, [0, 0, [], 0])
             per[field][1] += 1
             per[field][0] += ok
-            if not ok:
+            per[field][3] += as_text_ok
+            if not as_text_ok:
                 per[field][2].append(os.path.relpath(path, root))
         print(f"Files: {len(files)}; panics or timeouts: {len(panics)}; files needing HTTP headers (skipped): {header_files}")
-        print("Expect: lines met, by field checked (the `not bozo and` prefix evaluated apart):")
+        print("Expect: lines met, by field checked (the `not bozo and` prefix evaluated apart);")
+        print("'as text' compares markup-free text (huiliu titles are plain text, its sanitizer is not feedparser's):")
+        print(f"  {'field':28} {'exact':>17}   {'as text':>15}")
         for field in sorted(per, key=lambda f: (f == "other", f)):
-            ok, n, _ = per[field]
-            print(f"  {field:28} {ok:5}/{n:<5} {100 * ok / max(n, 1):5.1f}%")
+            ok, n, _, text_ok = per[field]
+            print(f"  {field:28} {ok:5}/{n:<5} {100 * ok / max(n, 1):5.1f}%   {text_ok:5}/{n:<5} {100 * text_ok / max(n, 1):5.1f}%")
         print(f"  {'not bozo (no repair needed)':28} {bozo[0]:5}/{bozo[1]:<5} {100 * bozo[0] / max(bozo[1], 1):5.1f}%")
         print(f"Sanitizer cases leaving script-capable HTML: {sanitize_unsafe}")
         for p in panics:
             print(f"  PANIC/TIMEOUT: {os.path.relpath(p, root)}")
         if args.failures:
-            for p in per.get(args.failures, [0, 0, []])[2]:
+            for p in per.get(args.failures, [0, 0, [], 0])[2]:
                 print(f"  {args.failures} fails: {p}")
         if args.reference:
             reference_compare(root, files, docs)

@@ -99,17 +99,19 @@ fn iso(s: &str, tz: Tz) -> Option<Option<(DateTime<Utc>, Precision)>> {
     }
     let full = re(
         &FULL,
-        r"^(\d{4})(?:-(\d{1,3})(?:-(\d{1,2}))?)?(?:(?:T|\s+)(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?)?\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?|[A-Za-z]{1,5})?$",
+        r"^(\d{4})(?:-(\d{1,3})(?:-(\d{1,2}))?)?(?:(?:T|\s+)(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?|[A-Za-z]{1,5})?)?$",
     );
-    let short = re(&SHORT, r"^(-)?(\d{2})-?(\d{2})(?:-?(\d{2}))?$");
-    let two_digit = short
-        .captures(&text)
-        .filter(|c| c.get(1).is_some() != c.get(4).is_some());
-    let (y, mo, d, h, mi, sec, zone) = if let Some(c) = two_digit {
+    let short = re(&SHORT, r"^(?:(-)(\d{2})-?(\d{2})|(\d{2})(\d{2})(\d{2})|(\d{2})-(\d{2})-(\d{2}))$");
+    let (y, mo, d, h, mi, sec, zone) = if let Some(c) = short.captures(&text) {
         // Two-digit years are this century; `-YYMM` has no day.
-        let yy: i32 = c[2].parse().ok()?;
-        let day = c.get(4).map(|m| m.as_str().parse().ok());
-        (Some(2000 + yy), Some(c[3].parse().ok()), day, None, None, None, None)
+        let num = |i: usize| c.get(i).and_then(|m| m.as_str().parse::<u32>().ok());
+        let (yy, mo, day) = if c.get(1).is_some() {
+            (num(2)?, num(3), None)
+        } else {
+            let at = if c.get(4).is_some() { 4 } else { 7 };
+            (num(at)?, num(at + 1), Some(num(at + 2)))
+        };
+        (Some(2000 + yy as i32), Some(mo), day, None, None, None, None)
     } else if let Some(basic) = (s.len() == 8).then(|| s.parse::<u32>().ok()).flatten() {
         // `20240115`: basic format, no separators.
         (
@@ -413,6 +415,7 @@ mod tests {
         assert_eq!(utc("2004-07-08 23:56:58 -00:20").unwrap(), "2004-07-09 00:16:58");
         assert_eq!(utc("03-12-31").unwrap(), "2003-12-31 00:00:00");
         assert_eq!(utc("-0312").unwrap(), "2003-12-01 00:00:00");
+        assert_eq!(utc("031231").unwrap(), "2003-12-31 00:00:00");
         assert_eq!(utc("2004-július-13T9:15-05:00").unwrap(), "2004-07-13 14:15:00");
     }
 
@@ -429,6 +432,7 @@ mod tests {
             "2003-12-31T25:14:55Z",
             "2003-12-31T10:61:55Z",
             "2013-01-27-01",
+            "2013-01-28T09:00:00+00:xx",
             "2013-01-28T11:30:00-06:00Textra",
             "9999-12-31T23:59:59-99:99",
             "Sun, 16 Dec 2012 1:2:3:4 GMT",

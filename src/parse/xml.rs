@@ -518,9 +518,15 @@ impl<'a> Reader<'a> {
         if let Some(v) = self.entities.get(name) {
             return Some(v.clone());
         }
-        let v = quick_xml::escape::resolve_html5_entity(name)?;
+        let &(first, second) = markup5ever::data::NAMED_ENTITIES.get(&format!("{name};"))?;
         self.problem(format!("undeclared entity &{name}; read as HTML"));
-        Some(v.to_string())
+        Some(
+            [first, second]
+                .into_iter()
+                .filter(|c| *c != 0)
+                .filter_map(char::from_u32)
+                .collect(),
+        )
     }
 }
 

@@ -61,12 +61,13 @@ fn prefix(e: &Element) -> &str {
 }
 
 fn prefix_of(ns: &str) -> &str {
-    if CORE.contains(&ns) {
+    // Publishers vary the case of namespace URIs (`…/DTDs/Podcast-1.0.dtd`).
+    if CORE.iter().any(|c| c.eq_ignore_ascii_case(ns)) {
         return "";
     }
     KNOWN
         .iter()
-        .find(|(uri, _)| *uri == ns)
+        .find(|(uri, _)| uri.eq_ignore_ascii_case(ns))
         .map_or(ns, |(_, p)| p)
 }
 
@@ -138,7 +139,12 @@ pub fn read(
         Dialect::Rss | Dialect::Rdf => child(root, "", "channel").unwrap_or(root),
         Dialect::Atom | Dialect::Cdf => root,
     };
-    let root_base = join(base, root.attr("xml:base"));
+    // CDF writes its base as `BASE=`.
+    let root_base = join(
+        base,
+        root.attr("xml:base")
+            .or_else(|| (dialect == Dialect::Cdf).then(|| root.attr("base")).flatten()),
+    );
     let channel_base = if std::ptr::eq(channel, root) {
         root_base.clone()
     } else {
@@ -160,20 +166,18 @@ pub fn read(
     let mut entries = Vec::new();
     for (i, (item, item_base)) in items.into_iter().enumerate() {
         let mut raw = entry(item, item_base.as_ref(), &ctx, &mut problems, i + 1);
-        if raw.authors.is_empty() && ctx.atom {
-            // RFC 4287 §4.2.1: an entry without an author takes the feed's.
-            raw.authors = feed_authors.clone();
-        }
-        let readable = raw.title.is_some()
-            || raw.link.is_some()
-            || raw.guid.is_some()
-            || raw.summary_html.is_some()
-            || raw.content_html.is_some();
+        // An entry is whatever the publisher put in an item, as other readers
+        // count it; only an empty one (`<item></item>`) is skipped.
+        let readable = item.has_element_children() || !item.text().trim().is_empty();
         if readable {
+            if raw.authors.is_empty() && ctx.atom {
+                // RFC 4287 §4.2.1: an entry without an author takes the feed's.
+                raw.authors = feed_authors.clone();
+            }
             entries.push(raw);
         } else {
             problems.push(format!(
-                "entry {}: no title, link, id or text: skipped",
+                "entry {}: empty: skipped",
                 i + 1
             ));
         }
@@ -184,7 +188,11 @@ pub fn read(
         .filter(|l| !l.is_empty())
         .map(|l| l.to_lowercase());
     let feed = ParsedFeed {
-        title: child(channel, "", "title").map(|t| text_construct(t).0),
+        // The feed's name is shown as text: markup in it is dropped.
+        title: child(channel, "", "title").map(|t| match text_construct(t) {
+            (html, true) => crate::normalize::html::inline_text(&html),
+            (text, false) => text,
+        }),
         link: feed_link,
         language,
         ttl_minutes: child_text(channel, "", "ttl").and_then(|t| t.parse().ok()),
@@ -257,6 +265,10 @@ fn links(e: &Element, base: Option<&Url>) -> Option<String> {
                 let rank = if ty.is_empty() || ty.contains("html") { 0 } else { 2 };
                 (rank, href.to_string())
             }
+            // `<link rel="…">http://…</link>`: an href written as text.
+            None if l.attr("rel").is_some_and(|r| !r.trim().eq_ignore_ascii_case("alternate")) => {
+                continue;
+            }
             None => (1, l.text()),
         };
         let Some(href) = resolve(lbase.as_ref(), &clean(&href)) else {
@@ -288,10 +300,17 @@ fn entry(
                 .map(|a| clean(&a.value))
                 .filter(|a| !a.is_empty())
         });
-    let permalink = guid_el
-        .filter(|g| !g.attr("isPermaLink").is_some_and(|v| v.trim().eq_ignore_ascii_case("false")))
-        .map(|g| clean(&g.text()))
-        .filter(|g| g.starts_with("http://") || g.starts_with("https://"));
+    // A guid is a permalink unless it says otherwise; an Atom id that is a
+    // web address is one too. Ids that are no URL are never links.
+    let permalink = match guid_el {
+        Some(g) if g.attr("isPermaLink").is_some_and(|v| v.trim().eq_ignore_ascii_case("false")) => None,
+        Some(g) => Some(clean(&g.text())),
+        None => child_text(e, "", "id"),
+    }
+    .filter(|g| {
+        let lower = g.to_ascii_lowercase();
+        lower.starts_with("http://") || lower.starts_with("https://")
+    });
     let link = links(e, base)
         .or_else(|| e.attr("href").and_then(|h| resolve(base, h)))
         .or(permalink);
@@ -303,7 +322,9 @@ fn entry(
     let summary_el = child(e, "", "summary")
         .or_else(|| child(e, "", "description"))
         .or_else(|| child(e, "", "abstract"))
-        .or_else(|| child(e, "dc", "description"));
+        .or_else(|| child(e, "dc", "description"))
+        .or_else(|| child(e, "itunes", "summary"))
+        .or_else(|| child(e, "itunes", "subtitle"));
     let summary_html = summary_el.and_then(|s| html_of(s, ctx.atom)).filter(|s| !s.trim().is_empty());
     let content_html = content(e, ctx.atom).filter(|c| !c.trim().is_empty());
     let entry_base = join(base, None)
@@ -517,6 +538,9 @@ fn text_person(raw: &str) -> Option<Author> {
         let inside = raw[open + 1..raw.len() - 1].trim();
         if outside.contains('@') {
             (inside.to_string(), Some(outside.to_string()))
+        } else if inside.contains('@') && !inside.contains(' ') {
+            // `Name (email)`
+            (outside.to_string(), Some(inside.to_string()))
         } else {
             (raw.to_string(), None)
         }
@@ -545,11 +569,21 @@ fn text_person(raw: &str) -> Option<Author> {
 
 fn categories(e: &Element) -> Vec<String> {
     e.elements()
-        .filter(|c| is(c, "", "category") || is(c, "dc", "subject"))
+        .filter(|c| {
+            is(c, "", "category")
+                || is(c, "dc", "subject")
+                || is(c, "media", "category")
+                || is(c, "itunes", "category")
+        })
+        .flat_map(|c| {
+            // iTunes nests subcategories inside a category.
+            std::iter::once(c).chain(c.elements().filter(|s| is(s, "itunes", "category")))
+        })
         .filter_map(|c| {
             let t = c
                 .attr("label")
                 .or_else(|| c.attr("term"))
+                .or_else(|| c.attr("text"))
                 .map(str::to_string)
                 .unwrap_or_else(|| c.text());
             let t = clean(&t);
