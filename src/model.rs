@@ -206,8 +206,15 @@ impl ScrapeHealth {
         if self.robots_denied > 0 {
             s.push_str(&format!(", robots-denied {}", self.robots_denied));
         }
-        if let Some(first) = self.problems.first().filter(|_| self.filled.contains_key("entries")) {
-            s.push_str(&format!("; {} problem(s), first: {first}", self.problems.len()));
+        if let Some(first) = self
+            .problems
+            .first()
+            .filter(|_| self.filled.contains_key("entries"))
+        {
+            s.push_str(&format!(
+                "; {} problem(s), first: {first}",
+                self.problems.len()
+            ));
         }
         s
     }

@@ -42,10 +42,16 @@ fn atom_0_3_is_read_with_its_dates_and_content_modes() {
     assert_eq!(first["link"], "http://example.org/2004/first");
     assert_eq!(first["published"], "2004-01-01T18:48:21+00:00");
     assert_eq!(first["updated"], "2004-01-02T08:00:00+00:00");
-    assert!(first["content"].as_str().unwrap().contains("<b>HTML</b>"), "{first}");
+    assert!(
+        first["content"].as_str().unwrap().contains("<b>HTML</b>"),
+        "{first}"
+    );
     assert_eq!(first["authors"][0]["name"], "Feed Author");
     let second = entry(&doc, 1);
-    assert!(second["content"].as_str().unwrap().contains("Base 64 body"), "{second}");
+    assert!(
+        second["content"].as_str().unwrap().contains("Base 64 body"),
+        "{second}"
+    );
     assert_eq!(second["published"], "2004-01-03T00:00:00+00:00");
 }
 
@@ -58,7 +64,10 @@ fn versionless_rss_uses_the_permalink_guid_never_comments() {
     assert_eq!(first["authors"][0]["name"], "Dana Writer");
     assert_eq!(first["updated"], "2004-02-03T04:05:06+00:00");
     let second = entry(&doc, 1);
-    assert!(second["link"].is_null(), "isPermaLink=false is no link: {second}");
+    assert!(
+        second["link"].is_null(),
+        "isPermaLink=false is no link: {second}"
+    );
     assert_eq!(second["guid"], "http://example.org/posts/2");
     // A colon in an RFC 822 offset is still the offset.
     assert_eq!(second["published"], "2024-01-15T02:00:00+00:00");
@@ -105,7 +114,10 @@ fn atom_link_preference_xhtml_content_and_enclosures() {
     assert_eq!(e["link"], "http://example.org/blog/2024/a.html");
     assert_eq!(e["title"], "A bold title");
     assert!(e["content"].as_str().unwrap().contains("xhtml</a>"), "{e}");
-    assert_eq!(e["enclosures"][0]["url"], "http://example.org/blog/media/a.mp3");
+    assert_eq!(
+        e["enclosures"][0]["url"],
+        "http://example.org/blog/media/a.mp3"
+    );
     assert_eq!(e["enclosures"][0]["length"], 1234);
     assert_eq!(e["authors"][0]["name"], "Feed Person");
 }
@@ -113,14 +125,27 @@ fn atom_link_preference_xhtml_content_and_enclosures() {
 #[test]
 fn cp1252_quotes_in_utf8_are_repaired() {
     let doc = read("c1_in_utf8.xml");
-    assert_eq!(entry(&doc, 0)["title"], "\u{201c}Quoted\u{201d} \u{2013} dash");
+    assert_eq!(
+        entry(&doc, 0)["title"],
+        "\u{201c}Quoted\u{201d} \u{2013} dash"
+    );
 }
 
 #[test]
 fn xhtml_body_and_fullitem_are_content() {
     let doc = read("xhtml_body.xml");
-    assert!(entry(&doc, 0)["content"].as_str().unwrap().contains("<b>body</b>"));
-    assert!(entry(&doc, 1)["content"].as_str().unwrap().contains("Full item"));
+    assert!(
+        entry(&doc, 0)["content"]
+            .as_str()
+            .unwrap()
+            .contains("<b>body</b>")
+    );
+    assert!(
+        entry(&doc, 1)["content"]
+            .as_str()
+            .unwrap()
+            .contains("Full item")
+    );
 }
 
 #[test]
@@ -134,7 +159,10 @@ fn json_feed_1_0() {
 fn items_with_nothing_readable_are_an_error_not_an_empty_feed() {
     let (code, doc) = parse("unreadable_items.xml");
     assert_eq!(code, 1);
-    assert!(doc["error"].as_str().unwrap().contains("none readable"), "{doc}");
+    assert!(
+        doc["error"].as_str().unwrap().contains("none readable"),
+        "{doc}"
+    );
     let (code, _) = parse("no-such-file.xml");
     assert_eq!(code, 2);
 }

@@ -23,20 +23,14 @@ pub fn structured(s: &str, tz: Tz) -> Option<Option<(DateTime<Utc>, Precision)>>
     if s.is_empty() {
         return None;
     }
-    korean(s)
-        .or_else(|| iso(s, tz))
-        .or_else(|| rfc822(s, tz))
+    korean(s).or_else(|| iso(s, tz)).or_else(|| rfc822(s, tz))
 }
 
 fn re(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
     cell.get_or_init(|| Regex::new(pattern).expect("date regex is valid"))
 }
 
-fn at_zone(
-    naive: NaiveDateTime,
-    zone: Option<FixedOffset>,
-    tz: Tz,
-) -> Option<DateTime<Utc>> {
+fn at_zone(naive: NaiveDateTime, zone: Option<FixedOffset>, tz: Tz) -> Option<DateTime<Utc>> {
     match zone {
         Some(off) => off
             .from_local_datetime(&naive)
@@ -45,7 +39,10 @@ fn at_zone(
         None => tz
             .from_local_datetime(&naive)
             .earliest()
-            .or_else(|| tz.from_local_datetime(&(naive + Duration::hours(1))).earliest())
+            .or_else(|| {
+                tz.from_local_datetime(&(naive + Duration::hours(1)))
+                    .earliest()
+            })
             .map(|d| d.with_timezone(&Utc)),
     }
 }
@@ -79,8 +76,18 @@ fn korean(s: &str) -> Option<Option<(DateTime<Utc>, Precision)>> {
 }
 
 const HUNGARIAN: [&str; 12] = [
-    "január", "február", "március", "április", "május", "június", "július", "augusztus",
-    "szeptember", "október", "november", "december",
+    "január",
+    "február",
+    "március",
+    "április",
+    "május",
+    "június",
+    "július",
+    "augusztus",
+    "szeptember",
+    "október",
+    "november",
+    "december",
 ];
 
 /// W3C-DTF and ISO 8601: `2003-12-31T10:14:55.1234Z`, `2003-12`, `2003`,
@@ -89,7 +96,10 @@ fn iso(s: &str, tz: Tz) -> Option<Option<(DateTime<Utc>, Precision)>> {
     static SHAPE: OnceLock<Regex> = OnceLock::new();
     static FULL: OnceLock<Regex> = OnceLock::new();
     static SHORT: OnceLock<Regex> = OnceLock::new();
-    let shape = re(&SHAPE, r"^(?:\d{4}(?:-|$)|\d{8}$|-?\d{2}-?\d{2}(?:-?\d{2})?$)");
+    let shape = re(
+        &SHAPE,
+        r"^(?:\d{4}(?:-|$)|\d{8}$|-?\d{2}-?\d{2}(?:-?\d{2})?$)",
+    );
     if !shape.is_match(s) {
         return None;
     }
@@ -101,7 +111,10 @@ fn iso(s: &str, tz: Tz) -> Option<Option<(DateTime<Utc>, Precision)>> {
         &FULL,
         r"^(\d{4})(?:-(\d{1,3})(?:-(\d{1,2}))?)?(?:(?:T|\s+)(\d{1,2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?\s*(Z|UTC|GMT|[+-]\d{2}(?::?\d{2})?|[A-Za-z]{1,5})?)?$",
     );
-    let short = re(&SHORT, r"^(?:(-)(\d{2})-?(\d{2})|(\d{2})(\d{2})(\d{2})|(\d{2})-(\d{2})-(\d{2}))$");
+    let short = re(
+        &SHORT,
+        r"^(?:(-)(\d{2})-?(\d{2})|(\d{2})(\d{2})(\d{2})|(\d{2})-(\d{2})-(\d{2}))$",
+    );
     let (y, mo, d, h, mi, sec, zone) = if let Some(c) = short.captures(&text) {
         // Two-digit years are this century; `-YYMM` has no day.
         let num = |i: usize| c.get(i).and_then(|m| m.as_str().parse::<u32>().ok());
@@ -111,7 +124,15 @@ fn iso(s: &str, tz: Tz) -> Option<Option<(DateTime<Utc>, Precision)>> {
             let at = if c.get(4).is_some() { 4 } else { 7 };
             (num(at)?, num(at + 1), Some(num(at + 2)))
         };
-        (Some(2000 + yy as i32), Some(mo), day, None, None, None, None)
+        (
+            Some(2000 + yy as i32),
+            Some(mo),
+            day,
+            None,
+            None,
+            None,
+            None,
+        )
     } else if let Some(basic) = (s.len() == 8).then(|| s.parse::<u32>().ok()).flatten() {
         // `20240115`: basic format, no separators.
         (
@@ -143,10 +164,15 @@ fn iso(s: &str, tz: Tz) -> Option<Option<(DateTime<Utc>, Precision)>> {
         let date = NaiveDate::from_ymd_opt(y?, month, day)?;
         let (time, precision) = match (h, mi) {
             (Some(h), Some(mi)) => {
+                let precision = if sec.is_some() {
+                    Precision::Second
+                } else {
+                    Precision::Minute
+                };
                 let sec = sec.unwrap_or(Some(0))?;
                 // A leap second reads as the last second of its minute.
                 let t = NaiveTime::from_hms_opt(h?, mi?, if sec == 60 { 59 } else { sec })?;
-                (t, Precision::Second)
+                (t, precision)
             }
             _ => (NaiveTime::MIN, Precision::Day),
         };
@@ -183,8 +209,18 @@ fn month_of(tok: &str) -> Option<u32> {
     let lower = tok.trim_end_matches('.').to_lowercase();
     if lower.is_ascii() && lower.len() >= 3 {
         let full = [
-            "january", "february", "march", "april", "may", "june", "july", "august",
-            "september", "october", "november", "december",
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
         ];
         if let Some(i) = MONTHS.iter().position(|m| lower.starts_with(m)) {
             if full[i].starts_with(&lower) || lower == "sept" {
@@ -219,7 +255,9 @@ fn rfc822(s: &str, tz: Tz) -> Option<Option<(DateTime<Utc>, Precision)>> {
     let is_num = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
     // Which layout: day month year / month day year / month day time year / y/m/d.
     let (day, month, year, rest): (&str, Option<u32>, &str, Vec<&str>) = match toks.as_slice() {
-        [d, m, y, rest @ ..] if is_num(d) && month_of(m).is_some() => (d, month_of(m), y, rest.to_vec()),
+        [d, m, y, rest @ ..] if is_num(d) && month_of(m).is_some() => {
+            (d, month_of(m), y, rest.to_vec())
+        }
         [m, d, t, rest @ ..] if month_of(m).is_some() && t.contains(':') => {
             // asctime: `Jan  4 16:29:06 2004`, `Jul 15 01:16:00 +0000 2012`.
             let (y, zone) = match rest {
@@ -265,7 +303,11 @@ fn finish(
     let (time, precision, zone_toks) = match rest.split_first() {
         Some((t, z)) if t.contains(':') => {
             let parts: Vec<&str> = t.split(':').collect();
-            if !(2..=3).contains(&parts.len()) || !parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
+            if !(2..=3).contains(&parts.len())
+                || !parts
+                    .iter()
+                    .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            {
                 return None;
             }
             let n = |i: usize| parts.get(i).map_or(Some(0), |p| p.parse::<u32>().ok());
@@ -284,7 +326,12 @@ fn finish(
             };
             let sec = n(2)?;
             let t = NaiveTime::from_hms_opt(hour, n(1)?, if sec == 60 { 59 } else { sec })?;
-            (t, Precision::Second, z)
+            let precision = if parts.len() == 3 {
+                Precision::Second
+            } else {
+                Precision::Minute
+            };
+            (t, precision, z)
         }
         _ => (NaiveTime::MIN, Precision::Day, rest),
     };
@@ -388,42 +435,96 @@ mod tests {
 
     #[test]
     fn rfc822_variants() {
-        assert_eq!(utc("Mon, 15 Jan 2024 10:00:00 +08:00").unwrap(), "2024-01-15 02:00:00");
-        assert_eq!(utc("Thu, 01 Jan 04 19:48:21 GMT").unwrap(), "2004-01-01 19:48:21");
-        assert_eq!(utc("Mon, 15 Jan 2024 10:00:00 GMT+0800").unwrap(), "2024-01-15 02:00:00");
-        assert_eq!(utc("Wed, 19 Feb 2012 22:40:00 GMT-01:01").unwrap(), "2012-02-19 23:41:00");
-        assert_eq!(utc("Mon, 13 Feb, 2012 06:28:00 UTC").unwrap(), "2012-02-13 06:28:00");
-        assert_eq!(utc("Mon, 26 January 2004 16:31:00 PT").unwrap(), "2004-01-27 00:31:00");
-        assert_eq!(utc("Thu, 30 Apr 2015 08:57:00 MET").unwrap(), "2015-04-30 07:57:00");
-        assert_eq!(utc("Fri,24 Nov 2023 18:28:36 -0000").unwrap(), "2023-11-24 18:28:36");
+        assert_eq!(
+            utc("Mon, 15 Jan 2024 10:00:00 +08:00").unwrap(),
+            "2024-01-15 02:00:00"
+        );
+        assert_eq!(
+            utc("Thu, 01 Jan 04 19:48:21 GMT").unwrap(),
+            "2004-01-01 19:48:21"
+        );
+        assert_eq!(
+            utc("Mon, 15 Jan 2024 10:00:00 GMT+0800").unwrap(),
+            "2024-01-15 02:00:00"
+        );
+        assert_eq!(
+            utc("Wed, 19 Feb 2012 22:40:00 GMT-01:01").unwrap(),
+            "2012-02-19 23:41:00"
+        );
+        assert_eq!(
+            utc("Mon, 13 Feb, 2012 06:28:00 UTC").unwrap(),
+            "2012-02-13 06:28:00"
+        );
+        assert_eq!(
+            utc("Mon, 26 January 2004 16:31:00 PT").unwrap(),
+            "2004-01-27 00:31:00"
+        );
+        assert_eq!(
+            utc("Thu, 30 Apr 2015 08:57:00 MET").unwrap(),
+            "2015-04-30 07:57:00"
+        );
+        assert_eq!(
+            utc("Fri,24 Nov 2023 18:28:36 -0000").unwrap(),
+            "2023-11-24 18:28:36"
+        );
         assert_eq!(utc("Thu, 01 Jan 2004").unwrap(), "2004-01-01 00:00:00");
-        assert_eq!(utc("Fri, 2006/09/15 08:19:53 EDT").unwrap(), "2006-09-15 12:19:53");
+        assert_eq!(
+            utc("Fri, 2006/09/15 08:19:53 EDT").unwrap(),
+            "2006-09-15 12:19:53"
+        );
     }
 
     #[test]
     fn asctime_and_twitter() {
-        assert_eq!(utc("Sun Jan  4 16:29:06 2004").unwrap(), "2004-01-04 16:29:06");
-        assert_eq!(utc("Wed Aug 27 13:08:45 +0000 2008").unwrap(), "2008-08-27 13:08:45");
-        assert_eq!(utc("Thu Aug 30 2012 17:26:16 +0200").unwrap(), "2012-08-30 15:26:16");
+        assert_eq!(
+            utc("Sun Jan  4 16:29:06 2004").unwrap(),
+            "2004-01-04 16:29:06"
+        );
+        assert_eq!(
+            utc("Wed Aug 27 13:08:45 +0000 2008").unwrap(),
+            "2008-08-27 13:08:45"
+        );
+        assert_eq!(
+            utc("Thu Aug 30 2012 17:26:16 +0200").unwrap(),
+            "2012-08-30 15:26:16"
+        );
     }
 
     #[test]
     fn w3cdtf_variants() {
-        assert_eq!(utc("2003-12-31T10:14:55.1234Z").unwrap(), "2003-12-31 10:14:55");
+        assert_eq!(
+            utc("2003-12-31T10:14:55.1234Z").unwrap(),
+            "2003-12-31 10:14:55"
+        );
         assert_eq!(utc("2003-12").unwrap(), "2003-12-01 00:00:00");
         assert_eq!(utc("2003").unwrap(), "2003-01-01 00:00:00");
-        assert_eq!(utc("2004-07-08 23:56:58 -00:20").unwrap(), "2004-07-09 00:16:58");
+        assert_eq!(
+            utc("2004-07-08 23:56:58 -00:20").unwrap(),
+            "2004-07-09 00:16:58"
+        );
         assert_eq!(utc("03-12-31").unwrap(), "2003-12-31 00:00:00");
         assert_eq!(utc("-0312").unwrap(), "2003-12-01 00:00:00");
         assert_eq!(utc("031231").unwrap(), "2003-12-31 00:00:00");
-        assert_eq!(utc("2004-július-13T9:15-05:00").unwrap(), "2004-07-13 14:15:00");
+        assert_eq!(
+            utc("2004-július-13T9:15-05:00").unwrap(),
+            "2004-07-13 14:15:00"
+        );
     }
 
     #[test]
     fn korean_and_greek() {
-        assert_eq!(utc("2004-05-25 오후 11:23:17").unwrap(), "2004-05-25 14:23:17");
-        assert_eq!(utc("2004년 05월 28일  01:31:15").unwrap(), "2004-05-27 16:31:15");
-        assert_eq!(utc("Κυρ, 11 Ιούλ 2004 12:00:00 EST").unwrap(), "2004-07-11 17:00:00");
+        assert_eq!(
+            utc("2004-05-25 오후 11:23:17").unwrap(),
+            "2004-05-25 14:23:17"
+        );
+        assert_eq!(
+            utc("2004년 05월 28일  01:31:15").unwrap(),
+            "2004-05-27 16:31:15"
+        );
+        assert_eq!(
+            utc("Κυρ, 11 Ιούλ 2004 12:00:00 EST").unwrap(),
+            "2004-07-11 17:00:00"
+        );
     }
 
     #[test]
@@ -450,8 +551,14 @@ mod tests {
     #[test]
     fn cst_depends_on_the_source() {
         let china = structured("Mon, 15 Jan 2024 10:00:00 CST", chrono_tz::Asia::Shanghai);
-        assert_eq!(china.flatten().unwrap().0.to_rfc3339(), "2024-01-15T02:00:00+00:00");
+        assert_eq!(
+            china.flatten().unwrap().0.to_rfc3339(),
+            "2024-01-15T02:00:00+00:00"
+        );
         let us = structured("Mon, 15 Jan 2024 10:00:00 CST", chrono_tz::America::Chicago);
-        assert_eq!(us.flatten().unwrap().0.to_rfc3339(), "2024-01-15T16:00:00+00:00");
+        assert_eq!(
+            us.flatten().unwrap().0.to_rfc3339(),
+            "2024-01-15T16:00:00+00:00"
+        );
     }
 }

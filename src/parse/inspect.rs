@@ -51,7 +51,8 @@ pub async fn run(source: &SourceConfig, url: &Url, fetch: &FetchConfig, as_json:
             return ExitCode::from(1);
         }
     };
-    let (text, encoding, decided) = decode(&body.bytes, body.content_type.as_deref(), source.encoding);
+    let (text, encoding, decided) =
+        decode(&body.bytes, body.content_type.as_deref(), source.encoding);
     let parsed = match parse_feed(&text, &body.url, source.timezone, &source.date_formats) {
         Ok(p) => p,
         Err(e) => {
@@ -83,7 +84,13 @@ fn why(decided: Decided) -> &'static str {
 }
 
 /// Everything the command shows, as one JSON document.
-fn report(parsed: &ParsedFeed, source: &SourceConfig, url: &Url, charset: &str, decided: Decided) -> Value {
+fn report(
+    parsed: &ParsedFeed,
+    source: &SourceConfig,
+    url: &Url,
+    charset: &str,
+    decided: Decided,
+) -> Value {
     let base = parsed.base.clone().unwrap_or_else(|| url.clone());
     let normalized = normalize_feed(parsed, source, &base);
     let date = |d: Option<chrono::DateTime<chrono::Utc>>| d.map(|d| d.to_rfc3339());
@@ -132,7 +139,11 @@ fn print_text(doc: &Value) {
         other => other.to_string(),
     };
     println!("format:    {}", s(&doc["format"]));
-    println!("charset:   {} ({})", s(&doc["charset"]), s(&doc["charset_reason"]));
+    println!(
+        "charset:   {} ({})",
+        s(&doc["charset"]),
+        s(&doc["charset_reason"])
+    );
     println!("title:     {}", s(&doc["title"]));
     println!("link:      {}", s(&doc["link"]));
     println!(
@@ -155,10 +166,21 @@ fn print_text(doc: &Value) {
             .flatten()
             .map(|a| s(&a["name"]))
             .collect();
-        println!("  authors:   {}", if authors.is_empty() { "-".into() } else { authors.join(", ") });
+        println!(
+            "  authors:   {}",
+            if authors.is_empty() {
+                "-".into()
+            } else {
+                authors.join(", ")
+            }
+        );
         let text = s(&e["text"]);
         let short: String = text.chars().take(200).collect();
-        let more = if text.chars().count() > 200 { " …" } else { "" };
+        let more = if text.chars().count() > 200 {
+            " …"
+        } else {
+            ""
+        };
         println!("  text:      {}{more}", short.replace('\n', " "));
     }
 }

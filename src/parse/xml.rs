@@ -133,8 +133,19 @@ fn write_node(node: &Node, out: &mut String) {
 fn is_void(name: &str) -> bool {
     matches!(
         name.to_ascii_lowercase().as_str(),
-        "br" | "hr" | "img" | "input" | "meta" | "link" | "area" | "base" | "col" | "embed"
-            | "param" | "source" | "track" | "wbr"
+        "br" | "hr"
+            | "img"
+            | "input"
+            | "meta"
+            | "link"
+            | "area"
+            | "base"
+            | "col"
+            | "embed"
+            | "param"
+            | "source"
+            | "track"
+            | "wbr"
     )
 }
 
@@ -260,7 +271,9 @@ impl<'a> Reader<'a> {
         let (end, subset) = match (rest.find('['), rest.find('>')) {
             (Some(open), Some(gt)) if open < gt => {
                 let close = rest[open..].find("]").map_or(rest.len(), |c| open + c);
-                let after = rest[close..].find('>').map_or(rest.len(), |g| close + g + 1);
+                let after = rest[close..]
+                    .find('>')
+                    .map_or(rest.len(), |g| close + g + 1);
                 (after, &rest[open + 1..close.min(rest.len())])
             }
             (_, Some(gt)) => (gt + 1, ""),
@@ -296,7 +309,11 @@ impl<'a> Reader<'a> {
             return;
         };
         if depth + 1 != self.stack.len() {
-            let top = self.stack.last().map(|o| o.el.name.clone()).unwrap_or_default();
+            let top = self
+                .stack
+                .last()
+                .map(|o| o.el.name.clone())
+                .unwrap_or_default();
             self.problem(format!("<{top}> closed by </{name}>"));
         }
         while self.stack.len() > depth {
@@ -579,9 +596,14 @@ mod tests {
 
     #[test]
     fn namespaces_resolve() {
-        let d = root(r#"<rss xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:date a="1">x</dc:date></rss>"#);
+        let d = root(
+            r#"<rss xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:date a="1">x</dc:date></rss>"#,
+        );
         let e = d.root.elements().next().unwrap();
-        assert_eq!((e.ns.as_str(), e.local.as_str()), ("http://purl.org/dc/elements/1.1/", "date"));
+        assert_eq!(
+            (e.ns.as_str(), e.local.as_str()),
+            ("http://purl.org/dc/elements/1.1/", "date")
+        );
         assert_eq!(e.attr("a"), Some("1"));
         assert!(d.problems.is_empty());
     }
@@ -610,7 +632,8 @@ mod tests {
 
     #[test]
     fn cdata_comments_and_inner_xml() {
-        let d = root("<a><!-- c --><b><![CDATA[<p>x</p>]]></b><c><p class=\"k\">y<br/></p></c></a>");
+        let d =
+            root("<a><!-- c --><b><![CDATA[<p>x</p>]]></b><c><p class=\"k\">y<br/></p></c></a>");
         let mut it = d.root.elements();
         assert_eq!(it.next().unwrap().text(), "<p>x</p>");
         assert_eq!(it.next().unwrap().inner_xml(), "<p class=\"k\">y<br /></p>");

@@ -142,8 +142,11 @@ pub fn read(
     // CDF writes its base as `BASE=`.
     let root_base = join(
         base,
-        root.attr("xml:base")
-            .or_else(|| (dialect == Dialect::Cdf).then(|| root.attr("base")).flatten()),
+        root.attr("xml:base").or_else(|| {
+            (dialect == Dialect::Cdf)
+                .then(|| root.attr("base"))
+                .flatten()
+        }),
     );
     let channel_base = if std::ptr::eq(channel, root) {
         root_base.clone()
@@ -152,7 +155,9 @@ pub fn read(
     };
     let feed_link = links(channel, channel_base.as_ref()).or_else(|| {
         // CDF: the channel's own HREF.
-        channel.attr("href").and_then(|h| resolve(channel_base.as_ref(), h))
+        channel
+            .attr("href")
+            .and_then(|h| resolve(channel_base.as_ref(), h))
     });
     let feed_authors = authors(channel);
     let mut items = Vec::new();
@@ -168,7 +173,9 @@ pub fn read(
         let mut raw = entry(item, item_base.as_ref(), &ctx, &mut problems, i + 1);
         // An entry is whatever the publisher put in an item, as other readers
         // count it; only an empty one (`<item></item>`) is skipped.
-        let readable = item.has_element_children() || !item.text().trim().is_empty();
+        let readable = item.has_element_children()
+            || !item.text().trim().is_empty()
+            || item.attrs.iter().any(|a| !a.name.starts_with("xmlns"));
         if readable {
             if raw.authors.is_empty() && ctx.atom {
                 // RFC 4287 §4.2.1: an entry without an author takes the feed's.
@@ -176,10 +183,7 @@ pub fn read(
             }
             entries.push(raw);
         } else {
-            problems.push(format!(
-                "entry {}: empty: skipped",
-                i + 1
-            ));
+            problems.push(format!("entry {}: empty: skipped", i + 1));
         }
     }
     let language = child_text(channel, "", "language")
@@ -211,7 +215,11 @@ struct Ctx<'a> {
 
 /// Entries wherever they are (RSS 1.0 puts them beside the channel; a
 /// broken document may nest them), with the `xml:base` in effect.
-fn collect_items<'a>(e: &'a Element, base: Option<&Url>, out: &mut Vec<(&'a Element, Option<Url>)>) {
+fn collect_items<'a>(
+    e: &'a Element,
+    base: Option<&Url>,
+    out: &mut Vec<(&'a Element, Option<Url>)>,
+) {
     for c in e.elements() {
         if prefix(c) != "" {
             continue;
@@ -244,7 +252,10 @@ fn resolve(base: Option<&Url>, href: &str) -> Option<String> {
         return None;
     }
     match base {
-        Some(b) => Some(b.join(href).map_or_else(|_| href.to_string(), |u| u.to_string())),
+        Some(b) => Some(
+            b.join(href)
+                .map_or_else(|_| href.to_string(), |u| u.to_string()),
+        ),
         None => Some(href.to_string()),
     }
 }
@@ -257,16 +268,27 @@ fn links(e: &Element, base: Option<&Url>) -> Option<String> {
         let lbase = join(base, l.attr("xml:base"));
         let (rank, href) = match l.attr("href") {
             Some(href) => {
-                let rel = l.attr("rel").unwrap_or("alternate").trim().to_ascii_lowercase();
+                let rel = l
+                    .attr("rel")
+                    .unwrap_or("alternate")
+                    .trim()
+                    .to_ascii_lowercase();
                 if rel != "alternate" {
                     continue;
                 }
                 let ty = l.attr("type").unwrap_or("").to_ascii_lowercase();
-                let rank = if ty.is_empty() || ty.contains("html") { 0 } else { 2 };
+                let rank = if ty.is_empty() || ty.contains("html") {
+                    0
+                } else {
+                    2
+                };
                 (rank, href.to_string())
             }
             // `<link rel="…">http://…</link>`: an href written as text.
-            None if l.attr("rel").is_some_and(|r| !r.trim().eq_ignore_ascii_case("alternate")) => {
+            None if l
+                .attr("rel")
+                .is_some_and(|r| !r.trim().eq_ignore_ascii_case("alternate")) =>
+            {
                 continue;
             }
             None => (1, l.text()),
@@ -303,7 +325,12 @@ fn entry(
     // A guid is a permalink unless it says otherwise; an Atom id that is a
     // web address is one too. Ids that are no URL are never links.
     let permalink = match guid_el {
-        Some(g) if g.attr("isPermaLink").is_some_and(|v| v.trim().eq_ignore_ascii_case("false")) => None,
+        Some(g)
+            if g.attr("isPermaLink")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("false")) =>
+        {
+            None
+        }
         Some(g) => Some(clean(&g.text())),
         None => child_text(e, "", "id"),
     }
@@ -314,7 +341,9 @@ fn entry(
     let link = links(e, base)
         .or_else(|| e.attr("href").and_then(|h| resolve(base, h)))
         .or(permalink);
-    let title_el = child(e, "", "title").or_else(|| child(e, "dc", "title"));
+    let title_el = child(e, "", "title")
+        .or_else(|| child(e, "dc", "title"))
+        .or_else(|| child(e, "media", "title"));
     let (title, title_is_html) = match title_el.map(text_construct) {
         Some((t, html)) if !t.trim().is_empty() => (Some(t), html),
         _ => (None, false),
@@ -325,10 +354,11 @@ fn entry(
         .or_else(|| child(e, "dc", "description"))
         .or_else(|| child(e, "itunes", "summary"))
         .or_else(|| child(e, "itunes", "subtitle"));
-    let summary_html = summary_el.and_then(|s| html_of(s, ctx.atom)).filter(|s| !s.trim().is_empty());
+    let summary_html = summary_el
+        .and_then(|s| html_of(s, ctx.atom))
+        .filter(|s| !s.trim().is_empty());
     let content_html = content(e, ctx.atom).filter(|c| !c.trim().is_empty());
-    let entry_base = join(base, None)
-        .or_else(|| link.as_deref().and_then(|l| Url::parse(l).ok()));
+    let entry_base = join(base, None).or_else(|| link.as_deref().and_then(|l| Url::parse(l).ok()));
     let (published, updated) = entry_dates(e, ctx, problems, n);
     RawEntry {
         guid,
@@ -343,7 +373,10 @@ fn entry(
         updated,
         categories: categories(e),
         enclosures: enclosures(e, base),
-        language: e.attr("xml:lang").filter(|l| !l.is_empty()).map(str::to_lowercase),
+        language: e
+            .attr("xml:lang")
+            .filter(|l| !l.is_empty())
+            .map(str::to_lowercase),
         origin: None,
     }
 }
@@ -397,21 +430,24 @@ fn text_construct(e: &Element) -> (String, bool) {
     let raw = e.text();
     let decoded;
     let body: &str = if mode == "base64"
-        || (!ty.is_empty() && !ty.starts_with("text") && !ty.contains("html") && !ty.contains("xml"))
+        || (!ty.is_empty()
+            && !ty.starts_with("text")
+            && !ty.contains("html")
+            && !ty.contains("xml"))
     {
         decoded = base64_decode(&raw).unwrap_or(raw.clone());
         &decoded
     } else {
         &raw
     };
-    let xhtml = ty == "xhtml" || ty.contains("xhtml") || (mode == "xml" && e.has_element_children());
+    let xhtml =
+        ty == "xhtml" || ty.contains("xhtml") || (mode == "xml" && e.has_element_children());
     if xhtml || (e.has_element_children() && mode != "escaped") {
         // The xhtml `div` wrapper is not part of the content.
         let elems: Vec<&Element> = e.elements().collect();
-        let only_text = e
-            .children
-            .iter()
-            .all(|c| matches!(c, Node::Element(_)) || matches!(c, Node::Text(t) if t.trim().is_empty()));
+        let only_text = e.children.iter().all(|c| {
+            matches!(c, Node::Element(_)) || matches!(c, Node::Text(t) if t.trim().is_empty())
+        });
         let inner = match elems.as_slice() {
             [div] if div.local.eq_ignore_ascii_case("div") && only_text => div.inner_xml(),
             _ => e.inner_xml(),
@@ -597,7 +633,9 @@ fn enclosures(e: &Element, base: Option<&Url>) -> Vec<Enclosure> {
     for c in e.elements() {
         let href = match (prefix(c), c.local.as_str()) {
             ("", "enclosure") => c.attr("url").or_else(|| c.attr("href")),
-            ("", "link") if c.attr("rel").is_some_and(|r| r.trim() == "enclosure") => c.attr("href"),
+            ("", "link") if c.attr("rel").is_some_and(|r| r.trim() == "enclosure") => {
+                c.attr("href")
+            }
             ("media", "content") => c.attr("url"),
             _ => None,
         };
