@@ -231,7 +231,7 @@ fn month_of(tok: &str) -> Option<u32> {
     }
     GREEK_MONTHS
         .iter()
-        .position(|names| names.iter().any(|n| *n == tok))
+        .position(|names| names.contains(&tok))
         .map(|i| i as u32 + 1)
 }
 

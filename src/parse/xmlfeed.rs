@@ -221,7 +221,7 @@ fn collect_items<'a>(
     out: &mut Vec<(&'a Element, Option<Url>)>,
 ) {
     for c in e.elements() {
-        if prefix(c) != "" {
+        if !prefix(c).is_empty() {
             continue;
         }
         let local = c.local.to_ascii_lowercase();
