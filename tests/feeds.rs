@@ -30,7 +30,7 @@ fn read(name: &str) -> Value {
     doc
 }
 
-fn entry<'a>(doc: &'a Value, i: usize) -> &'a Value {
+fn entry(doc: &Value, i: usize) -> &Value {
     &doc["entries"][i]
 }
 
