@@ -2,8 +2,13 @@
 //! written for these tests (tests/fixtures/feeds/), one per dialect or
 //! repair that a mature reader handles.
 
+mod common;
+
 use std::path::PathBuf;
 use std::process::Command;
+
+use huiliu::refresh::{Outcome, refresh_source};
+use huiliu::store::Store as _;
 
 use serde_json::Value;
 
@@ -165,4 +170,44 @@ fn items_with_nothing_readable_are_an_error_not_an_empty_feed() {
     );
     let (code, _) = parse("no-such-file.xml");
     assert_eq!(code, 2);
+}
+
+/// Through the real pipeline: repairs show in the source's health, and a
+/// feed whose items yield nothing is a `parse` error, never an empty `ok`.
+#[tokio::test]
+async fn repairs_reach_source_health_and_unreadable_items_fail_the_source() {
+    let work = tempfile::tempdir().unwrap();
+    let dir = fixture("");
+    let cfg = common::config_in(
+        work.path(),
+        &format!(
+            "[storage]\nurl = \"sqlite:{db}\"\n\n[[source]]\nid = \"broken\"\nkind = \"file\"\nurl = \"{dir}broken.xml\"\n\n[[source]]\nid = \"empty\"\nkind = \"file\"\nurl = \"{dir}unreadable_items.xml\"\n",
+            db = work.path().join("h.db").display(),
+            dir = dir.display().to_string().trim_end_matches('/').to_string() + "/",
+        ),
+    );
+    let p = common::pipeline(&cfg).await;
+    let report = refresh_source(&p, cfg.source("broken").unwrap()).await;
+    assert!(
+        matches!(report.outcome, Outcome::Fetched(_)),
+        "{:?}",
+        report.outcome
+    );
+    let state = p.store.state("broken").await.unwrap();
+    let health = state.scrape.expect("feed health recorded");
+    assert_eq!((health.items, health.filled["entries"]), (3, 2));
+    assert!(
+        health.summary().contains("problem(s)"),
+        "{}",
+        health.summary()
+    );
+    let report = refresh_source(&p, cfg.source("empty").unwrap()).await;
+    assert!(
+        !matches!(report.outcome, Outcome::Fetched(_)),
+        "{:?}",
+        report.outcome
+    );
+    let state = p.store.state("empty").await.unwrap();
+    assert_eq!(state.error_kind.as_deref(), Some("parse"));
+    assert!(state.last_error.unwrap().contains("none readable"));
 }
