@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use huiliu::refresh::{Outcome, refresh_source};
-use huiliu::store::Store as _;
 
 use serde_json::Value;
 
