@@ -204,12 +204,26 @@ impl ScrapeHealth {
             s.push_str("; ");
             s.push_str(&fields.join(", "));
         }
-        s.push_str(&format!(
-            "; articles fetched {}, failed {}, known {}",
-            self.articles_fetched, self.articles_failed, self.articles_known
-        ));
+        // Feeds fetch no article pages: no article counts for them.
+        let articles = self.articles_fetched + self.articles_failed + self.articles_known;
+        if articles + self.robots_denied > 0 || !self.filled.contains_key("entries") {
+            s.push_str(&format!(
+                "; articles fetched {}, failed {}, known {}",
+                self.articles_fetched, self.articles_failed, self.articles_known
+            ));
+        }
         if self.robots_denied > 0 {
             s.push_str(&format!(", robots-denied {}", self.robots_denied));
+        }
+        if let Some(first) = self
+            .problems
+            .first()
+            .filter(|_| self.filled.contains_key("entries"))
+        {
+            s.push_str(&format!(
+                "; {} problem(s), first: {first}",
+                self.problems.len()
+            ));
         }
         s
     }

@@ -385,12 +385,25 @@ async fn fetch_and_normalize(
         .max(syndication_period(&text));
     let base = parsed.base.clone().unwrap_or_else(|| body.url.clone());
     let entries = normalize_feed(&parsed, source, &base);
+    // What the parser repaired or skipped shows in the source's health.
+    let health = (!parsed.problems.is_empty()).then(|| {
+        for p in &parsed.problems {
+            tracing::info!(source = %source.id, problem = %p, "feed read with a repair");
+        }
+        Box::new(ScrapeHealth {
+            pages: 1,
+            items: parsed.items_seen,
+            filled: [("entries".to_string(), parsed.entries.len())].into(),
+            problems: parsed.problems.iter().take(10).cloned().collect(),
+            ..ScrapeHealth::default()
+        })
+    });
     Ok(Step::Entries {
         entries,
         validators: body.validators,
         moved_to: body.moved_permanently,
         feed_hint,
-        scrape: None,
+        scrape: health,
     })
 }
 

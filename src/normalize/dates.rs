@@ -30,9 +30,19 @@ pub struct ParsedDate {
     pub precision: Precision,
 }
 
-/// The date parser feed-rs calls for every feed date.
+/// The date parser for feed fields (`pubDate`, `dc:date`, Atom dates…).
+/// Stricter than [`parse_date`]: a date in a structured form (RFC 822,
+/// W3C-DTF, asctime) that is impossible (hour 25, day 99) is no date,
+/// rather than whatever a looser rule finds inside it.
 pub fn parse_feed_date(s: &str, tz: Tz, formats: &[String]) -> Option<DateTime<Utc>> {
-    parse_date(s, tz, formats, Utc::now()).map(|d| d.utc)
+    let t = s.trim();
+    if let Some(d) = custom_formats(t, tz, formats) {
+        return Some(d.utc);
+    }
+    match super::date_forms::structured(t, tz) {
+        Some(known) => known.map(|(utc, _)| utc),
+        None => parse_date(s, tz, formats, Utc::now()).map(|d| d.utc),
+    }
 }
 
 /// Parses `s` as written by a source in time zone `tz`; `now` anchors
@@ -45,13 +55,19 @@ pub fn parse_date(s: &str, tz: Tz, formats: &[String], now: DateTime<Utc>) -> Op
         return None;
     }
     custom_formats(s, tz, formats)
-        .or_else(|| rfc3339(s))
-        .or_else(|| rfc2822(s, tz))
+        .or_else(|| structured(s, tz))
         .or_else(|| epoch(s))
         .or_else(|| numeric(s, tz))
         .or_else(|| relative(s, tz, now))
         .or_else(|| yearless(s, tz, now))
         .or_else(|| english(s, tz))
+}
+
+/// RFC 822, W3C-DTF, asctime…: see [`super::date_forms`].
+fn structured(s: &str, tz: Tz) -> Option<ParsedDate> {
+    super::date_forms::structured(s, tz)
+        .flatten()
+        .map(|(utc, precision)| dated(utc, precision))
 }
 
 fn local(tz: Tz, naive: NaiveDateTime) -> Option<DateTime<Utc>> {
@@ -99,48 +115,6 @@ fn precision_of_format(f: &str) -> Precision {
     } else {
         Precision::Day
     }
-}
-
-fn rfc3339(s: &str) -> Option<ParsedDate> {
-    let d = DateTime::parse_from_rfc3339(s)
-        .or_else(|_| DateTime::parse_from_rfc3339(&s.replacen(' ', "T", 1)))
-        .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z"))
-        .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M%:z"))
-        .ok()?;
-    Some(dated(d.with_timezone(&Utc), Precision::Second))
-}
-
-/// RFC 822/2822, tolerant of a missing weekday, `CST` in China, `GMT+8`.
-fn rfc2822(s: &str, tz: Tz) -> Option<ParsedDate> {
-    if !s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric()) || !s.contains(':') {
-        return None;
-    }
-    let mut text = s.replace("GMT+8", "+0800").replace("UTC+8", "+0800");
-    if let Some(stripped) = text.strip_suffix(" CST") {
-        let offset = if in_china(tz) { "+0800" } else { "-0600" };
-        text = format!("{stripped} {offset}");
-    }
-    if let Ok(d) = DateTime::parse_from_rfc2822(&text) {
-        return Some(dated(d.with_timezone(&Utc), Precision::Second));
-    }
-    // Zone-less RFC 822: the source's time zone applies.
-    for f in [
-        "%a, %d %b %Y %H:%M:%S",
-        "%d %b %Y %H:%M:%S",
-        "%a, %d %b %Y %H:%M",
-    ] {
-        if let Ok(n) = NaiveDateTime::parse_from_str(&text, f) {
-            return Some(dated(local(tz, n)?, Precision::Second));
-        }
-    }
-    None
-}
-
-fn in_china(tz: Tz) -> bool {
-    matches!(
-        tz,
-        Tz::Asia__Shanghai | Tz::Asia__Chongqing | Tz::Asia__Harbin | Tz::Asia__Urumqi | Tz::PRC
-    )
 }
 
 fn epoch(s: &str) -> Option<ParsedDate> {
@@ -264,6 +238,11 @@ fn relative(s: &str, tz: Tz, now: DateTime<Utc>) -> Option<ParsedDate> {
 /// `1月20日`, `01-20`, `03-21 10:30`: the year is the latest that does not
 /// put the date in the future.
 fn yearless(s: &str, tz: Tz, now: DateTime<Utc>) -> Option<ParsedDate> {
+    // A string with a year in it is not year-less: never invent one for it.
+    static YEAR: OnceLock<Regex> = OnceLock::new();
+    if re(&YEAR, r"\d{4}").is_match(s) {
+        return None;
+    }
     static RE: OnceLock<Regex> = OnceLock::new();
     let re = re(
         &RE,

@@ -5,6 +5,7 @@
 //! sanitizing of the HTML comes last.
 
 pub mod article;
+pub mod date_forms;
 pub mod dates;
 pub mod html;
 pub mod text;

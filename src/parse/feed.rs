@@ -1,7 +1,9 @@
-//! RSS 0.9x/1.0/2.0, Atom and JSON Feed through feed-rs, with the fixes its
-//! defaults need (DESIGN.md, "what was measured"): our own charset decision,
-//! our own date parser (zone-less and Chinese dates, `CST`), no generated ids,
-//! odd `<rss version>` values accepted, feed authors inherited.
+//! Feed documents → [`ParsedFeed`]. XML dialects go through huiliu's own
+//! forgiving reader ([`super::xml`], [`super::xmlfeed`]): feed-rs refused
+//! Atom 0.3, versionless `<rss>` and any ill-formed document, and dropped
+//! the fields readers show (permalink guids, `dcterms` dates, `xhtml:body`).
+//! JSON Feed 1.0/1.1 goes through feed-rs. Dates use our own parser
+//! (zone-less and Chinese dates, `CST`); no ids are generated.
 
 use std::sync::OnceLock;
 
@@ -10,7 +12,6 @@ use feed_rs::model;
 use regex::Regex;
 use url::Url;
 
-use super::decode::strip_xml_declaration;
 use super::{ParseError, ParsedFeed, RawEntry, Sniffed, sniff};
 use crate::model::{Author, Enclosure};
 use crate::normalize::dates;
@@ -38,12 +39,81 @@ pub fn parse_feed(
                 "{url}: the body is neither XML nor JSON"
             )));
         }
-        Sniffed::Xml | Sniffed::Json => {}
+        Sniffed::Json => return parse_json(text, url, timezone, date_formats),
+        Sniffed::Xml => {}
     }
-    let text = accept_odd_rss_version(strip_xml_declaration(text));
-    let formats = date_formats.to_vec();
     // A local file's path is no base for a site's links: relative links of a
     // `file` source resolve against the feed's own <link> instead.
+    let is_file = url.scheme() == "file";
+    let doc = super::xml::read(text).ok_or_else(|| {
+        ParseError::Malformed(format!("{url}: no XML element found in the document"))
+    })?;
+    let (mut feed, format, seen, mut problems) =
+        super::xmlfeed::read(&doc.root, (!is_file).then_some(url), timezone, date_formats)
+            .ok_or_else(|| {
+                ParseError::NotAFeed(format!(
+                    "{url}: the root element <{}> is not RSS, RDF, Atom or CDF",
+                    doc.root.name
+                ))
+            })?;
+    problems.splice(0..0, doc.problems);
+    if seen > 0 && feed.entries.is_empty() {
+        return Err(ParseError::Malformed(format!(
+            "{url}: {seen} item/entry element(s), none readable ({})",
+            problems.join("; ")
+        )));
+    }
+    let site = feed
+        .link
+        .as_deref()
+        .and_then(|l| Url::parse(l).ok())
+        .filter(|u| matches!(u.scheme(), "http" | "https"));
+    let base = match (is_file, site) {
+        (true, Some(site)) => site,
+        _ => url.clone(),
+    };
+    // What is still relative resolves against the document (or its site).
+    for e in &mut feed.entries {
+        if let Some(l) = e.link.as_mut() {
+            if Url::parse(l).is_err() {
+                if let Ok(abs) = base.join(l) {
+                    *l = abs.to_string();
+                }
+            }
+        }
+        if e.base.as_ref().is_none_or(|b| b.scheme() == "file") {
+            e.base = e
+                .link
+                .as_deref()
+                .and_then(|l| Url::parse(l).ok())
+                .or_else(|| Some(base.clone()));
+        }
+    }
+    feed.base = Some(base);
+    feed.format = format;
+    feed.items_seen = seen;
+    feed.problems = problems;
+    Ok(feed)
+}
+
+/// JSON Feed 1.0/1.1 through feed-rs (`http://` version URLs accepted too).
+fn parse_json(
+    text: &str,
+    url: &Url,
+    timezone: Tz,
+    date_formats: &[String],
+) -> Result<ParsedFeed, ParseError> {
+    static VERSION: OnceLock<Regex> = OnceLock::new();
+    let re = VERSION.get_or_init(|| {
+        Regex::new(r#""version"\s*:\s*"http://jsonfeed\.org/"#).expect("valid regex")
+    });
+    let text = re.replace(text, r#""version":"https://jsonfeed.org/"#);
+    let version = if text.contains("jsonfeed.org/version/1.1") {
+        "JSON Feed 1.1"
+    } else {
+        "JSON Feed 1.0"
+    };
+    let formats = date_formats.to_vec();
     let is_file = url.scheme() == "file";
     let parser = feed_rs::parser::Builder::new()
         .base_uri((!is_file).then_some(url.as_str()))
@@ -65,7 +135,10 @@ pub fn parse_feed(
         (true, Some(site)) => site,
         _ => url.clone(),
     };
-    Ok(convert(feed, &base))
+    let mut parsed = convert(feed, &base);
+    parsed.format = version.into();
+    parsed.items_seen = parsed.entries.len();
+    Ok(parsed)
 }
 
 /// `base` resolves whatever the parser left relative.
@@ -98,6 +171,7 @@ fn convert(feed: model::Feed, base: &Url) -> ParsedFeed {
         ttl_minutes: feed.ttl,
         base: Some(base.clone()),
         entries,
+        ..ParsedFeed::default()
     }
 }
 
@@ -213,22 +287,6 @@ fn text_as_html(t: model::Text) -> String {
             crate::normalize::html::escape(&t.content)
         }
     }
-}
-
-/// feed-rs rejects `<rss version="2.00">` or `"0.94"`; any 2.x/0.9x RSS reads as 2.0.
-fn accept_odd_rss_version(text: &str) -> std::borrow::Cow<'_, str> {
-    static RE: OnceLock<Regex> = OnceLock::new();
-    let re = RE.get_or_init(|| {
-        Regex::new(r#"(<rss\b[^>]*?\bversion\s*=\s*)(["'])([^"']*)(["'])"#).expect("valid regex")
-    });
-    let Some(caps) = re.captures(text) else {
-        return text.into();
-    };
-    let version = caps.get(3).map_or("", |m| m.as_str());
-    if matches!(version, "0.91" | "0.92" | "2.0") {
-        return text.into();
-    }
-    re.replace(text, "${1}${2}2.0${4}")
 }
 
 /// `<link rel="alternate" type="application/rss+xml" href="…">` on an HTML page.

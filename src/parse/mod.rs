@@ -4,7 +4,10 @@
 pub mod decode;
 pub mod detect;
 mod feed;
+pub mod inspect;
 pub mod scrape;
+pub mod xml;
+mod xmlfeed;
 
 use chrono::{DateTime, Utc};
 use url::Url;
@@ -57,6 +60,13 @@ pub struct ParsedFeed {
     /// local file the site it describes).
     pub base: Option<Url>,
     pub entries: Vec<RawEntry>,
+    /// The dialect read (`RSS 2.0`, `Atom 0.3`, `JSON Feed 1.1`, …).
+    pub format: String,
+    /// `item`/`entry` elements found, read or not.
+    pub items_seen: usize,
+    /// What was repaired or skipped (recovered XML, entries without
+    /// anything readable, dates not understood): the source's health shows it.
+    pub problems: Vec<String>,
 }
 
 /// One entry as the source wrote it (links already resolved against
@@ -114,7 +124,11 @@ pub fn sniff(text: &str) -> Sniffed {
     if head.starts_with("<!doctype html") || head.starts_with("<html") {
         return Sniffed::Html;
     }
-    if head.contains("<rss") || head.contains("<feed") || head.contains("<rdf:rdf") {
+    if head.contains("<rss")
+        || head.contains("<feed")
+        || head.contains("<rdf:rdf")
+        || head.contains("<channel")
+    {
         return Sniffed::Xml;
     }
     if head.contains("<html") || head.contains("<head") || head.contains("<body") {

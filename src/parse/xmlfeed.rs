@@ -1,0 +1,663 @@
+//! XML feeds of every dialect a mature reader accepts, read from the
+//! forgiving tree of [`super::xml`]: RSS 0.90–2.0 (with or without a
+//! `version`, in the Userland namespace), RSS 1.0/RDF, Atom 0.3 and 1.0,
+//! CDF. Elements are matched by namespace, so any prefix works; the
+//! field preferences follow what readers show (see `link`, `dates`).
+
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use url::Url;
+
+use super::xml::{Element, Node, repair_c1};
+use super::{ParsedFeed, RawEntry};
+use crate::model::{Author, Enclosure};
+use crate::normalize::dates;
+
+/// Namespaces read as the feed's own vocabulary (prefix "").
+const CORE: &[&str] = &[
+    "",
+    "http://backend.userland.com/rss",
+    "http://backend.userland.com/rss2",
+    "http://blogs.law.harvard.edu/tech/rss",
+    "http://purl.org/rss/1.0/",
+    "http://my.netscape.com/rdf/simple/0.9/",
+    "http://channel.netscape.com/rdf/simple/0.9/",
+    "http://purl.org/net/rss1.1#",
+    "http://www.w3.org/2005/Atom",
+    "http://purl.org/atom/ns#",
+    "http://purl.org/atom/ns#draft-ietf-atompub-format-07",
+    "http://www.w3.org/2000/08/w3c-synd/#",
+    "http://example.com/newformat#",
+];
+
+/// Other namespaces by the prefix this module calls them.
+const KNOWN: &[(&str, &str)] = &[
+    ("http://purl.org/dc/elements/1.1/", "dc"),
+    ("http://purl.org/dc/elements/1.0/", "dc"),
+    ("http://purl.org/dc/terms/", "dcterms"),
+    ("http://purl.org/rss/1.0/modules/content/", "content"),
+    ("http://www.w3.org/1999/xhtml", "xhtml"),
+    ("http://www.itunes.com/dtds/podcast-1.0.dtd", "itunes"),
+    ("http://example.com/DTDs/PodCast-1.0.dtd", "itunes"),
+    ("http://www.w3.org/1999/02/22-rdf-syntax-ns#", "rdf"),
+    ("http://search.yahoo.com/mrss/", "media"),
+    ("http://search.yahoo.com/mrss", "media"),
+    ("http://wellformedweb.org/CommentAPI/", "wfw"),
+];
+
+/// The dialect read, for `huiliu parse` and the logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    Rss,
+    Rdf,
+    Atom,
+    Cdf,
+}
+
+/// Where an element belongs: "" for the feed's own vocabulary, else a
+/// known prefix, else the namespace itself.
+fn prefix(e: &Element) -> &str {
+    prefix_of(&e.ns)
+}
+
+fn prefix_of(ns: &str) -> &str {
+    // Publishers vary the case of namespace URIs (`…/DTDs/Podcast-1.0.dtd`).
+    if CORE.iter().any(|c| c.eq_ignore_ascii_case(ns)) {
+        return "";
+    }
+    KNOWN
+        .iter()
+        .find(|(uri, _)| uri.eq_ignore_ascii_case(ns))
+        .map_or(ns, |(_, p)| p)
+}
+
+fn is(e: &Element, pfx: &str, local: &str) -> bool {
+    prefix(e) == pfx && e.local.eq_ignore_ascii_case(local)
+}
+
+fn child<'a>(e: &'a Element, pfx: &str, local: &str) -> Option<&'a Element> {
+    e.elements().find(|c| is(c, pfx, local))
+}
+
+fn child_text(e: &Element, pfx: &str, local: &str) -> Option<String> {
+    let t = clean(&child(e, pfx, local)?.text());
+    (!t.is_empty()).then_some(t)
+}
+
+fn clean(t: &str) -> String {
+    repair_c1(t.trim()).into_owned()
+}
+
+/// Reads the feed rooted at `root`; `None` when it is no feed dialect.
+/// `base` is what relative links resolve against before any `xml:base`.
+pub fn read(
+    root: &Element,
+    base: Option<&Url>,
+    timezone: Tz,
+    date_formats: &[String],
+) -> Option<(ParsedFeed, String, usize, Vec<String>)> {
+    let name = root.local.to_ascii_lowercase();
+    let (dialect, version) = match name.as_str() {
+        "rss" => (
+            Dialect::Rss,
+            match root.attr("version") {
+                Some(v) if !v.trim().is_empty() => format!("RSS {}", v.trim()),
+                _ if root.ns.contains("userland") => "RSS 2.0 (Userland namespace)".into(),
+                _ => "RSS (no version)".into(),
+            },
+        ),
+        "rdf" => {
+            let v = if root
+                .elements()
+                .any(|c| c.ns.contains("netscape.com/rdf/simple/0.9"))
+            {
+                "RSS 0.90"
+            } else {
+                "RSS 1.0"
+            };
+            (Dialect::Rdf, v.into())
+        }
+        "feed" | "entry" => {
+            let v = if root.ns == "http://www.w3.org/2005/Atom" {
+                "Atom 1.0"
+            } else if root.ns.starts_with("http://purl.org/atom/ns#") {
+                "Atom 0.3"
+            } else {
+                "Atom (no namespace)"
+            };
+            (Dialect::Atom, v.into())
+        }
+        "channel" => (Dialect::Cdf, "CDF".into()),
+        _ => return None,
+    };
+    let ctx = Ctx {
+        timezone,
+        date_formats,
+        atom: dialect == Dialect::Atom,
+    };
+    let channel = match dialect {
+        Dialect::Rss | Dialect::Rdf => child(root, "", "channel").unwrap_or(root),
+        Dialect::Atom | Dialect::Cdf => root,
+    };
+    // CDF writes its base as `BASE=`.
+    let root_base = join(
+        base,
+        root.attr("xml:base").or_else(|| {
+            (dialect == Dialect::Cdf)
+                .then(|| root.attr("base"))
+                .flatten()
+        }),
+    );
+    let channel_base = if std::ptr::eq(channel, root) {
+        root_base.clone()
+    } else {
+        join(root_base.as_ref(), channel.attr("xml:base"))
+    };
+    let feed_link = links(channel, channel_base.as_ref()).or_else(|| {
+        // CDF: the channel's own HREF.
+        channel
+            .attr("href")
+            .and_then(|h| resolve(channel_base.as_ref(), h))
+    });
+    let feed_authors = authors(channel);
+    let mut items = Vec::new();
+    if name == "entry" {
+        items.push((root, root_base.clone()));
+    } else {
+        collect_items(root, root_base.as_ref(), &mut items);
+    }
+    let seen = items.len();
+    let mut problems = Vec::new();
+    let mut entries = Vec::new();
+    for (i, (item, item_base)) in items.into_iter().enumerate() {
+        let mut raw = entry(item, item_base.as_ref(), &ctx, &mut problems, i + 1);
+        // An entry is whatever the publisher put in an item, as other readers
+        // count it; only an empty one (`<item></item>`) is skipped.
+        let readable = item.has_element_children()
+            || !item.text().trim().is_empty()
+            || item.attrs.iter().any(|a| !a.name.starts_with("xmlns"));
+        if readable {
+            if raw.authors.is_empty() && ctx.atom {
+                // RFC 4287 §4.2.1: an entry without an author takes the feed's.
+                raw.authors = feed_authors.clone();
+            }
+            entries.push(raw);
+        } else {
+            problems.push(format!("entry {}: empty: skipped", i + 1));
+        }
+    }
+    let language = child_text(channel, "", "language")
+        .or_else(|| child_text(channel, "dc", "language"))
+        .or_else(|| root.attr("xml:lang").map(str::to_string))
+        .filter(|l| !l.is_empty())
+        .map(|l| l.to_lowercase());
+    let feed = ParsedFeed {
+        // The feed's name is shown as text: markup in it is dropped.
+        title: child(channel, "", "title").map(|t| match text_construct(t) {
+            (html, true) => crate::normalize::html::inline_text(&html),
+            (text, false) => text,
+        }),
+        link: feed_link,
+        language,
+        ttl_minutes: child_text(channel, "", "ttl").and_then(|t| t.parse().ok()),
+        base: channel_base,
+        entries,
+        ..ParsedFeed::default()
+    };
+    Some((feed, version, seen, problems))
+}
+
+struct Ctx<'a> {
+    timezone: Tz,
+    date_formats: &'a [String],
+    atom: bool,
+}
+
+/// Entries wherever they are (RSS 1.0 puts them beside the channel; a
+/// broken document may nest them), with the `xml:base` in effect.
+fn collect_items<'a>(
+    e: &'a Element,
+    base: Option<&Url>,
+    out: &mut Vec<(&'a Element, Option<Url>)>,
+) {
+    for c in e.elements() {
+        if !prefix(c).is_empty() {
+            continue;
+        }
+        let local = c.local.to_ascii_lowercase();
+        let base = join(base, c.attr("xml:base"));
+        if local == "item" || local == "entry" {
+            out.push((c, base.clone()));
+        }
+        if !matches!(
+            local.as_str(),
+            "content" | "summary" | "description" | "title" | "source" | "author"
+        ) {
+            collect_items(c, base.as_ref(), out);
+        }
+    }
+}
+
+fn join(base: Option<&Url>, href: Option<&str>) -> Option<Url> {
+    match (base, href.map(str::trim).filter(|h| !h.is_empty())) {
+        (Some(b), Some(h)) => b.join(h).ok().or_else(|| Some(b.clone())),
+        (None, Some(h)) => Url::parse(h).ok(),
+        (b, None) => b.cloned(),
+    }
+}
+
+fn resolve(base: Option<&Url>, href: &str) -> Option<String> {
+    let href = href.trim();
+    if href.is_empty() {
+        return None;
+    }
+    match base {
+        Some(b) => Some(
+            b.join(href)
+                .map_or_else(|_| href.to_string(), |u| u.to_string()),
+        ),
+        None => Some(href.to_string()),
+    }
+}
+
+/// The entry's page: an alternate link (`text/html` first), else the RSS
+/// `<link>`, never a comments, licence or enclosure link.
+fn links(e: &Element, base: Option<&Url>) -> Option<String> {
+    let mut best: Option<(u8, String)> = None;
+    for l in e.elements().filter(|c| is(c, "", "link")) {
+        let lbase = join(base, l.attr("xml:base"));
+        let (rank, href) = match l.attr("href") {
+            Some(href) => {
+                let rel = l
+                    .attr("rel")
+                    .unwrap_or("alternate")
+                    .trim()
+                    .to_ascii_lowercase();
+                if rel != "alternate" {
+                    continue;
+                }
+                let ty = l.attr("type").unwrap_or("").to_ascii_lowercase();
+                let rank = if ty.is_empty() || ty.contains("html") {
+                    0
+                } else {
+                    2
+                };
+                (rank, href.to_string())
+            }
+            // `<link rel="…">http://…</link>`: an href written as text.
+            None if l
+                .attr("rel")
+                .is_some_and(|r| !r.trim().eq_ignore_ascii_case("alternate")) =>
+            {
+                continue;
+            }
+            None => (1, l.text()),
+        };
+        let Some(href) = resolve(lbase.as_ref(), &clean(&href)) else {
+            continue;
+        };
+        if best.as_ref().is_none_or(|(r, _)| rank < *r) {
+            best = Some((rank, href));
+        }
+    }
+    best.map(|(_, h)| h)
+}
+
+fn entry(
+    e: &Element,
+    base: Option<&Url>,
+    ctx: &Ctx,
+    problems: &mut Vec<String>,
+    n: usize,
+) -> RawEntry {
+    let guid_el = child(e, "", "guid");
+    let guid = guid_el
+        .map(|g| clean(&g.text()))
+        .filter(|g| !g.is_empty())
+        .or_else(|| child_text(e, "", "id"))
+        .or_else(|| {
+            e.attrs
+                .iter()
+                .find(|a| prefix_of(&a.ns) == "rdf" && a.local == "about")
+                .map(|a| clean(&a.value))
+                .filter(|a| !a.is_empty())
+        });
+    // A guid is a permalink unless it says otherwise; an Atom id that is a
+    // web address is one too. Ids that are no URL are never links.
+    let permalink = match guid_el {
+        Some(g)
+            if g.attr("isPermaLink")
+                .is_some_and(|v| v.trim().eq_ignore_ascii_case("false")) =>
+        {
+            None
+        }
+        Some(g) => Some(clean(&g.text())),
+        None => child_text(e, "", "id"),
+    }
+    .filter(|g| {
+        let lower = g.to_ascii_lowercase();
+        lower.starts_with("http://") || lower.starts_with("https://")
+    });
+    let link = links(e, base)
+        .or_else(|| e.attr("href").and_then(|h| resolve(base, h)))
+        .or(permalink);
+    let title_el = child(e, "", "title")
+        .or_else(|| child(e, "dc", "title"))
+        .or_else(|| child(e, "media", "title"));
+    let (title, title_is_html) = match title_el.map(text_construct) {
+        Some((t, html)) if !t.trim().is_empty() => (Some(t), html),
+        _ => (None, false),
+    };
+    let summary_el = child(e, "", "summary")
+        .or_else(|| child(e, "", "description"))
+        .or_else(|| child(e, "", "abstract"))
+        .or_else(|| child(e, "dc", "description"))
+        .or_else(|| child(e, "itunes", "summary"))
+        .or_else(|| child(e, "itunes", "subtitle"));
+    let summary_html = summary_el
+        .and_then(|s| html_of(s, ctx.atom))
+        .filter(|s| !s.trim().is_empty());
+    let content_html = content(e, ctx.atom).filter(|c| !c.trim().is_empty());
+    let entry_base = join(base, None).or_else(|| link.as_deref().and_then(|l| Url::parse(l).ok()));
+    let (published, updated) = entry_dates(e, ctx, problems, n);
+    RawEntry {
+        guid,
+        link,
+        base: entry_base,
+        title,
+        title_is_html,
+        summary_html,
+        content_html,
+        authors: authors(e),
+        published,
+        updated,
+        categories: categories(e),
+        enclosures: enclosures(e, base),
+        language: e
+            .attr("xml:lang")
+            .filter(|l| !l.is_empty())
+            .map(str::to_lowercase),
+        origin: None,
+    }
+}
+
+/// The full text: `content:encoded`, `xhtml:body`, `<fullitem>`, Atom `content`.
+fn content(e: &Element, atom: bool) -> Option<String> {
+    if let Some(c) = child(e, "content", "encoded") {
+        return html_of(c, false);
+    }
+    if let Some(body) = child(e, "xhtml", "body") {
+        return Some(body.inner_xml());
+    }
+    if let Some(c) = child(e, "", "fullitem") {
+        return html_of(c, false);
+    }
+    let c = child(e, "", "content")?;
+    if c.attr("src").is_some() && c.children.is_empty() {
+        return None;
+    }
+    html_of(c, atom)
+}
+
+/// An element holding HTML: escaped, in CDATA, or (broken but common)
+/// as literal child elements. Atom text constructs follow their `type`.
+fn html_of(e: &Element, atom: bool) -> Option<String> {
+    if atom || e.attr("type").is_some() || e.attr("mode").is_some() {
+        let (t, is_html) = text_construct(e);
+        return Some(if is_html {
+            t
+        } else {
+            crate::normalize::html::escape(&t)
+        });
+    }
+    if e.has_element_children() {
+        return Some(repair_c1(&e.inner_xml()).into_owned());
+    }
+    // RSS text usually holds (escaped) HTML; plain text is escaped to be HTML.
+    let t = clean(&e.text());
+    Some(if t.contains('<') && t.contains('>') {
+        t
+    } else {
+        crate::normalize::html::escape(&t)
+    })
+}
+
+/// An Atom text construct → (text or HTML, is it HTML). Atom 0.3's
+/// `mode="escaped"|"base64"|"xml"` and MIME-type `type`s included.
+fn text_construct(e: &Element) -> (String, bool) {
+    let ty = e.attr("type").unwrap_or("").trim().to_ascii_lowercase();
+    let mode = e.attr("mode").unwrap_or("").trim().to_ascii_lowercase();
+    let raw = e.text();
+    let decoded;
+    let body: &str = if mode == "base64"
+        || (!ty.is_empty()
+            && !ty.starts_with("text")
+            && !ty.contains("html")
+            && !ty.contains("xml"))
+    {
+        decoded = base64_decode(&raw).unwrap_or(raw.clone());
+        &decoded
+    } else {
+        &raw
+    };
+    let xhtml =
+        ty == "xhtml" || ty.contains("xhtml") || (mode == "xml" && e.has_element_children());
+    if xhtml || (e.has_element_children() && mode != "escaped") {
+        // The xhtml `div` wrapper is not part of the content.
+        let elems: Vec<&Element> = e.elements().collect();
+        let only_text = e.children.iter().all(|c| {
+            matches!(c, Node::Element(_)) || matches!(c, Node::Text(t) if t.trim().is_empty())
+        });
+        let inner = match elems.as_slice() {
+            [div] if div.local.eq_ignore_ascii_case("div") && only_text => div.inner_xml(),
+            _ => e.inner_xml(),
+        };
+        return (repair_c1(inner.trim()).into_owned(), true);
+    }
+    let is_html = ty == "html" || ty.contains("html") || mode == "escaped";
+    (repair_c1(body.trim()).into_owned(), is_html)
+}
+
+fn base64_decode(s: &str) -> Option<String> {
+    let mut bits: u32 = 0;
+    let mut n = 0;
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    for c in s.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' => break,
+            c if c.is_ascii_whitespace() => continue,
+            _ => return None,
+        };
+        bits = (bits << 6) | u32::from(v);
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+/// Published: `pubDate`, Atom `published`/`issued`, `dc:date`,
+/// `dcterms:issued`/`created`; updated: Atom `updated`/`modified`,
+/// `dcterms:modified`. A date written but not understood is noted.
+fn entry_dates(
+    e: &Element,
+    ctx: &Ctx,
+    problems: &mut Vec<String>,
+    n: usize,
+) -> (Option<DateTime<Utc>>, Option<DateTime<Utc>>) {
+    const PUBLISHED: &[(&str, &str)] = &[
+        ("", "pubDate"),
+        ("", "published"),
+        ("", "issued"),
+        ("dcterms", "issued"),
+        ("dc", "date"),
+        ("dcterms", "created"),
+        ("", "created"),
+        ("dcterms", "date"),
+    ];
+    const UPDATED: &[(&str, &str)] = &[
+        ("", "updated"),
+        ("", "modified"),
+        ("dcterms", "modified"),
+        ("", "lastBuildDate"),
+    ];
+    let mut pick = |names: &[(&str, &str)]| {
+        for (p, l) in names {
+            let Some(s) = child_text(e, p, l) else {
+                continue;
+            };
+            match dates::parse_feed_date(&s, ctx.timezone, ctx.date_formats) {
+                Some(d) => return Some(d),
+                None => problems.push(format!("entry {n}: date `{s}` not understood: ignored")),
+            }
+        }
+        None
+    };
+    let published = pick(PUBLISHED);
+    let mut updated = pick(UPDATED);
+    if updated.is_none() {
+        // CDF: `<ITEM LASTMOD="…">`.
+        updated = e
+            .attr("lastmod")
+            .and_then(|s| dates::parse_feed_date(s, ctx.timezone, ctx.date_formats));
+    }
+    (published, updated.or(published))
+}
+
+/// `author` (RSS `email (Name)` or an Atom person), `dc:creator`,
+/// `dc:author`, `itunes:author`; each name once.
+fn authors(e: &Element) -> Vec<Author> {
+    let mut out: Vec<Author> = Vec::new();
+    for c in e.elements() {
+        let person = match (prefix(c), c.local.as_str()) {
+            ("", "author") if c.has_element_children() => atom_person(c),
+            ("", "author") | ("dc", "creator") | ("dc", "author") | ("itunes", "author") => {
+                text_person(&clean(&c.text()))
+            }
+            _ => None,
+        };
+        if let Some(p) = person {
+            if !out.iter().any(|a| a.name == p.name) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn atom_person(e: &Element) -> Option<Author> {
+    let email = child_text(e, "", "email");
+    let name = child_text(e, "", "name").or_else(|| email.clone())?;
+    Some(Author {
+        name,
+        role: None,
+        email,
+        url: child_text(e, "", "uri").or_else(|| child_text(e, "", "url")),
+    })
+}
+
+/// `ed@example.org (Ed Smith)`, `Ed Smith <ed@example.org>`, `Ed Smith`.
+fn text_person(raw: &str) -> Option<Author> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    let (name, email) = if let (Some(open), true) = (raw.find('('), raw.ends_with(')')) {
+        let outside = raw[..open].trim();
+        let inside = raw[open + 1..raw.len() - 1].trim();
+        if outside.contains('@') {
+            (inside.to_string(), Some(outside.to_string()))
+        } else if inside.contains('@') && !inside.contains(' ') {
+            // `Name (email)`
+            (outside.to_string(), Some(inside.to_string()))
+        } else {
+            (raw.to_string(), None)
+        }
+    } else if let (Some(open), true) = (raw.find('<'), raw.ends_with('>')) {
+        (
+            raw[..open].trim().to_string(),
+            Some(raw[open + 1..raw.len() - 1].trim().to_string()),
+        )
+    } else if raw.contains('@') && !raw.contains(' ') {
+        (String::new(), Some(raw.to_string()))
+    } else {
+        (raw.to_string(), None)
+    };
+    let name = if name.is_empty() {
+        email.clone().unwrap_or_default()
+    } else {
+        name
+    };
+    (!name.is_empty()).then_some(Author {
+        name,
+        role: None,
+        email,
+        url: None,
+    })
+}
+
+fn categories(e: &Element) -> Vec<String> {
+    e.elements()
+        .filter(|c| {
+            is(c, "", "category")
+                || is(c, "dc", "subject")
+                || is(c, "media", "category")
+                || is(c, "itunes", "category")
+        })
+        .flat_map(|c| {
+            // iTunes nests subcategories inside a category.
+            std::iter::once(c).chain(c.elements().filter(|s| is(s, "itunes", "category")))
+        })
+        .filter_map(|c| {
+            let t = c
+                .attr("label")
+                .or_else(|| c.attr("term"))
+                .or_else(|| c.attr("text"))
+                .map(str::to_string)
+                .unwrap_or_else(|| c.text());
+            let t = clean(&t);
+            (!t.is_empty()).then_some(t)
+        })
+        .collect()
+}
+
+fn enclosures(e: &Element, base: Option<&Url>) -> Vec<Enclosure> {
+    let mut out: Vec<Enclosure> = Vec::new();
+    for c in e.elements() {
+        let href = match (prefix(c), c.local.as_str()) {
+            ("", "enclosure") => c.attr("url").or_else(|| c.attr("href")),
+            ("", "link") if c.attr("rel").is_some_and(|r| r.trim() == "enclosure") => {
+                c.attr("href")
+            }
+            ("media", "content") => c.attr("url"),
+            _ => None,
+        };
+        let Some(url) = href.and_then(|h| resolve(base, h)) else {
+            continue;
+        };
+        if out.iter().any(|o| o.url == url) {
+            continue;
+        }
+        out.push(Enclosure {
+            url,
+            mime_type: c
+                .attr("type")
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .unwrap_or("application/octet-stream")
+                .to_string(),
+            length: c
+                .attr("length")
+                .or_else(|| c.attr("fileSize"))
+                .and_then(|l| l.trim().parse().ok()),
+        });
+    }
+    out
+}
