@@ -152,6 +152,7 @@ pub struct Fetcher {
     /// Per-host turns for scraped pages.
     pub hosts: polite::HostGate,
     max_backoff: Duration,
+    max_entries: usize,
 }
 
 impl Fetcher {
@@ -163,12 +164,18 @@ impl Fetcher {
             max_body_bytes: cfg.max_body_bytes,
             hosts: polite::HostGate::default(),
             max_backoff: cfg.max_backoff,
+            max_entries: cfg.max_entries,
         })
     }
 
     /// `fetch.max_backoff`: the longest a failing source waits.
     pub fn max_backoff(&self) -> Duration {
         self.max_backoff
+    }
+
+    /// `fetch.max_entries`: entries read from one feed document.
+    pub fn max_entries(&self) -> usize {
+        self.max_entries
     }
 
     /// The per-host limits every request of this fetcher obeys.

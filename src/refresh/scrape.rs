@@ -84,6 +84,7 @@ pub async fn scrape(
 
     // List pages.
     let mut items: Vec<ListItem> = Vec::new();
+    let mut links: HashSet<Url> = HashSet::new();
     let mut visited: HashSet<Url> = HashSet::new();
     let mut page_url = url.clone();
     let mut first: Option<(Validators, Option<Url>, Url)> = None;
@@ -128,15 +129,22 @@ pub async fn scrape(
                 body.url.clone(),
             ));
         }
-        let (text, _, _) = decode(&body.bytes, body.content_type.as_deref(), source.encoding);
-        let page = match parse_list(
-            &text,
-            &body.url,
-            &rules.list,
-            source.timezone,
-            &source.date_formats,
-            now,
-        ) {
+        let (list_rules, source_c) = (rules.list.clone(), source.clone());
+        let parsed = off_runtime(move || {
+            let (text, _, _) =
+                decode(&body.bytes, body.content_type.as_deref(), source_c.encoding);
+            parse_list(
+                &text,
+                &body.url,
+                &list_rules,
+                source_c.timezone,
+                &source_c.date_formats,
+                now,
+            )
+        })
+        .await
+        .map_err(|message| ScrapeFailure::new(message, Some(&health)))?;
+        let page = match parsed {
             Ok(p) => p,
             Err(e) if page_no == 0 => return Err(ScrapeFailure::new(e.to_string(), Some(&health))),
             Err(e) => {
@@ -150,7 +158,10 @@ pub async fn scrape(
             *health.filled.entry(k.clone()).or_insert(0) += v;
         }
         for item in page.items {
-            if !items.iter().any(|i| i.link == item.link) {
+            if items.len() >= fetcher.max_entries() {
+                // Like feeds: a list of 100,000 links is read up to the cap.
+                health.items_dropped += 1;
+            } else if links.insert(item.link.clone()) {
                 items.push(item);
             }
         }
@@ -323,15 +334,38 @@ async fn fetch_article(
             .await
             .map_err(|e| format!("article {link}: {e}"))?
     };
-    let (text, _, _) = decode(&body.bytes, body.content_type.as_deref(), source.encoding);
-    Ok(parse_article(
-        &text,
-        &body.url,
-        rules.article.as_ref(),
-        source.timezone,
-        &source.date_formats,
-        now,
-    ))
+    let (article_rules, source) = (rules.article.clone(), source.clone());
+    off_runtime(move || {
+        let (text, _, _) = decode(&body.bytes, body.content_type.as_deref(), source.encoding);
+        parse_article(
+            &text,
+            &body.url,
+            article_rules.as_ref(),
+            source.timezone,
+            &source.date_formats,
+            now,
+        )
+    })
+    .await
+    .map_err(|message| format!("article {link}: {message}"))
+}
+
+/// Runs page parsing on the blocking pool, off the async workers that
+/// answer HTTP; a panic in it becomes an error message.
+async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        let what = e
+            .try_into_panic()
+            .ok()
+            .and_then(|p| {
+                p.downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+            })
+            .unwrap_or_else(|| "unknown".into());
+        tracing::error!(panic = %what, "page parsing panicked");
+        format!("internal error while parsing the page ({what}); please report it")
+    })
 }
 
 /// The more precise of the list's and the article's date (the article's on a tie).
