@@ -37,7 +37,9 @@ fn json_with(content_html: &str) -> String {
 }
 
 fn sources() -> Vec<(&'static str, String)> {
-    let items: Vec<String> = (0..1_000_000).map(|i| format!("{{\"id\":\"{i}\"}}")).collect();
+    let items: Vec<String> = (0..1_000_000)
+        .map(|i| format!("{{\"id\":\"{i}\"}}"))
+        .collect();
     vec![
         (
             "million",
@@ -46,11 +48,31 @@ fn sources() -> Vec<(&'static str, String)> {
                 items.join(",")
             ),
         ),
-        ("field15mb", json_with(&format!("<p>{}</p>", "x".repeat(15 << 20)))),
-        ("divs", rss_with(&nested("<div>", "</div>", 100_000, "deep"))),
-        ("jsondivs", json_with(&nested("<div>", "</div>", 100_000, "deep"))),
-        ("tables", rss_with(&nested("<table><tr><td>", "</td></tr></table>", 20_000, "deep"))),
-        ("media", rss_with(&nested("<video>", "</video>", 50_000, "deep"))),
+        (
+            "field15mb",
+            json_with(&format!("<p>{}</p>", "x".repeat(15 << 20))),
+        ),
+        (
+            "divs",
+            rss_with(&nested("<div>", "</div>", 100_000, "deep")),
+        ),
+        (
+            "jsondivs",
+            json_with(&nested("<div>", "</div>", 100_000, "deep")),
+        ),
+        (
+            "tables",
+            rss_with(&nested(
+                "<table><tr><td>",
+                "</td></tr></table>",
+                20_000,
+                "deep",
+            )),
+        ),
+        (
+            "media",
+            rss_with(&nested("<video>", "</video>", 50_000, "deep")),
+        ),
         ("good", rss_with("<p>good</p>")),
     ]
 }
@@ -71,6 +93,7 @@ fn config(dir: &Path, interval: &str) -> String {
 }
 
 /// Runs `huiliu poll --source id`; its peak RSS (KiB) and wall time.
+#[allow(clippy::zombie_processes)] // reaped by wait4, which also gives its rusage
 fn poll_one(config: &Path, id: &str) -> (u64, Duration, String) {
     let started = Instant::now();
     let child = Command::new(BIN)
@@ -94,7 +117,11 @@ fn poll_one(config: &Path, id: &str) -> (u64, Duration, String) {
         libc::wait4(pid, &mut status, 0, &mut usage);
         usage
     };
-    (usage.ru_maxrss as u64, started.elapsed(), out.trim().to_string())
+    (
+        usage.ru_maxrss as u64,
+        started.elapsed(),
+        out.trim().to_string(),
+    )
 }
 
 /// One `GET path` on a fresh connection; the time to the whole answer.
@@ -102,7 +129,11 @@ fn get(addr: &str, path: &str) -> Option<Duration> {
     let started = Instant::now();
     let mut s = TcpStream::connect(addr).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).ok()?;
     buf.starts_with(b"HTTP/1.1 200").then(|| started.elapsed())
@@ -117,7 +148,10 @@ fn main() {
     std::fs::write(&config_path, config(dir.path(), "1m")).unwrap();
 
     println!("huiliu poll --source <id>, one process each:");
-    println!("{:<10} {:>14} {:>8}  report", "source", "peak RSS MiB", "wall s");
+    println!(
+        "{:<10} {:>14} {:>8}  report",
+        "source", "peak RSS MiB", "wall s"
+    );
     for (id, body) in sources() {
         let (kib, wall, out) = poll_one(&config_path, id);
         let mb = body.len() as f64 / 1e6;
@@ -152,7 +186,9 @@ fn main() {
         }
     });
     let addr = loop {
-        let line = rx.recv_timeout(Duration::from_secs(20)).expect("daemon started");
+        let line = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("daemon started");
         let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
         if v["message"] == "huiliu is serving" {
             break v["address"].as_str().unwrap().to_string();
@@ -172,7 +208,10 @@ fn main() {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let polls = rx.try_iter().filter(|l| l.contains("\"polled\"") || l.contains("poll failed")).count();
+    let polls = rx
+        .try_iter()
+        .filter(|l| l.contains("\"polled\"") || l.contains("poll failed"))
+        .count();
     let peak = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
         .ok()
         .and_then(|s| {
@@ -194,5 +233,8 @@ fn main() {
             pct(1.0)
         );
     }
-    println!("huiliu run: {polls} polls in 30 s, {failed} failed probes, peak RSS {:.0} MiB", peak as f64 / 1024.0);
+    println!(
+        "huiliu run: {polls} polls in 30 s, {failed} failed probes, peak RSS {:.0} MiB",
+        peak as f64 / 1024.0
+    );
 }

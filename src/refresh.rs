@@ -130,7 +130,9 @@ impl Failure {
         tracing::error!(panic = %what, "a poll panicked; the source is retried later");
         Failure::new(
             "panic",
-            format!("internal error while reading this source ({what}); it is retried later, please report it"),
+            format!(
+                "internal error while reading this source ({what}); it is retried later, please report it"
+            ),
         )
     }
 }
@@ -140,10 +142,12 @@ impl Failure {
 async fn off_runtime<T: Send + 'static>(
     work: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, Failure> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| match e.try_into_panic() {
-        Ok(payload) => Failure::panic(payload.as_ref()),
-        Err(e) => Failure::new("panic", format!("the parsing task ended: {e}")),
-    })
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| match e.try_into_panic() {
+            Ok(payload) => Failure::panic(payload.as_ref()),
+            Err(e) => Failure::new("panic", format!("the parsing task ended: {e}")),
+        })
 }
 
 impl From<FetchError> for Failure {
@@ -199,10 +203,13 @@ pub async fn refresh_source_with(
 
     // A panic anywhere in fetching, parsing or normalizing is this source's
     // failure, never the process's: recorded with kind `panic`, retried later.
-    let step = AssertUnwindSafe(fetch_and_normalize(p, source, &url, &state))
+    let step = match AssertUnwindSafe(fetch_and_normalize(p, source, &url, &state))
         .catch_unwind()
         .await
-        .unwrap_or_else(|panic| Err(Failure::panic(panic.as_ref())));
+    {
+        Ok(step) => step,
+        Err(panic) => Err(Failure::panic(panic.as_ref())),
+    };
     drop(worker);
     let http = source.kind != SourceKind::File;
     let mut next_url = url.clone();
@@ -312,7 +319,9 @@ pub async fn record_crash(p: &Pipeline, source: &SourceConfig, what: &str) -> Po
     state.last_attempt = Some(now);
     let failure = Failure::new(
         "panic",
-        format!("internal error while polling this source ({what}); it is retried later, please report it"),
+        format!(
+            "internal error while polling this source ({what}); it is retried later, please report it"
+        ),
     );
     let message = failed(&mut state, source, now, failure, p.fetcher.max_backoff());
     if let Err(e) = p.store.commit_poll(&state, &[], now).await {
@@ -445,8 +454,9 @@ async fn fetch_and_normalize(
     let validators = body.validators.clone();
     let moved_to = body.moved_permanently.clone();
     let (source, max_entries) = (source.clone(), p.fetcher.max_entries());
-    let (entries, feed_hint, dropped) =
-        off_runtime(move || read_feed(&body, &source, max_entries)).await??;
+    let (entries, feed_hint, dropped) = off_runtime(move || read_feed(&body, &source, max_entries))
+        .await?
+        .map_err(|e| Failure::new("parse", e))?;
     Ok(Step::Entries {
         entries,
         validators,
@@ -463,11 +473,11 @@ fn read_feed(
     body: &crate::fetch::Body,
     source: &SourceConfig,
     max_entries: usize,
-) -> Result<(Vec<Entry>, Option<Duration>, usize), Failure> {
+) -> Result<(Vec<Entry>, Option<Duration>, usize), String> {
     let (text, _, _) = decode(&body.bytes, body.content_type.as_deref(), source.encoding);
     let cut = crate::parse::cut::first_entries(&text, max_entries);
     let parsed = parse_feed(&cut.text, &body.url, source.timezone, &source.date_formats)
-        .map_err(|e| Failure::new("parse", e.to_string()))?;
+        .map_err(|e| e.to_string())?;
     let feed_hint = parsed
         .ttl_minutes
         .map(|m| Duration::from_secs(u64::from(m) * 60))
@@ -608,7 +618,11 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(failure.kind, "panic");
-        assert!(failure.message.contains("boom at depth 3"), "{}", failure.message);
+        assert!(
+            failure.message.contains("boom at depth 3"),
+            "{}",
+            failure.message
+        );
         assert_eq!(off_runtime(|| 7).await.ok(), Some(7));
     }
 

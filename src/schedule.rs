@@ -39,7 +39,8 @@ fn saturating(d: Duration) -> chrono::Duration {
 
 /// `now + delay`, saturating (a due time is never unrepresentable).
 pub fn due_after(now: DateTime<Utc>, delay: chrono::Duration) -> DateTime<Utc> {
-    now.checked_add_signed(delay).unwrap_or(DateTime::<Utc>::MAX_UTC)
+    now.checked_add_signed(delay)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
 /// `interval` ± 10%, so sources sharing an interval spread out.
@@ -491,7 +492,10 @@ mod tests {
         }
         let grown = adapt_interval(Duration::MAX, Some(false), huge, Duration::MAX);
         assert!(grown <= Duration::MAX);
-        assert_eq!(due_after(Utc::now(), chrono::Duration::MAX), DateTime::<Utc>::MAX_UTC);
+        assert_eq!(
+            due_after(Utc::now(), chrono::Duration::MAX),
+            DateTime::<Utc>::MAX_UTC
+        );
     }
 
     #[test]

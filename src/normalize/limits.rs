@@ -87,7 +87,10 @@ mod tests {
         assert_eq!(date(soon, now), soon);
         let old = Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).single();
         assert_eq!(date(old, now), old);
-        assert_eq!(date(DateTime::from_timestamp(-62_198_755_200, 0), now), None);
+        assert_eq!(
+            date(DateTime::from_timestamp(-62_198_755_200, 0), now),
+            None
+        );
     }
 
     #[test]

@@ -41,11 +41,10 @@ pub fn normalize_entry(
 ) -> Entry {
     // Sizes are capped before any work is done on a field (limits.rs).
     let base = raw.base.as_ref().unwrap_or(doc_url);
-    let url = limits::url(
-        raw.link
-            .as_deref()
-            .and_then(|l| urls::canonical(limits::head(l, limits::MAX_URL_BYTES + 1), Some(doc_url))),
-    );
+    let url =
+        limits::url(raw.link.as_deref().and_then(|l| {
+            urls::canonical(limits::head(l, limits::MAX_URL_BYTES + 1), Some(doc_url))
+        }));
 
     let content = raw
         .content_html
@@ -93,7 +92,10 @@ pub fn normalize_entry(
                 ))),
                 limits::MAX_NAME_CHARS,
             ),
-            role: a.role.clone().map(|r| limits::chars(r, limits::MAX_NAME_CHARS)),
+            role: a
+                .role
+                .clone()
+                .map(|r| limits::chars(r, limits::MAX_NAME_CHARS)),
             email: limits::url(a.email.clone()),
             url: limits::url(a.url.clone()),
         })

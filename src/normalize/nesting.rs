@@ -184,9 +184,7 @@ impl Model {
         // Implied end tags: a new `<li>` closes the open one, a block closes `<p>`.
         if let Some(top) = self.top_structural() {
             let top_name = self.stack[top].name;
-            let sibling = SIBLINGS
-                .iter()
-                .any(|g| name.is(g) && top_name.is(g));
+            let sibling = SIBLINGS.iter().any(|g| name.is(g) && top_name.is(g));
             let closes_p = top_name.as_str() == "p" && name.is(SPECIAL);
             if sibling || closes_p {
                 self.close_at(top);
@@ -289,9 +287,10 @@ pub fn bound_depth_to(html: &str, max: usize) -> Cow<'_, str> {
             continue;
         };
         let verdict = match tag.kind {
-            TagKind::Start if tag.name.is(RAW_TEXT) => {
+            TagKind::Start if tag.name.is(RAW_TEXT) && model.foreign == 0 => {
                 // Raw text up to `</name`: no elements inside, so no depth
-                // beyond its own level; always kept.
+                // beyond its own level; always kept. (Inside `<svg>` and
+                // `<math>` these are ordinary elements with markup inside.)
                 i = find_end_tag(bytes, tag.end, tag.name.as_str());
                 continue;
             }
@@ -474,7 +473,10 @@ mod tests {
             "<!-- <div><div> --><svg><path d=''/><path/></svg><?php x ?>",
             "a < b and <3 hearts",
         ] {
-            assert!(matches!(bound_depth_to(html, 8), Cow::Borrowed(_)), "{html}");
+            assert!(
+                matches!(bound_depth_to(html, 8), Cow::Borrowed(_)),
+                "{html}"
+            );
         }
     }
 
@@ -510,6 +512,8 @@ mod tests {
             (0..n).map(|i| format!("<b id={i}>")).collect::<String>() + &"<p>x</p>".repeat(50),
             "<div/>".repeat(n),
             "<svg><g>".repeat(n),
+            "<svg><title>".to_string() + &"<video>".repeat(n),
+            "<math><style>".to_string() + &"<x-y>".repeat(n),
             "<p><font>".repeat(n),
         ];
         for html in cases {

@@ -193,7 +193,11 @@ mod tests {
         );
         let cut = first_entries(&rss, 4);
         assert_eq!(cut.dropped, 6);
-        assert!(cut.text.contains("<guid>3</guid></item></channel></rss>"), "{}", cut.text);
+        assert!(
+            cut.text.contains("<guid>3</guid></item></channel></rss>"),
+            "{}",
+            cut.text
+        );
         let atom = format!(
             "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>t</title>{}</feed>",
             "<entry><id>x</id></entry>".repeat(5)

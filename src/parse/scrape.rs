@@ -212,7 +212,13 @@ pub fn parse_article(
         None => {
             page.extracted = true;
             let elements = doc.tree.values().filter(|n| n.is_element()).count();
-            if elements > MAX_EXTRACT_ELEMENTS {
+            let depth = crate::normalize::nesting::tree_depth(doc.tree.root());
+            if depth > 3 * crate::normalize::nesting::MAX_DEPTH {
+                // The extractor recurses per level: never past what the
+                // nesting bound is meant to leave.
+                tracing::warn!(url = %page_url, depth, "page nested too deep for main-content extraction: set a content selector");
+                None
+            } else if elements > MAX_EXTRACT_ELEMENTS {
                 // Extraction time grows faster than the page: over budget,
                 // the page gets no content rather than a stalled poll.
                 tracing::warn!(url = %page_url, elements,

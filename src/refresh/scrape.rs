@@ -131,8 +131,7 @@ pub async fn scrape(
         }
         let (list_rules, source_c) = (rules.list.clone(), source.clone());
         let parsed = off_runtime(move || {
-            let (text, _, _) =
-                decode(&body.bytes, body.content_type.as_deref(), source_c.encoding);
+            let (text, _, _) = decode(&body.bytes, body.content_type.as_deref(), source_c.encoding);
             parse_list(
                 &text,
                 &body.url,
@@ -270,6 +269,7 @@ fn note(health: &mut ScrapeHealth, problem: String) {
 }
 
 /// A configured list field found on fewer than half the items is a broken scraper.
+#[allow(clippy::result_large_err)] // the health travels with the failure
 fn check_list_health(
     rules: &ScrapeConfig,
     health: &ScrapeHealth,
@@ -352,7 +352,9 @@ async fn fetch_article(
 
 /// Runs page parsing on the blocking pool, off the async workers that
 /// answer HTTP; a panic in it becomes an error message.
-async fn off_runtime<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T, String> {
+async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
     tokio::task::spawn_blocking(work).await.map_err(|e| {
         let what = e
             .try_into_panic()
