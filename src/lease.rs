@@ -269,7 +269,9 @@ pub async fn run(
                             continue;
                         };
                         tracing::error!(source = %sources[i].id, error = %e, "a poll task panicked");
-                        (i, None)
+                        let what = e.to_string();
+                        let r = crate::refresh::record_crash(&pipeline, &sources[i], &what).await;
+                        (i, Some(r))
                     }
                 };
                 in_flight.remove(&i);

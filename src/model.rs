@@ -186,6 +186,9 @@ pub struct ScrapeHealth {
     pub articles_known: usize,
     /// Article pages robots.txt did not allow.
     pub robots_denied: usize,
+    /// Items beyond `fetch.max_entries`, left out.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub items_dropped: usize,
     /// A few of the problems met (failed article fetches, …).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub problems: Vec<String>,
@@ -214,6 +217,12 @@ impl ScrapeHealth {
         }
         if self.robots_denied > 0 {
             s.push_str(&format!(", robots-denied {}", self.robots_denied));
+        }
+        if self.items_dropped > 0 {
+            s.push_str(&format!(
+                ", {} item(s) beyond fetch.max_entries left out",
+                self.items_dropped
+            ));
         }
         if let Some(first) = self
             .problems
@@ -252,4 +261,8 @@ impl SourceState {
             last_change: None,
         }
     }
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }

@@ -8,11 +8,13 @@
 pub mod discover;
 pub mod scrape;
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
 use sha2::{Digest, Sha256};
 use url::Url;
 
@@ -96,6 +98,8 @@ enum Step {
         scrape: Option<Box<ScrapeHealth>>,
         /// RSS `<ttl>` / `sy:updatePeriod`.
         feed_hint: Option<Duration>,
+        /// Entries left out beyond `fetch.max_entries`.
+        dropped: usize,
     },
 }
 
@@ -119,6 +123,37 @@ impl Failure {
             scrape: None,
         }
     }
+}
+
+impl Failure {
+    /// A panic caught while refreshing: a bug, reported on the source.
+    fn panic(payload: &(dyn std::any::Any + Send)) -> Failure {
+        let what = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".into());
+        tracing::error!(panic = %what, "a poll panicked; the source is retried later");
+        Failure::new(
+            "panic",
+            format!(
+                "internal error while reading this source ({what}); it is retried later, please report it"
+            ),
+        )
+    }
+}
+
+/// Runs CPU-bound work (decoding, parsing, normalizing) on the blocking
+/// pool, off the async workers that answer HTTP; its panic is a [`Failure`].
+async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, Failure> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| match e.try_into_panic() {
+            Ok(payload) => Failure::panic(payload.as_ref()),
+            Err(e) => Failure::new("panic", format!("the parsing task ended: {e}")),
+        })
 }
 
 impl From<FetchError> for Failure {
@@ -173,7 +208,15 @@ pub async fn refresh_source_with(
     }
     state.last_attempt = Some(now);
 
-    let step = fetch_and_normalize(p, source, &url, &state).await;
+    // A panic anywhere in fetching, parsing or normalizing is this source's
+    // failure, never the process's: recorded with kind `panic`, retried later.
+    let step = match AssertUnwindSafe(fetch_and_normalize(p, source, &url, &state))
+        .catch_unwind()
+        .await
+    {
+        Ok(step) => step,
+        Err(panic) => Err(Failure::panic(panic.as_ref())),
+    };
     drop(permits);
     let http = source.kind != SourceKind::File;
     let mut next_url = url.clone();
@@ -197,6 +240,7 @@ pub async fn refresh_source_with(
             moved_to,
             scrape,
             feed_hint,
+            dropped,
         }) => {
             let print = fingerprint(&entries);
             let changed = state.fingerprint.as_ref().map(|old| *old != print);
@@ -215,6 +259,16 @@ pub async fn refresh_source_with(
                 validators.fresh_for.max(feed_hint),
             );
             state.scrape = scrape.map(|h| *h);
+            if dropped > 0 {
+                // Not an error (the poll succeeded), but shown in the health.
+                let kept = p.fetcher.max_entries();
+                state.error_kind = Some("entries_capped".into());
+                state.last_error = Some(format!(
+                    "the document lists {} entries; only the first {kept} were read (fetch.max_entries)",
+                    kept + dropped
+                ));
+                tracing::warn!(source = %source.id, kept, dropped, "entries beyond fetch.max_entries left out");
+            }
             state.etag = validators.etag;
             state.last_modified = validators.last_modified;
             if let Some(new_url) = moved_to {
@@ -258,6 +312,37 @@ pub async fn refresh_source_with(
     r.disabled = state.last_status == Some(PollStatus::Gone);
     log_poll(source, &url, &r);
     r
+}
+
+/// Records a poll task that died (a panic outside the guarded steps) as a
+/// failure of its source with kind `panic`, so `huiliu poll` and the health
+/// show it; the source is polled again after its backoff.
+pub async fn record_crash(p: &Pipeline, source: &SourceConfig, what: &str) -> PollReport {
+    let now = Utc::now();
+    let mut state = p
+        .store
+        .state(&source.id)
+        .await
+        .unwrap_or_else(|_| SourceState::new(&source.id));
+    state.last_attempt = Some(now);
+    let failure = Failure::new(
+        "panic",
+        format!(
+            "internal error while polling this source ({what}); it is retried later, please report it"
+        ),
+    );
+    let message = failed(&mut state, source, now, failure, p.fetcher.max_backoff());
+    if let Err(e) = p.store.commit_poll(&state, &[], now).await {
+        tracing::error!(source = %source.id, error = %e, "cannot record the failed poll");
+    }
+    PollReport {
+        source_id: source.id.clone(),
+        outcome: Outcome::Failed(message),
+        elapsed: Duration::ZERO,
+        next_due: state.next_due,
+        url: current_url(source, &state),
+        disabled: false,
+    }
 }
 
 /// A success: the interval adapts (`changed`: `Some(true)` the source
@@ -376,13 +461,47 @@ async fn fetch_and_normalize(
         }
         Fetched::Body(body) => body,
     };
+    let validators = body.validators.clone();
+    let moved_to = body.moved_permanently.clone();
+    let (source, max_entries) = (source.clone(), p.fetcher.max_entries());
+    let read = off_runtime(move || read_feed(&body, &source, max_entries))
+        .await?
+        .map_err(|e| Failure::new("parse", e))?;
+    Ok(Step::Entries {
+        entries: read.entries,
+        validators,
+        moved_to,
+        feed_hint: read.feed_hint,
+        scrape: read.health,
+        dropped: read.dropped,
+    })
+}
+
+/// What [`read_feed`] read from a feed body.
+struct FeedRead {
+    entries: Vec<Entry>,
+    /// RSS `<ttl>` / `sy:updatePeriod`.
+    feed_hint: Option<Duration>,
+    /// Entries beyond `fetch.max_entries`, left out.
+    dropped: usize,
+    /// What the parser repaired or skipped, if anything.
+    health: Option<Box<ScrapeHealth>>,
+}
+
+/// Body → entries: decode, keep the first `max_entries`, parse, normalize.
+fn read_feed(
+    body: &crate::fetch::Body,
+    source: &SourceConfig,
+    max_entries: usize,
+) -> Result<FeedRead, String> {
     let (text, _, _) = decode(&body.bytes, body.content_type.as_deref(), source.encoding);
-    let parsed = parse_feed(&text, &body.url, source.timezone, &source.date_formats)
-        .map_err(|e| Failure::new("parse", e.to_string()))?;
+    let cut = crate::parse::cut::first_entries(&text, max_entries);
+    let parsed = parse_feed(&cut.text, &body.url, source.timezone, &source.date_formats)
+        .map_err(|e| e.to_string())?;
     let feed_hint = parsed
         .ttl_minutes
         .map(|m| Duration::from_secs(u64::from(m) * 60))
-        .max(syndication_period(&text));
+        .max(syndication_period(&cut.text));
     let base = parsed.base.clone().unwrap_or_else(|| body.url.clone());
     let entries = normalize_feed(&parsed, source, &base);
     // What the parser repaired or skipped shows in the source's health.
@@ -398,12 +517,11 @@ async fn fetch_and_normalize(
             ..ScrapeHealth::default()
         })
     });
-    Ok(Step::Entries {
+    Ok(FeedRead {
         entries,
-        validators: body.validators,
-        moved_to: body.moved_permanently,
         feed_hint,
-        scrape: health,
+        dropped: cut.dropped,
+        health,
     })
 }
 
@@ -435,19 +553,25 @@ async fn scrape_and_normalize(
         scrape::Scrape::NotModified => return Ok(Step::NotModified { fresh_for: None }),
         scrape::Scrape::Pages(pages) => pages,
     };
-    let mut entries: Vec<Entry> = pages
-        .entries
-        .iter()
-        .map(|raw| normalize_entry(raw, source, &pages.url, None))
-        .collect();
-    let mut seen = std::collections::HashSet::new();
-    entries.retain(|e| seen.insert(e.key.clone()));
+    let pages = *pages;
+    let (raws, list_url, source_c) = (pages.entries, pages.url.clone(), source.clone());
+    let entries = off_runtime(move || {
+        let mut entries: Vec<Entry> = raws
+            .iter()
+            .map(|raw| normalize_entry(raw, &source_c, &list_url, None))
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        entries.retain(|e| seen.insert(e.key.clone()));
+        entries
+    })
+    .await?;
     Ok(Step::Entries {
         entries,
         validators: pages.validators,
         moved_to: pages.moved_to,
         scrape: Some(Box::new(pages.health)),
         feed_hint: None,
+        dropped: 0,
     })
 }
 
@@ -582,5 +706,49 @@ fn log_poll(source: &SourceConfig, url: &Url, r: &PollReport) {
         Outcome::Skipped(why) => {
             tracing::debug!(source = %source.id, status = "skipped", reason = %why, "not polled")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FetchConfig;
+    use crate::store::SqliteStore;
+
+    #[tokio::test]
+    async fn a_panic_while_parsing_is_a_failure_of_kind_panic() {
+        let failure = off_runtime(|| -> u32 { panic!("boom at depth 3") })
+            .await
+            .unwrap_err();
+        assert_eq!(failure.kind, "panic");
+        assert!(
+            failure.message.contains("boom at depth 3"),
+            "{}",
+            failure.message
+        );
+        assert_eq!(off_runtime(|| 7).await.ok(), Some(7));
+    }
+
+    #[tokio::test]
+    async fn a_crashed_poll_is_recorded_and_scheduled_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("h.db")).await.unwrap();
+        let p = Pipeline::new(
+            Fetcher::new(&FetchConfig::default()).unwrap(),
+            Arc::new(store),
+        );
+        let source = SourceConfig::new(
+            "s",
+            SourceKind::Feed,
+            Url::parse("http://127.0.0.1:9/feed").unwrap(),
+        );
+        let r = record_crash(&p, &source, "task 7 panicked").await;
+        assert!(matches!(&r.outcome, Outcome::Failed(m) if m.contains("task 7 panicked")));
+        let due = r.next_due.expect("polled again");
+        assert!(due > Utc::now());
+        let st = p.store.state("s").await.unwrap();
+        assert_eq!(st.error_kind.as_deref(), Some("panic"));
+        assert_eq!(st.last_status, Some(PollStatus::Error));
+        assert_eq!(st.consecutive_failures, 1);
     }
 }

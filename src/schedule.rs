@@ -23,16 +23,30 @@ use url::Url;
 use crate::config::SourceConfig;
 use crate::liveness::Liveness;
 use crate::model::SourceState;
-use crate::refresh::{Pipeline, PollReport, current_url, refresh_source_with};
+use crate::refresh::{Pipeline, PollReport, current_url, record_crash, refresh_source_with};
 
 /// The longest a `Retry-After` can push a source's next poll.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// The longest any delay gets: whatever a config or a source says, the
+/// time arithmetic saturates here instead of overflowing (and panicking).
+pub const MAX_DELAY: Duration = Duration::from_secs(10 * 366 * 24 * 3600);
+
+/// `d` as a chrono duration, at most [`MAX_DELAY`].
+fn saturating(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d.min(MAX_DELAY)).unwrap_or(chrono::Duration::MAX)
+}
+
+/// `now + delay`, saturating (a due time is never unrepresentable).
+pub fn due_after(now: DateTime<Utc>, delay: chrono::Duration) -> DateTime<Utc> {
+    now.checked_add_signed(delay)
+        .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// `interval` ± 10%, so sources sharing an interval spread out.
 pub fn jittered(interval: Duration) -> chrono::Duration {
-    let secs = interval.as_secs_f64();
     let factor = rand::rng().random_range(0.9..=1.1);
-    chrono::Duration::milliseconds((secs * factor * 1000.0) as i64)
+    saturating(interval.min(MAX_DELAY).mul_f64(factor))
 }
 
 /// Exponential backoff after `failures` consecutive failures, with jitter:
@@ -55,12 +69,13 @@ pub fn adapt_interval(
     min: Duration,
     max: Duration,
 ) -> Duration {
+    let current = current.min(MAX_DELAY);
     let next = match changed {
         Some(true) => current / 2,
-        Some(false) => current.mul_f64(1.25),
+        Some(false) => current.saturating_add(current / 4),
         None => current,
     };
-    next.clamp(min, max.max(min))
+    next.clamp(min, max.max(min)).min(MAX_DELAY)
 }
 
 /// The delay to the next poll: the interval with jitter, but never sooner
@@ -73,10 +88,7 @@ pub fn next_delay(
 ) -> chrono::Duration {
     let delay = jittered(interval);
     match hint.map(|h| h.min(max_interval)) {
-        Some(h) => {
-            let h = chrono::Duration::from_std(h).unwrap_or(delay);
-            delay.max(h)
-        }
+        Some(h) => delay.max(saturating(h)),
         None => delay,
     }
 }
@@ -84,9 +96,9 @@ pub fn next_delay(
 /// The delay after a 429/503 with `Retry-After`: what the server asked (at
 /// most a week), never sooner than `min_interval`, plus up to 10% jitter.
 pub fn retry_after_delay(wait: Duration, min_interval: Duration) -> chrono::Duration {
-    let base = wait.min(MAX_RETRY_AFTER).max(min_interval);
-    let extra = rand::rng().random_range(0.0..=0.1) * base.as_secs_f64();
-    chrono::Duration::milliseconds(((base.as_secs_f64() + extra) * 1000.0) as i64)
+    let base = wait.min(MAX_RETRY_AFTER).max(min_interval).min(MAX_DELAY);
+    let factor = 1.0 + rand::rng().random_range(0.0..=0.1);
+    saturating(base.mul_f64(factor))
 }
 
 /// The polls in flight (or waiting for their host's turn or a worker).
@@ -200,14 +212,23 @@ pub async fn poll_once_with(
     }
     drop(states);
     let mut reports: Vec<(usize, PollReport)> = Vec::with_capacity(sources.len());
-    while let Some(done) = polls.tasks.join_next().await {
+    while let Some(done) = polls.tasks.join_next_with_id().await {
         match done {
-            Ok((i, Some(r))) => {
+            Ok((_, (i, Some(r)))) => {
                 on_done(&r);
                 reports.push((i, r))
             }
-            Ok((_, None)) => {}
-            Err(e) => tracing::error!(error = %e, "a poll task panicked"),
+            Ok((_, (_, None))) => {}
+            Err(e) => {
+                // Never silently left out: the source fails with kind `panic`.
+                tracing::error!(error = %e, "a poll task panicked");
+                let Some(&i) = polls.ids.get(&e.id()) else {
+                    continue;
+                };
+                let r = record_crash(pipeline, &sources[i], &e.to_string()).await;
+                on_done(&r);
+                reports.push((i, r));
+            }
         }
     }
     reports.sort_by_key(|(i, _)| *i);
@@ -266,6 +287,7 @@ pub async fn run_reloadable(
 
     let mut config_open = true;
     let mut reload = false;
+    let mut crashed: Option<(usize, String)> = None;
     let mut polls = Polls::new(&pipeline, concurrency, shutdown.clone());
     let liveness: Arc<Liveness> = pipeline.liveness.clone();
     loop {
@@ -300,6 +322,8 @@ pub async fn run_reloadable(
                         let Some(i) = polls.ids.remove(&e.id()) else { continue };
                         let id = slots[i].source.as_ref().map(|s| s.id.clone()).unwrap_or_default();
                         tracing::error!(source = %id, url = %crate::redact::url(&slots[i].url), error = %e, "a poll task panicked");
+                        // Recorded on the source (after this select), polled again later.
+                        crashed = Some((i, e.to_string()));
                         (i, None)
                     }
                 };
@@ -342,6 +366,11 @@ pub async fn run_reloadable(
                 reload = true;
             }
             _ = shutdown.wait_for(|s| *s) => break,
+        }
+        if let Some((i, what)) = crashed.take()
+            && let Some(source) = slots[i].source.clone()
+        {
+            record_crash(&pipeline, &source, &what).await;
         }
         if std::mem::take(&mut reload) {
             let sources = config.borrow_and_update().clone();
@@ -451,6 +480,29 @@ mod tests {
         assert_eq!(adapt_interval(110 * m, Some(false), min, max), 120 * m);
         assert_eq!(adapt_interval(30 * m, None, min, max), 30 * m);
         assert_eq!(adapt_interval(300 * m, None, min, max), 120 * m);
+    }
+
+    #[test]
+    fn absurd_intervals_saturate_instead_of_panicking() {
+        let huge = Duration::from_secs(99_999_999_999 * 86_400);
+        let max = chrono::Duration::from_std(MAX_DELAY).unwrap();
+        for d in [
+            jittered(huge),
+            jittered(Duration::MAX),
+            backoff(huge, 40, huge),
+            backoff(Duration::MAX, u32::MAX, Duration::MAX),
+            next_delay(huge, Some(Duration::MAX), Duration::MAX),
+            retry_after_delay(Duration::MAX, Duration::MAX),
+        ] {
+            assert!(d > chrono::Duration::zero() && d <= max * 11 / 10, "{d}");
+            assert!(due_after(Utc::now(), d) > Utc::now());
+        }
+        let grown = adapt_interval(Duration::MAX, Some(false), huge, Duration::MAX);
+        assert!(grown <= Duration::MAX);
+        assert_eq!(
+            due_after(Utc::now(), chrono::Duration::MAX),
+            DateTime::<Utc>::MAX_UTC
+        );
     }
 
     #[test]

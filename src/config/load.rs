@@ -159,6 +159,7 @@ pub(crate) const FETCH_KEYS: &[&str] = &[
     "host_concurrency",
     "host_delay",
     "host_rate_limit_urls",
+    "max_entries",
     "max_backoff",
     "proxy",
 ];
@@ -649,6 +650,9 @@ impl<'a> Loader<'a> {
         }
         if let Some(n) = self.int(sect, "host_rate_limit_urls", 1, 1000) {
             cfg.host_rate_limit_urls = n as usize;
+        }
+        if let Some(n) = self.int(sect, "max_entries", 1, 100_000) {
+            cfg.max_entries = n as usize;
         }
         if let Some(d) = self.duration(sect, "max_backoff") {
             if d < Duration::from_secs(1) {

@@ -144,6 +144,9 @@ pub struct FetchConfig {
     /// supported); without it, `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`/`NO_PROXY`
     /// from the environment apply.
     pub proxy: Option<Url>,
+    /// Entries read from one feed document; the rest are left out (and the
+    /// cut is shown in the source's health).
+    pub max_entries: usize,
 }
 
 /// A `[[host]]` table: politeness limits for one host, or for a whole
@@ -205,6 +208,7 @@ impl Default for FetchConfig {
             host_rate_limit_urls: 3,
             max_backoff: Duration::from_secs(24 * 3600),
             proxy: None,
+            max_entries: crate::parse::cut::DEFAULT_MAX_ENTRIES,
         }
     }
 }

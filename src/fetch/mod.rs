@@ -158,6 +158,7 @@ pub struct Fetcher {
     max_body_bytes: u64,
     max_backoff: Duration,
     render: browser::RenderOptions,
+    max_entries: usize,
 }
 
 impl Fetcher {
@@ -189,6 +190,7 @@ impl Fetcher {
                 max_body_bytes: cfg.max_body_bytes,
                 user_agent: cfg.user_agent.clone(),
             },
+            max_entries: cfg.max_entries,
         })
     }
 
@@ -204,6 +206,11 @@ impl Fetcher {
     /// `fetch.max_backoff`: the longest a failing source waits.
     pub fn max_backoff(&self) -> Duration {
         self.max_backoff
+    }
+
+    /// `fetch.max_entries`: entries read from one feed document.
+    pub fn max_entries(&self) -> usize {
+        self.max_entries
     }
 
     /// The per-host limits every request of this fetcher obeys.

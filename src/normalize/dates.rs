@@ -61,6 +61,8 @@ pub fn parse_date(s: &str, tz: Tz, formats: &[String], now: DateTime<Utc>) -> Op
         .or_else(|| relative(s, tz, now))
         .or_else(|| yearless(s, tz, now))
         .or_else(|| english(s, tz))
+        // A date no output format can write is no date.
+        .filter(|d| super::limits::writable(d.utc))
 }
 
 /// RFC 822, W3C-DTF, asctime…: see [`super::date_forms`].
@@ -75,7 +77,7 @@ fn local(tz: Tz, naive: NaiveDateTime) -> Option<DateTime<Utc>> {
         .earliest()
         // A local time inside a DST gap: the hour after it exists.
         .or_else(|| {
-            tz.from_local_datetime(&(naive + Duration::hours(1)))
+            tz.from_local_datetime(&naive.checked_add_signed(Duration::hours(1))?)
                 .earliest()
         })
         .map(|d| d.with_timezone(&Utc))
@@ -189,24 +191,25 @@ fn relative(s: &str, tz: Tz, now: DateTime<Utc>) -> Option<ParsedDate> {
         r"(?i)(\d+)\s*(秒|分钟|分|小时|天|周|seconds?|secs?|minutes?|mins?|hours?|days?|weeks?)\s*(?:前|ago)",
     );
     if let Some(c) = ago.captures(s) {
+        // Checked all the way: `3000000000小时前` is no date, not a panic.
         let n: i64 = c[1].parse().ok()?;
         let unit = c[2].to_lowercase();
         let (delta, precision) = match unit.as_str() {
             u if u.starts_with('秒') || u.starts_with("sec") => {
-                (Duration::seconds(n), Precision::Second)
+                (Duration::try_seconds(n), Precision::Second)
             }
             u if u.starts_with('分') || u.starts_with("min") => {
-                (Duration::minutes(n), Precision::Minute)
+                (Duration::try_minutes(n), Precision::Minute)
             }
             u if u.starts_with('小') || u.starts_with("hour") => {
-                (Duration::hours(n), Precision::Minute)
+                (Duration::try_hours(n), Precision::Minute)
             }
             u if u.starts_with('天') || u.starts_with("day") => {
-                (Duration::days(n), Precision::Day)
+                (Duration::try_days(n), Precision::Day)
             }
-            _ => (Duration::weeks(n), Precision::Day),
+            _ => (Duration::try_weeks(n), Precision::Day),
         };
-        return Some(dated(now - delta, precision));
+        return Some(dated(now.checked_sub_signed(delta?)?, precision));
     }
     if s.contains("刚刚") || s.eq_ignore_ascii_case("just now") {
         return Some(dated(now, Precision::Minute));
@@ -222,7 +225,7 @@ fn relative(s: &str, tz: Tz, now: DateTime<Utc>) -> Option<ParsedDate> {
         _ => 2,
     };
     let today = now.with_timezone(&tz).date_naive();
-    let date = today - Duration::days(back);
+    let date = today.checked_sub_signed(Duration::days(back))?;
     match (c.get(2), c.get(3)) {
         (Some(h), Some(m)) => {
             let t = NaiveTime::from_hms_opt(h.as_str().parse().ok()?, m.as_str().parse().ok()?, 0)?;
@@ -425,6 +428,27 @@ mod tests {
                 .precision,
             Precision::Day
         );
+    }
+
+    #[test]
+    fn absurd_dates_are_no_dates_not_panics() {
+        let tz = chrono_tz::Asia::Shanghai;
+        for s in [
+            "3000000000小时前",
+            "99999999999999999天前",
+            "9223372036854775807 weeks ago",
+            "153722867280912930 minutes ago",
+            "0000-01-01 00:00",
+        ] {
+            assert_eq!(parse_date(s, tz, &[], now()), None, "{s}");
+        }
+        // Read as 9999-01-01 (a four-digit year inside the number): far in
+        // the future, so normalizing stores no date.
+        for s in ["99999-01-01T00:00:00Z", "+99999-01-01T00:00:00Z"] {
+            let d = parse_date(s, tz, &[], now()).map(|d| d.utc);
+            assert_eq!(super::super::limits::date(d, now()), None, "{s}");
+        }
+        assert!(parse_date("9999-12-31 10:00", tz, &[], now()).is_some());
     }
 
     #[test]

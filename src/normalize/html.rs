@@ -5,8 +5,10 @@ use scraper::{Html, Node};
 use url::Url;
 
 /// Removes scripts, event handlers, `javascript:` URLs, iframes and styles;
-/// makes relative links and images absolute against `base`.
+/// makes relative links and images absolute against `base`. Nesting deeper
+/// than [`super::nesting::MAX_DEPTH`] is unwrapped first.
 pub fn sanitize(html: &str, base: Option<&Url>) -> String {
+    let html = super::nesting::bound_depth(html);
     thread_local! {
         // Building the allow-lists (sets of tags and attributes) costs more
         // than cleaning a short entry: built once per thread, and only the
@@ -26,7 +28,7 @@ pub fn sanitize(html: &str, base: Option<&Url>) -> String {
             Some(b) => UrlRelative::RewriteWithBase(b.clone()),
             None => UrlRelative::Deny,
         });
-        builder.clean(html).to_string()
+        builder.clean(&html).to_string()
     });
     strip_control_chars(cleaned.trim())
 }
@@ -96,7 +98,7 @@ const SKIPPED: &[&str] = &["script", "style", "noscript", "template", "head", "t
 /// and the full-width U+3000 indent) collapsed, empty lines dropped, and
 /// paragraphs broken mid-sentence joined again.
 pub fn to_text(html: &str) -> String {
-    let doc = Html::parse_fragment(html);
+    let doc = Html::parse_fragment(&super::nesting::bound_depth(html));
     let mut raw = String::with_capacity(html.len() / 2);
     walk(doc.tree.root(), &mut raw);
     let lines: Vec<String> = raw
@@ -107,25 +109,37 @@ pub fn to_text(html: &str) -> String {
     strip_control_chars(&super::text::join_broken_lines(&lines).join("\n"))
 }
 
-fn walk(node: ego_tree::NodeRef<'_, Node>, out: &mut String) {
-    for child in node.children() {
-        match child.value() {
-            Node::Text(t) => out.push_str(t),
-            Node::Element(e) => {
-                let name = e.name();
-                if SKIPPED.contains(&name) {
-                    continue;
+/// The text under `root`, a line break around each block. Iterative: a
+/// tree of any depth costs no stack.
+fn walk(root: ego_tree::NodeRef<'_, Node>, out: &mut String) {
+    use ego_tree::iter::Edge;
+    let mut traverse = root.traverse();
+    while let Some(edge) = traverse.next() {
+        match edge {
+            Edge::Open(n) => match n.value() {
+                Node::Text(t) => out.push_str(t),
+                Node::Element(e) if n != root => {
+                    if SKIPPED.contains(&e.name()) {
+                        // Jump past the element: its text is not shown.
+                        for inner in traverse.by_ref() {
+                            if matches!(inner, Edge::Close(c) if c == n) {
+                                break;
+                            }
+                        }
+                    } else if BLOCKS.contains(&e.name()) {
+                        out.push('\n');
+                    }
                 }
-                let block = BLOCKS.contains(&name);
-                if block {
-                    out.push('\n');
-                }
-                walk(child, out);
-                if block {
+                _ => {}
+            },
+            Edge::Close(n) if n != root => {
+                if let Node::Element(e) = n.value()
+                    && BLOCKS.contains(&e.name())
+                {
                     out.push('\n');
                 }
             }
-            _ => walk(child, out),
+            Edge::Close(_) => {}
         }
     }
 }
@@ -197,6 +211,42 @@ mod tests {
             "<style>.TRS_Editor P{margin:0}</style><p>&nbsp;&nbsp;党员冬训是“必修课”。</p><p>　　第二段。</p>",
         );
         assert_eq!(t, "党员冬训是“必修课”。\n第二段。");
+    }
+
+    /// Runs `f` on a thread with a 256 KiB stack: a walker that recursed per
+    /// level would overflow it (and abort the test binary) at these depths.
+    fn on_small_stack(f: impl FnOnce() + Send + 'static) {
+        std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(f)
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    #[test]
+    fn deep_nesting_costs_no_stack() {
+        on_small_stack(|| {
+            for (open, close) in [
+                ("<div>", "</div>"),
+                ("<span>", "</span>"),
+                ("<table><tr><td>", "</td></tr></table>"),
+                ("<video><audio>", "</audio></video>"),
+            ] {
+                let n = 100_000;
+                let html = format!("{}deep{}", open.repeat(n), close.repeat(n));
+                assert!(sanitize(&html, None).contains("deep"), "{open}");
+                assert_eq!(to_text(&html), "deep", "{open}");
+            }
+        });
+    }
+
+    #[test]
+    fn text_skips_hidden_elements_at_any_depth() {
+        assert_eq!(
+            to_text("<div>a<script>x<b>y</b></script><p>b<style>p{}</style>c</p></div>d"),
+            "a\nbc\nd"
+        );
     }
 
     #[test]

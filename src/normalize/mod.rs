@@ -8,6 +8,8 @@ pub mod article;
 pub mod date_forms;
 pub mod dates;
 pub mod html;
+pub mod limits;
+pub mod nesting;
 pub mod text;
 pub mod urls;
 
@@ -38,21 +40,24 @@ pub fn normalize_entry(
     doc_url: &Url,
     feed_language: Option<&str>,
 ) -> Entry {
+    // Sizes are capped before any work is done on a field (limits.rs).
     let base = raw.base.as_ref().unwrap_or(doc_url);
-    let url = raw
-        .link
-        .as_deref()
-        .and_then(|l| urls::canonical(l, Some(doc_url)));
+    let url =
+        limits::url(raw.link.as_deref().and_then(|l| {
+            urls::canonical(limits::head(l, limits::MAX_URL_BYTES + 1), Some(doc_url))
+        }));
 
-    let content = raw
-        .content_html
-        .as_deref()
-        .map(|h| html::sanitize(h, Some(base)))
+    // A summary longer than a summary may be (an RSS description holding
+    // the whole article) is the body: capped as content, not cut short.
+    let (content_html, summary_html) = match (raw.content_html.as_deref(), raw.summary_html.as_deref()) {
+        (None, Some(s)) if s.len() > limits::MAX_SUMMARY_BYTES => (Some(s), None),
+        other => other,
+    };
+    let content = content_html
+        .map(|h| html::sanitize(limits::head(h, limits::MAX_CONTENT_BYTES), Some(base)))
         .filter(|h| !h.is_empty());
-    let summary = raw
-        .summary_html
-        .as_deref()
-        .map(|h| html::sanitize(h, Some(base)))
+    let summary = summary_html
+        .map(|h| html::sanitize(limits::head(h, limits::MAX_SUMMARY_BYTES), Some(base)))
         .filter(|h| !h.is_empty() && Some(h) != content.as_ref());
     let text = content
         .as_deref()
@@ -63,6 +68,7 @@ pub fn normalize_entry(
     let mut title = raw
         .title
         .as_deref()
+        .map(|t| limits::head(t, limits::MAX_TITLE_BYTES))
         .map(|t| {
             if raw.title_is_html || t.contains('&') {
                 html::inline_text(t)
@@ -75,17 +81,30 @@ pub fn normalize_entry(
         // An untitled entry (allowed in RSS) is titled by its first words.
         title = text.lines().next().unwrap_or("").chars().take(60).collect();
     }
+    let title = limits::chars(title, limits::MAX_TITLE_CHARS);
 
     let authors: Vec<Author> = raw
         .authors
         .iter()
+        .take(limits::MAX_AUTHORS)
         .map(|a| Author {
-            name: html::strip_control_chars(&html::collapse_whitespace(&a.name)),
-            url: a
-                .url
-                .as_deref()
-                .and_then(|u| urls::safe_string(u, Some(base))),
-            ..a.clone()
+            name: limits::chars(
+                html::strip_control_chars(&html::collapse_whitespace(limits::head(
+                    &a.name,
+                    limits::MAX_NAME_CHARS * 4,
+                ))),
+                limits::MAX_NAME_CHARS,
+            ),
+            role: a
+                .role
+                .clone()
+                .map(|r| limits::chars(r, limits::MAX_NAME_CHARS)),
+            email: limits::url(a.email.clone()),
+            url: limits::url(
+                a.url
+                    .as_deref()
+                    .and_then(|u| urls::safe_string(u, Some(base))),
+            ),
         })
         .filter(|a| !a.name.is_empty())
         .collect();
@@ -93,9 +112,13 @@ pub fn normalize_entry(
     let guid = raw
         .guid
         .as_deref()
-        .map(|g| html::strip_control_chars(g.trim()))
+        .map(|g| limits::guid(html::strip_control_chars(g.trim())))
         .filter(|g| !g.is_empty());
-    let published = raw.published.or(raw.updated);
+    // A date no output can write is no date; one far ahead is the
+    // source's mistake: undated, the entry shows when it was first seen.
+    let now = chrono::Utc::now();
+    let updated = limits::date(raw.updated, now);
+    let published = limits::date(raw.published, now).or(updated);
     let key = identity_key(guid.as_deref(), url.as_deref(), &title, published);
     let id = stable_id(&source.id, &key);
 
@@ -104,8 +127,12 @@ pub fn normalize_entry(
         .clone()
         .or_else(|| raw.language.clone())
         .or_else(|| feed_language.map(str::to_string))
-        .or_else(|| text::guess_language(&format!("{title} {text}")).map(str::to_string))
-        .map(|l| l.to_ascii_lowercase());
+        .or_else(|| {
+            let sample = limits::head(&text, 8000);
+            text::guess_language(&format!("{title} {sample}")).map(str::to_string)
+        })
+        // A language tag is short (BCP 47 allows 35 characters in practice).
+        .map(|l| limits::chars(l.to_ascii_lowercase(), 35));
 
     let mut entry = Entry {
         id,
@@ -119,20 +146,31 @@ pub fn normalize_entry(
         content,
         text,
         published,
-        updated: raw.updated,
+        updated,
         language,
         categories: raw
             .categories
             .iter()
-            .map(|c| html::strip_control_chars(c.trim()))
+            .take(limits::MAX_CATEGORIES)
+            .map(|c| {
+                let c = limits::head(c, limits::MAX_NAME_CHARS * 4);
+                limits::chars(html::strip_control_chars(c.trim()), limits::MAX_NAME_CHARS)
+            })
             .collect(),
-        // Every URL field passes `urls::safe` (only http/https/mailto).
+        // Every URL field passes `urls::safe` (only http/https/mailto) and
+        // the length caps.
         enclosures: raw
             .enclosures
             .iter()
+            .filter(|e| e.url.len() <= limits::MAX_URL_BYTES)
+            .take(limits::MAX_ENCLOSURES)
             .filter_map(|e| {
                 let url = urls::safe_string(&e.url, Some(base))?;
-                Some(Enclosure { url, ..e.clone() })
+                Some(Enclosure {
+                    url,
+                    mime_type: limits::chars(e.mime_type.clone(), limits::MAX_NAME_CHARS),
+                    length: e.length,
+                })
             })
             .collect(),
         content_hash: String::new(),

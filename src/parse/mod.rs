@@ -1,6 +1,7 @@
 //! Parse stage: fetched bytes → [`ParsedFeed`], a format-neutral list of raw
 //! entries. Feeds go through feed-rs; the format is sniffed, never configured.
 
+pub mod cut;
 pub mod decode;
 pub mod detect;
 mod feed;

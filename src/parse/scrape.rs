@@ -19,6 +19,15 @@ use crate::normalize::article::{
 };
 use crate::normalize::dates::{ParsedDate, parse_date};
 use crate::normalize::html::collapse_whitespace;
+use crate::normalize::limits::head;
+use crate::normalize::nesting::bound_depth;
+
+/// HTML of a list or article page read (the rest is cut): real pages are
+/// under 1 MB, and parsing costs a multiple of what is read.
+pub const MAX_PAGE_BYTES: usize = 4 << 20;
+/// Main-content extraction runs on pages of at most this many elements
+/// (real article pages: 300 to 5,000); its time grows faster than the page.
+pub const MAX_EXTRACT_ELEMENTS: usize = 40_000;
 
 /// A list page that matched nothing, or a page that is not what the rules expect.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -88,6 +97,7 @@ pub fn parse_list(
     date_formats: &[String],
     now: DateTime<Utc>,
 ) -> Result<ListPage, ScrapeError> {
+    let html = &*bound_depth(head(html, MAX_PAGE_BYTES));
     let doc = Html::parse_document(html);
     let base = document_base(&doc, page_url);
     let elements: Vec<ElementRef<'_>> = doc.select(&rules.item.selector).collect();
@@ -276,6 +286,8 @@ pub fn parse_article(
     date_formats: &[String],
     now: DateTime<Utc>,
 ) -> ArticlePage {
+    // Bounded before parsing: size, then nesting (README "Hostile input").
+    let html = &*bound_depth(head(html, MAX_PAGE_BYTES));
     let doc = Html::parse_document(html);
     let base = document_base(&doc, page_url);
     let root = doc.root_element();
@@ -299,7 +311,22 @@ pub fn parse_article(
         Some(rule) => content_of(&doc, rule).map(|h| clean_content(&h, remove)),
         None => {
             page.extracted = true;
-            main_content(html, page_url).map(|h| clean_content(&h, remove))
+            let elements = doc.tree.values().filter(|n| n.is_element()).count();
+            let depth = crate::normalize::nesting::tree_depth(doc.tree.root());
+            if depth > 3 * crate::normalize::nesting::MAX_DEPTH {
+                // The extractor recurses per level: never past what the
+                // nesting bound is meant to leave.
+                tracing::warn!(url = %page_url, depth, "page nested too deep for main-content extraction: set a content selector");
+                None
+            } else if elements > MAX_EXTRACT_ELEMENTS {
+                // Extraction time grows faster than the page: over budget,
+                // the page gets no content rather than a stalled poll.
+                tracing::warn!(url = %page_url, elements,
+                    "page too large for main-content extraction ({elements} elements, at most {MAX_EXTRACT_ELEMENTS}): set a content selector");
+                None
+            } else {
+                main_content(html, page_url).map(|h| clean_content(&h, remove))
+            }
         }
     }
     .filter(|h| has_text_or_media(h));
@@ -483,7 +510,8 @@ fn escape_text(s: &str) -> String {
 /// The content: every match of the selector that is not inside another match.
 fn content_of(doc: &Html, rule: &FieldRule) -> Option<String> {
     let matches: Vec<ElementRef<'_>> = doc.select(&rule.selector).collect();
-    let ids: Vec<_> = matches.iter().map(|m| m.id()).collect();
+    // A set: a selector matching 100,000 elements stays linear.
+    let ids: std::collections::HashSet<_> = matches.iter().map(|m| m.id()).collect();
     let outer: Vec<&ElementRef<'_>> = matches
         .iter()
         .filter(|m| !m.ancestors().any(|a| ids.contains(&a.id())))

@@ -415,6 +415,15 @@ impl<'a> Reader<'a> {
     }
 
     fn open(&mut self, name: String, raw_attrs: Vec<(String, String)>, self_closing: bool) {
+        // The tree is walked (and dropped) recursively: a hostile document
+        // nesting 100,000 elements would overflow the stack. Deeper tags
+        // are dropped, their text kept; real feeds nest a few dozen.
+        if self.stack.len() >= MAX_DEPTH {
+            self.problem(format!(
+                "elements nested deeper than {MAX_DEPTH}: their tags were dropped, their text kept"
+            ));
+            return;
+        }
         let mut scope = self
             .stack
             .last()
@@ -578,6 +587,9 @@ pub fn repair_c1(text: &str) -> std::borrow::Cow<'_, str> {
         .collect::<String>()
         .into()
 }
+
+/// How deep elements may nest (see [`Reader::open`]).
+const MAX_DEPTH: usize = 512;
 
 fn split_name(name: &str) -> (Option<&str>, &str) {
     match name.split_once(':') {

@@ -172,6 +172,7 @@ pub fn build(
     };
     let items: Vec<Item> = reports
         .iter()
+        .filter(|report| writable(&report.shown))
         .map(|report| {
             let stored = &report.shown;
             let e = &stored.entry;
@@ -239,6 +240,20 @@ pub fn build(
         hub: config.server.websub_hub.as_ref().map(|u| u.to_string()),
         timezone: feed.timezone,
     }
+}
+
+/// Whether every format can write the entry's dates. Normalizing keeps such
+/// dates out; a row stored before that (or edited by hand) is left out of
+/// the output and logged, never a failed response for every subscriber.
+fn writable(e: &StoredEntry) -> bool {
+    use crate::normalize::limits::writable;
+    let ok = writable(e.published()) && writable(e.updated());
+    if !ok {
+        tracing::warn!(entry = %e.entry.id, source = %e.entry.source_id,
+            published = ?e.entry.published, updated = ?e.entry.updated,
+            "stored entry with a date no feed format can write: left out of the output");
+    }
+    ok
 }
 
 /// A local file path is nobody else's business: file sources show no URL;

@@ -87,6 +87,7 @@ pub async fn scrape(
     // List pages. Without `[source.list]` the rules are detected on the first.
     let mut list: Option<ListRules> = rules.list.clone();
     let mut items: Vec<ListItem> = Vec::new();
+    let mut links: HashSet<Url> = HashSet::new();
     let mut visited: HashSet<Url> = HashSet::new();
     let mut page_url = url.clone();
     let mut first: Option<(Validators, Option<Url>, Url)> = None;
@@ -136,20 +137,28 @@ pub async fn scrape(
                 body.url.clone(),
             ));
         }
-        let (text, _, _) = decode(&body.bytes, body.content_type.as_deref(), source.encoding);
-        let rules_now = match list.take() {
-            Some(l) => l,
-            None => detected_rules(source, &text, &body.url, &health)?,
-        };
+        // Decoding, list detection and parsing run off the async workers.
+        let (prior, source_c, health_c) = (list.take(), source.clone(), health.clone());
+        let (rules_now, parsed) = off_runtime(move || {
+            let (text, _, _) = decode(&body.bytes, body.content_type.as_deref(), source_c.encoding);
+            let rules_now = match prior {
+                Some(l) => l,
+                None => detected_rules(&source_c, &text, &body.url, &health_c)?,
+            };
+            let page = parse_list(
+                &text,
+                &body.url,
+                &rules_now,
+                source_c.timezone,
+                &source_c.date_formats,
+                now,
+            );
+            Ok::<_, ScrapeFailure>((rules_now, page))
+        })
+        .await
+        .map_err(|message| ScrapeFailure::new(message, Some(&health)))??;
         let rules_now = &*list.insert(rules_now);
-        let page = match parse_list(
-            &text,
-            &body.url,
-            rules_now,
-            source.timezone,
-            &source.date_formats,
-            now,
-        ) {
+        let page = match parsed {
             Ok(p) => p,
             Err(e) if page_no == 0 => return Err(ScrapeFailure::new(e.to_string(), Some(&health))),
             Err(e) => {
@@ -164,7 +173,10 @@ pub async fn scrape(
         }
         let before = items.len();
         for item in page.items {
-            if !items.iter().any(|i| i.link == item.link) {
+            if items.len() >= fetcher.max_entries() {
+                // Like feeds: a list of 100,000 links is read up to the cap.
+                health.items_dropped += 1;
+            } else if links.insert(item.link.clone()) {
                 items.push(item);
             }
         }
@@ -286,6 +298,7 @@ fn note(health: &mut ScrapeHealth, problem: String) {
 
 /// A configured list field found on fewer than half of the real items (those
 /// with an article link) is a broken scraper.
+#[allow(clippy::result_large_err)] // the health travels with the failure
 fn check_list_health(
     list: &ListRules,
     health: &ScrapeHealth,
@@ -365,15 +378,40 @@ async fn fetch_article(
         };
         fetched.map_err(|e| format!("article {link}: {e}"))?
     };
-    let (text, _, _) = decode(&body.bytes, body.content_type.as_deref(), source.encoding);
-    Ok(parse_article(
-        &text,
-        &body.url,
-        rules.article.as_ref(),
-        source.timezone,
-        &source.date_formats,
-        now,
-    ))
+    let (article_rules, source) = (rules.article.clone(), source.clone());
+    off_runtime(move || {
+        let (text, _, _) = decode(&body.bytes, body.content_type.as_deref(), source.encoding);
+        parse_article(
+            &text,
+            &body.url,
+            article_rules.as_ref(),
+            source.timezone,
+            &source.date_formats,
+            now,
+        )
+    })
+    .await
+    .map_err(|message| format!("article {link}: {message}"))
+}
+
+/// Runs page parsing on the blocking pool, off the async workers that
+/// answer HTTP; a panic in it becomes an error message.
+async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, String> {
+    tokio::task::spawn_blocking(work).await.map_err(|e| {
+        let what = e
+            .try_into_panic()
+            .ok()
+            .and_then(|p| {
+                p.downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| p.downcast_ref::<String>().cloned())
+            })
+            .unwrap_or_else(|| "unknown".into());
+        tracing::error!(panic = %what, "page parsing panicked");
+        format!("internal error while parsing the page ({what}); please report it")
+    })
 }
 
 /// The more precise of the list's and the article's date (the article's on a tie).
