@@ -53,13 +53,12 @@ fn public_corpus_scores() {
     assert!(r >= 0.95, "recall {r}");
 }
 
-#[test]
-fn hard_negatives_stay_apart() {
-    let input = fixture("public.jsonl");
+/// Every pair of a hard-negative file's clusters ends apart.
+fn assert_negatives_apart(corpus: &str, negatives: &str) {
+    let input = fixture(corpus);
     let pred = eval_jsonl(&input, &DedupConfig::default()).expect("parses");
     let truth = labels(&input);
-    let neg: serde_json::Value =
-        serde_json::from_str(&fixture("public.hardneg.json")).expect("json");
+    let neg: serde_json::Value = serde_json::from_str(&fixture(negatives)).expect("json");
     let clusters_of = |c: &str| -> Vec<&String> {
         truth
             .iter()
@@ -71,12 +70,52 @@ fn hard_negatives_stay_apart() {
     assert!(!pairs.is_empty());
     for p in pairs {
         let (a, b) = (p["a"].as_str().unwrap_or(""), p["b"].as_str().unwrap_or(""));
-        for x in clusters_of(a) {
-            for y in clusters_of(b) {
-                assert_ne!(pred[x], pred[y], "{x} and {y} merged");
+        let (xs, ys) = (clusters_of(a), clusters_of(b));
+        assert!(!xs.is_empty() && !ys.is_empty(), "{a} / {b} not in {corpus}");
+        for x in &xs {
+            for y in &ys {
+                assert_ne!(pred[*x], pred[*y], "{x} and {y} merged");
             }
         }
     }
+}
+
+#[test]
+fn hard_negatives_stay_apart() {
+    assert_negatives_apart("public.jsonl", "public.hardneg.json");
+}
+
+/// Digests (short rewritten items) join their stories; the two corpora
+/// together, so a digest cannot join a look-alike story of the other set.
+#[test]
+fn digest_corpus_scores() {
+    let input = fixture("digests.jsonl");
+    let pred = eval_jsonl(&input, &DedupConfig::default()).expect("parses");
+    let (p, r) = score(&labels(&input), &pred);
+    assert_eq!(p, 1.0, "precision");
+    assert!(r >= 0.95, "recall {r}");
+    let both = format!("{}\n{input}", fixture("public.jsonl"));
+    let pred = eval_jsonl(&both, &DedupConfig::default()).expect("parses");
+    let (p, r) = score(&labels(&both), &pred);
+    assert_eq!(p, 1.0, "precision, both corpora");
+    assert!(r >= 0.95, "recall {r}, both corpora");
+}
+
+#[test]
+fn digest_hard_negatives_stay_apart() {
+    assert_negatives_apart("digests.jsonl", "digests.hardneg.json");
+}
+
+/// Without the digest rule the digests are missed: the corpus tests it.
+#[test]
+fn digest_corpus_needs_the_digest_rule() {
+    let input = fixture("digests.jsonl");
+    let off = DedupConfig {
+        digest_max_ratio: 0.0,
+        ..DedupConfig::default()
+    };
+    let (_, r) = score(&labels(&input), &eval_jsonl(&input, &off).expect("parses"));
+    assert!(r < 0.8, "recall without digests {r}");
 }
 
 #[test]
@@ -122,7 +161,8 @@ fn shuffle<T>(v: &mut [T], mut seed: u64) {
 
 #[test]
 fn order_independent() {
-    let recs = parse_jsonl(&fixture("public.jsonl")).expect("parses");
+    let mut recs = parse_jsonl(&fixture("public.jsonl")).expect("parses");
+    recs.extend(parse_jsonl(&fixture("digests.jsonl")).expect("parses"));
     let run = |recs: &[DedupRecord]| {
         let mut e = Engine::new(DedupConfig::default());
         for r in recs {
