@@ -26,6 +26,9 @@ const NUM_BIG: u32 = 2;
 /// A year, month, day or hour (`1月`, `22日`, `2024`, `March 5`).
 const DATE: u32 = 3;
 const NAME: u32 = 4;
+/// Every number alone, without its unit: a digest gives no number its
+/// report lacks (`5-2 vote` and `passed 5-2,` are the same 2).
+const BARE: u32 = 5;
 const KIND_SHIFT: u32 = 29;
 
 fn tag(kind: u32, h: u64) -> u32 {
@@ -305,6 +308,7 @@ fn numbers(text: &str, out: &mut Vec<u32>) {
             format!("{num}\u{1}{unit}")
         };
         out.push(tag(kind, str_hash(&fact)));
+        out.push(tag(BARE, str_hash(&num)));
     }
 }
 
@@ -407,8 +411,8 @@ pub fn keys(facts: &[u32], keys: usize) -> impl Iterator<Item = u32> + '_ {
 }
 
 /// Shared facts of each kind: `[kind] = (shared, short side's count)`.
-fn overlap(s: &[u32], l: &[u32]) -> [(usize, usize); 5] {
-    let mut c = [(0usize, 0usize); 5];
+fn overlap(s: &[u32], l: &[u32]) -> [(usize, usize); 6] {
+    let mut c = [(0usize, 0usize); 6];
     let mut j = 0;
     for &x in s {
         while j < l.len() && l[j] < x {
@@ -502,7 +506,7 @@ pub fn score(a: &Prepared, b: &Prepared, gap: Option<i64>, cfg: &DedupConfig) ->
         (b, a)
     };
     let c = overlap(&s.facts, &l.facts);
-    let (head, small, big, dates, names) = (c[0], c[1], c[2], c[3], c[4]);
+    let [head, small, big, dates, names, bare] = c;
     let head_l = count(&l.facts, HEAD);
     let headline = match head.1.min(head_l) {
         0 => 0.0,
@@ -529,7 +533,7 @@ pub fn score(a: &Prepared, b: &Prepared, gap: Option<i64>, cfg: &DedupConfig) ->
     let days = gap.map(|g| g.abs() as f64 / 86_400.0);
     let refused = if gap.is_some_and(|g| g.abs() > cfg.digest_window_secs) {
         Some("published too far apart")
-    } else if numbers.0 < numbers.1 || dates.0 < dates.1 {
+    } else if bare.0 < bare.1 {
         Some("a number of the short text is not in the long one")
     } else if numbers.0 == 0 || numbers.0 + dates.0.min(1) < 2 {
         Some("fewer than two shared figures")

@@ -682,4 +682,51 @@ mod tests {
         }
         assert!(total > 10, "{total}");
     }
+
+    /// A digest that rewords its report shares few shingle samples with it;
+    /// the keys from its numbers are how it is found. Every digest of the
+    /// fixture is a candidate of each report of its story, and the figure
+    /// without those keys is printed for the README.
+    #[test]
+    fn fact_keys_find_reworded_digests() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/dedup/digests.jsonl"
+        );
+        let input = std::fs::read_to_string(path).expect("fixture");
+        let story: HashMap<String, String> = input
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .map(|v| (v["id"].as_str().unwrap_or("").into(), v["cluster"].as_str().unwrap_or("").into()))
+            .collect();
+        let found = |cfg: DedupConfig| {
+            let mut e = Engine::new(cfg);
+            for r in super::super::eval::parse_jsonl(&input).expect("parses") {
+                e.insert(r);
+            }
+            let (mut pairs, mut hits) = (0, 0);
+            let mut cands = Vec::new();
+            for i in 0..e.entries.len() as u32 {
+                for j in 0..e.entries.len() as u32 {
+                    let (Some(a), Some(b)) = (e.entry(i), e.entry(j)) else { continue };
+                    let (la, lb) = (a.prep.shingles.len(), b.prep.shingles.len());
+                    if story[&a.id] != story[&b.id] || !digest::eligible(la, lb, &e.cfg) || la > lb {
+                        continue;
+                    }
+                    pairs += 1;
+                    e.candidates(i, &mut cands);
+                    hits += cands.contains(&j) as usize;
+                }
+            }
+            (hits, pairs)
+        };
+        let with = found(DedupConfig::default());
+        let without = found(DedupConfig {
+            digest_keys: 0,
+            ..DedupConfig::default()
+        });
+        println!("digest-report pairs found as candidates: {with:?} with fact keys, {without:?} without");
+        assert_eq!(with.0, with.1, "every digest is a candidate of its reports");
+        assert!(with.1 >= 20);
+    }
 }
