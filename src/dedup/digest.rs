@@ -56,10 +56,12 @@ const NOT_NAMES: &[&str] = &[
 ];
 /// A one-char suffix before one of these is part of a word (`区域`,
 /// `委员`, `局面`).
-const NOT_NAME_AFTER: &[char] = &['域', '员', '属', '托', '内', '块', '别', '分', '间', '面', '部', '限', '屈'];
+const NOT_NAME_AFTER: &[char] = &[
+    '域', '员', '属', '托', '内', '块', '别', '分', '间', '面', '部', '限', '屈',
+];
 
 /// Chinese units that make a number a date.
-const DATE_UNITS: &[&str] = &["年", "月", "日", "号", "时"];
+const DATE_UNITS: &[char] = &['年', '月', '日', '号', '时'];
 /// Words skipped between a number and its unit (`3200余个` = `3200个`).
 const UNIT_FILLER: &[char] = &['余', '多', '近', '逾'];
 
@@ -131,15 +133,15 @@ const STOCK_ZH: &[&str] = &[
     "今年",
 ];
 const STOCK_EN: &[&str] = &[
-    "a", "an", "the", "of", "to", "in", "on", "at", "for", "and", "or", "with", "by", "from",
-    "as", "is", "are", "was", "be", "its", "it", "new", "after", "over", "says", "said", "will",
-    "up", "out", "get", "gets", "update", "news", "local",
+    "a", "an", "the", "of", "to", "in", "on", "at", "for", "and", "or", "with", "by", "from", "as",
+    "is", "are", "was", "be", "its", "it", "new", "after", "over", "says", "said", "will", "up",
+    "out", "get", "gets", "update", "news", "local",
 ];
 
 /// Facts of an entry: `title` is its folded headline, `text` the folded
 /// headline and body as compared. Sorted, deduplicated, kind-tagged hashes.
 pub fn facts(title: &str, text: &str) -> Vec<u32> {
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(16);
     headline_grams(title, &mut out);
     numbers(text, &mut out);
     names(text, title.len(), |n| out.push(tag(NAME, str_hash(n))));
@@ -150,7 +152,7 @@ pub fn facts(title: &str, text: &str) -> Vec<u32> {
 
 /// Character bigrams of the headline after dropping a `湖塘镇：`-style
 /// prefix, a leading place name, years and stock words; Latin words and
-/// numbers count alone.
+/// numbers count alone. Tokens are hashed as read: no string per gram.
 fn headline_grams(title: &str, out: &mut Vec<u32>) {
     let mut t = title.trim();
     if let Some(rest) = t.strip_prefix('【').and_then(|r| r.split_once('】')) {
@@ -162,41 +164,42 @@ fn headline_grams(title: &str, out: &mut Vec<u32>) {
     {
         t = rest.trim();
     }
-    // Tokens: Some(CJK char or word), None for a break.
-    #[derive(Clone, PartialEq)]
-    enum Tok<'a> {
+    #[derive(Clone, Copy, PartialEq)]
+    enum Tok {
         Cjk(char),
-        Num(&'a str),
-        Word(String),
+        /// Hash, and whether it has four digits (a year before `年`).
+        Num(u64, bool),
+        /// A Latin word's hash; `None` for a stock word.
+        Word(Option<u64>),
         Break,
     }
-    let mut toks: Vec<Tok> = Vec::new();
-    let mut it = t.char_indices().peekable();
-    while let Some((i, c)) = it.next() {
+    let mut toks: Vec<Tok> = Vec::with_capacity(t.len() / 2);
+    let mut word = String::new();
+    let mut rest = t;
+    while let Some(c) = rest.chars().next() {
         if is_cjk(c) {
             toks.push(Tok::Cjk(c));
+            rest = &rest[c.len_utf8()..];
         } else if c.is_ascii_digit() {
-            let mut end = i + 1;
-            while let Some(&(j, d)) = it.peek() {
-                if !(d.is_ascii_digit() || d == '.') {
-                    break;
-                }
-                end = j + 1;
-                it.next();
-            }
-            toks.push(Tok::Num(&t[i..end]));
+            let n = rest
+                .find(|d: char| !(d.is_ascii_digit() || d == '.'))
+                .unwrap_or(rest.len());
+            toks.push(Tok::Num(str_hash(&rest[..n]), n == 4));
+            rest = &rest[n..];
         } else if c.is_alphabetic() {
-            let mut w: String = c.to_lowercase().collect();
-            while let Some(&(_, d)) = it.peek() {
-                if !d.is_alphabetic() || is_cjk(d) {
-                    break;
-                }
-                w.extend(d.to_lowercase());
-                it.next();
+            let n = rest
+                .find(|d: char| !d.is_alphabetic() || is_cjk(d))
+                .unwrap_or(rest.len());
+            word.clear();
+            word.extend(rest[..n].chars().flat_map(char::to_lowercase));
+            let keep = !STOCK_EN.contains(&word.as_str()) && word.chars().count() > 1;
+            toks.push(Tok::Word(keep.then(|| str_hash(unit_word(&word)))));
+            rest = &rest[n..];
+        } else {
+            if toks.last() != Some(&Tok::Break) {
+                toks.push(Tok::Break);
             }
-            toks.push(Tok::Word(w));
-        } else if toks.last() != Some(&Tok::Break) {
-            toks.push(Tok::Break);
+            rest = &rest[c.len_utf8()..];
         }
     }
     // A leading place name: CJK chars up to the first name suffix among
@@ -211,46 +214,60 @@ fn headline_grams(title: &str, out: &mut Vec<u32>) {
     }
     // Years (`2024年`) and stock words become breaks.
     for i in 0..toks.len() {
-        if let (Tok::Num(n), Some(Tok::Cjk('年'))) = (&toks[i], toks.get(i + 1))
-            && n.len() == 4
-        {
+        if let (Tok::Num(_, true), Some(Tok::Cjk('年'))) = (toks[i], toks.get(i + 1)) {
             toks[i] = Tok::Break;
             toks[i + 1] = Tok::Break;
         }
     }
     for w in STOCK_ZH {
-        let w: Vec<char> = w.chars().collect();
+        let n = w.chars().count();
         let mut i = 0;
-        while i + w.len() <= toks.len() {
-            if w.iter()
-                .zip(&toks[i..])
-                .all(|(c, t)| *t == Tok::Cjk(*c))
-            {
-                toks[i..i + w.len()].fill(Tok::Break);
-                i += w.len();
+        while i + n <= toks.len() {
+            if w.chars().zip(&toks[i..]).all(|(c, t)| *t == Tok::Cjk(c)) {
+                toks[i..i + n].fill(Tok::Break);
+                i += n;
             } else {
                 i += 1;
             }
         }
     }
-    let h = |s: &str| tag(HEAD, str_hash(s));
-    let mut grams = Vec::new();
+    let cjk = |c: char| mix64(c as u64 ^ 0xC1C);
     for (i, t) in toks.iter().enumerate() {
-        match t {
-            Tok::Num(n) => grams.push(h(n)),
-            Tok::Word(w) if !STOCK_EN.contains(&w.as_str()) && w.chars().count() > 1 => {
-                grams.push(h(unit_word(w)))
+        let first = match *t {
+            Tok::Num(h, _) => {
+                out.push(tag(HEAD, h));
+                h
             }
-            _ => {}
-        }
-        let pair = match (t, toks.get(i + 1)) {
-            (Tok::Cjk(a), Some(Tok::Cjk(b))) => format!("{a}{b}"),
-            (Tok::Num(n), Some(Tok::Cjk(b))) => format!("{n}{b}"),
+            Tok::Word(Some(h)) => {
+                out.push(tag(HEAD, h));
+                continue;
+            }
+            Tok::Cjk(c) => cjk(c),
             _ => continue,
         };
-        grams.push(h(&pair));
+        if let Some(&Tok::Cjk(b)) = toks.get(i + 1) {
+            out.push(tag(HEAD, mix64(first.rotate_left(17) ^ cjk(b))));
+        }
     }
-    out.extend(grams);
+}
+
+/// A number's unit: what follows it.
+enum Unit {
+    None,
+    Cjk(char),
+    Percent,
+    Word(u64),
+}
+
+impl Unit {
+    fn hash(&self) -> u64 {
+        match *self {
+            Unit::None => 0,
+            Unit::Cjk(c) => mix64(c as u64),
+            Unit::Percent => 0x25,
+            Unit::Word(h) => h,
+        }
+    }
 }
 
 /// Every number with its unit: the next CJK char (after `余`/`多`…), `%`,
@@ -260,6 +277,7 @@ fn numbers(text: &str, out: &mut Vec<u32>) {
     let b = text.as_bytes();
     let mut i = 0;
     let mut num = String::new();
+    let mut word = String::new();
     while i < b.len() {
         if !b[i].is_ascii_digit() || (i > 0 && (b[i - 1].is_ascii_digit() || b[i - 1] == b'.')) {
             i += 1;
@@ -275,7 +293,8 @@ fn numbers(text: &str, out: &mut Vec<u32>) {
             } else if d == b'.' && next_digit {
                 num.push('.');
             } else if d == b','
-                && b.get(i + 1..i + 4).is_some_and(|t| t.iter().all(u8::is_ascii_digit))
+                && b.get(i + 1..i + 4)
+                    .is_some_and(|t| t.iter().all(u8::is_ascii_digit))
                 && !b.get(i + 4).is_some_and(u8::is_ascii_digit)
             {
                 // Thousands separator: `3,200` = `3200`.
@@ -284,82 +303,137 @@ fn numbers(text: &str, out: &mut Vec<u32>) {
             }
             i += 1;
         }
-        let unit = unit_after(&text[i..]);
+        let unit = unit_after(&text[i..], &mut word);
         let before = text[..start].trim_end_matches([' ', '$']);
-        let month_before = before
+        let prev_word = before
             .rsplit(|c: char| !c.is_ascii_alphabetic())
             .next()
-            .is_some_and(|w| MONTHS.contains(&w.to_ascii_lowercase().as_str()));
+            .unwrap_or("");
+        let month_before =
+            !prev_word.is_empty() && MONTHS.iter().any(|m| m.eq_ignore_ascii_case(prev_word));
         let year = num.len() == 4 && (num.starts_with("19") || num.starts_with("20"));
-        let kind = if DATE_UNITS.contains(&unit.as_str())
-            || month_before
-            || (year && (unit.is_empty() || unit.chars().all(|c| c.is_ascii_alphabetic())))
-        {
-            DATE
-        } else if num.contains('.') || num.len() >= 2 {
-            NUM_BIG
-        } else {
-            NUM_SMALL
+        let kind = match unit {
+            Unit::Cjk(c) if DATE_UNITS.contains(&c) => DATE,
+            _ if month_before => DATE,
+            Unit::None | Unit::Word(_) if year => DATE,
+            _ if num.contains('.') || num.len() >= 2 => NUM_BIG,
+            _ => NUM_SMALL,
         };
+        let bare = str_hash(&num);
         // A year's unit is the noun after it (`2024 budget`), not part of it.
         let fact = if kind == DATE && year {
-            num.clone()
+            bare
         } else {
-            format!("{num}\u{1}{unit}")
+            mix64(bare ^ unit.hash().rotate_left(7))
         };
-        out.push(tag(kind, str_hash(&fact)));
-        out.push(tag(BARE, str_hash(&num)));
+        out.push(tag(kind, fact));
+        out.push(tag(BARE, bare));
     }
 }
 
-/// The unit right after a number.
-fn unit_after(rest: &str) -> String {
+/// The unit right after a number (`word` is a scratch buffer).
+fn unit_after(rest: &str, word: &mut String) -> Unit {
     let rest = rest.trim_start_matches([' ', '\n', '\t', '-']);
     let mut chars = rest.chars();
     match chars.next() {
-        Some('%') => "%".into(),
+        Some('%') => Unit::Percent,
         Some(c) if is_cjk(c) => {
             if UNIT_FILLER.contains(&c) {
                 chars
                     .next()
                     .filter(|&d| is_cjk(d))
-                    .map(String::from)
-                    .unwrap_or_default()
+                    .map_or(Unit::None, Unit::Cjk)
             } else {
-                c.into()
+                Unit::Cjk(c)
             }
         }
         Some(c) if c.is_ascii_alphabetic() => {
-            let w: String = rest
-                .chars()
-                .take_while(|c| c.is_ascii_alphabetic())
-                .flat_map(|c| c.to_lowercase())
-                .collect();
-            let u = unit_word(&w);
-            if STOCK_EN.contains(&u) { String::new() } else { u.to_string() }
+            let n = rest
+                .find(|c: char| !c.is_ascii_alphabetic())
+                .unwrap_or(rest.len());
+            word.clear();
+            word.push_str(&rest[..n]);
+            word.make_ascii_lowercase();
+            let u = unit_word(word);
+            if STOCK_EN.contains(&u) {
+                Unit::None
+            } else {
+                Unit::Word(str_hash(u))
+            }
         }
-        _ => String::new(),
+        _ => Unit::None,
     }
+}
+
+/// Name suffix chars (one-char suffixes and the second char of two-char
+/// ones): the only CJK chars that need a closer look.
+fn suffix_char(c: char) -> bool {
+    matches!(
+        c,
+        '镇' | '区' | '局' | '委' | '乡' | '县' | '道' | '司' | '会'
+    )
 }
 
 /// Named places and organizations: two CJK chars and a name suffix
 /// (`青石镇`, `住建局`, `发展大会`); in Latin text, capitalized words that
 /// do not open a sentence (headlines are Title Case and are skipped).
+/// Walks bytes: ASCII runs are skipped whole, only CJK chars are decoded.
 fn names(text: &str, title_len: usize, mut emit: impl FnMut(&str)) {
+    let b = text.as_bytes();
     let mut prev: [char; 3] = ['\0'; 3];
     let mut at_start = true;
     let mut buf = String::new();
-    let mut chars = text.char_indices().peekable();
-    while let Some((i, c)) = chars.next() {
-        if is_cjk(c) {
-            at_start = false;
-            let next = chars.peek().map_or('\0', |x| x.1);
+    let mut i = 0;
+    while i < b.len() {
+        let x = b[i];
+        if x.is_ascii() {
+            prev = ['\0'; 3];
+            if x.is_ascii_alphanumeric() {
+                let n = b[i..]
+                    .iter()
+                    .position(|c| !c.is_ascii_alphanumeric())
+                    .unwrap_or(b.len() - i);
+                if x.is_ascii_uppercase() && !at_start && i >= title_len && n > 1 {
+                    buf.clear();
+                    buf.push_str(&text[i..i + n]);
+                    buf.make_ascii_lowercase();
+                    if buf.bytes().all(|c| c.is_ascii_alphabetic())
+                        && !MONTHS.contains(&buf.as_str())
+                    {
+                        emit(&buf);
+                    }
+                }
+                at_start = false;
+                i += n;
+                continue;
+            }
+            at_start |= matches!(x, b'.' | b'!' | b'?' | b'\n' | b':' | b'"');
+            i += 1;
+            continue;
+        }
+        let Some(c) = text[i..].chars().next() else {
+            break;
+        };
+        i += c.len_utf8();
+        if !is_cjk(c) {
+            prev = ['\0'; 3];
+            at_start |= matches!(c, '。' | '“');
+            at_start &= !c.is_alphanumeric();
+            continue;
+        }
+        at_start = false;
+        if suffix_char(c) {
+            let next = text[i..].chars().next().unwrap_or('\0');
             let two = NAME_SUFFIX2.contains(&(prev[2], c));
             let one = !two && NAME_SUFFIX.contains(&c) && !NOT_NAME_AFTER.contains(&next);
-            let (a, b) = if two { (prev[0], prev[1]) } else { (prev[1], prev[2]) };
-            if (one || two) && is_cjk(a) && is_cjk(b) {
+            let (a, b2) = if two {
+                (prev[0], prev[1])
+            } else {
+                (prev[1], prev[2])
+            };
+            if (one || two) && is_cjk(a) && is_cjk(b2) {
                 buf.clear();
-                buf.extend([a, b]);
+                buf.extend([a, b2]);
                 if two {
                     buf.push(prev[2]);
                 }
@@ -369,29 +443,8 @@ fn names(text: &str, title_len: usize, mut emit: impl FnMut(&str)) {
                     emit(&buf);
                 }
             }
-            prev = [prev[1], prev[2], c];
-            continue;
         }
-        prev = ['\0'; 3];
-        if c.is_ascii_uppercase() {
-            buf.clear();
-            buf.push(c.to_ascii_lowercase());
-            while let Some(&(_, d)) = chars.peek() {
-                if !d.is_ascii_alphabetic() {
-                    break;
-                }
-                buf.push(d.to_ascii_lowercase());
-                chars.next();
-            }
-            if !at_start && i >= title_len && buf.len() > 1 && !MONTHS.contains(&buf.as_str()) {
-                emit(&buf);
-            }
-            at_start = false;
-        } else if c.is_alphanumeric() {
-            at_start = false;
-        } else if matches!(c, '.' | '!' | '?' | '\n' | '。' | ':' | '"' | '“') {
-            at_start = true;
-        }
+        prev = [prev[1], prev[2], c];
     }
 }
 
@@ -496,7 +549,12 @@ pub fn eligible(a: usize, b: usize, cfg: &DedupConfig) -> bool {
 
 /// Scores the shorter of `a` and `b` as a digest of the other; `None` when
 /// the pair is not [`eligible`]. `gap` is the seconds between publications.
-pub fn score(a: &Prepared, b: &Prepared, gap: Option<i64>, cfg: &DedupConfig) -> Option<DigestScore> {
+pub fn score(
+    a: &Prepared,
+    b: &Prepared,
+    gap: Option<i64>,
+    cfg: &DedupConfig,
+) -> Option<DigestScore> {
     if !eligible(a.shingles.len(), b.shingles.len(), cfg) {
         return None;
     }
@@ -525,11 +583,8 @@ pub fn score(a: &Prepared, b: &Prepared, gap: Option<i64>, cfg: &DedupConfig) ->
     };
     let text = inter as f64 / s.shingles.len().max(1) as f64;
     let share = |(n, d): (usize, usize)| if d == 0 { 0.0 } else { n as f64 / d as f64 };
-    let score = (headline
-        + (numbers.0 as f64 / 3.0).min(1.0)
-        + share(names)
-        + (text / 0.5).min(1.0))
-        / 4.0;
+    let score =
+        (headline + (numbers.0 as f64 / 3.0).min(1.0) + share(names) + (text / 0.5).min(1.0)) / 4.0;
     let days = gap.map(|g| g.abs() as f64 / 86_400.0);
     let refused = if gap.is_some_and(|g| g.abs() > cfg.digest_window_secs) {
         Some("published too far apart")
@@ -618,24 +673,39 @@ mod tests {
 
     #[test]
     fn numbers_with_units_and_dates() {
-        let v = f("", "1月22日，签约21个项目，总投资156亿元，提供岗位3200余个，3个问题。");
+        let v = f(
+            "",
+            "1月22日，签约21个项目，总投资156亿元，提供岗位3200余个，3个问题。",
+        );
         // 1月 22日 | 21个 156亿 3200个 | 3个
         assert_eq!(kinds(&v, DATE), 2);
         assert_eq!(kinds(&v, NUM_BIG), 3);
         assert_eq!(kinds(&v, NUM_SMALL), 1);
         // `余` is skipped: 3200余个 = 3200个.
         assert_eq!(
-            f("", "提供岗位3200个").iter().filter(|&&x| kind_of(x) == NUM_BIG).collect::<Vec<_>>(),
-            f("", "3200余个岗位").iter().filter(|&&x| kind_of(x) == NUM_BIG).collect::<Vec<_>>()
+            f("", "提供岗位3200个")
+                .iter()
+                .filter(|&&x| kind_of(x) == NUM_BIG)
+                .collect::<Vec<_>>(),
+            f("", "3200余个岗位")
+                .iter()
+                .filter(|&&x| kind_of(x) == NUM_BIG)
+                .collect::<Vec<_>>()
         );
     }
 
     #[test]
     fn english_units_fold() {
-        let a = f("", "approved a $48 million bond on March 5, 2024 for 3,200 homes");
+        let a = f(
+            "",
+            "approved a $48 million bond on March 5, 2024 for 3,200 homes",
+        );
         let b = f("", "the $48M bond ... 3200 homes ... March 5");
         let nums = |v: &[u32]| -> Vec<u32> {
-            v.iter().copied().filter(|&x| kind_of(x) == NUM_BIG).collect()
+            v.iter()
+                .copied()
+                .filter(|&x| kind_of(x) == NUM_BIG)
+                .collect()
         };
         assert_eq!(nums(&a), nums(&b));
         assert_eq!(kinds(&a, DATE), 2, "March 5 and 2024");
@@ -649,11 +719,17 @@ mod tests {
 
     #[test]
     fn names_by_suffix() {
-        let v = name_list("青石镇和区住建局、临江城建公司在江北街道召开产业发展大会，社区和园区、区域代表参加。");
+        let v = name_list(
+            "青石镇和区住建局、临江城建公司在江北街道召开产业发展大会，社区和园区、区域代表参加。",
+        );
         for want in ["青石镇", "住建局", "城建公司", "江北街道", "发展大会"] {
             assert!(v.iter().any(|n| n == want), "{want} in {v:?}");
         }
-        assert!(v.iter().all(|n| !n.ends_with("社区") && !n.ends_with("园区") && !n.contains("区域")), "{v:?}");
+        assert!(
+            v.iter()
+                .all(|n| !n.ends_with("社区") && !n.ends_with("园区") && !n.contains("区域")),
+            "{v:?}"
+        );
         let w = name_list("\nThe Port of Halden and Mill Creek Council met. Officials agreed.");
         assert_eq!(w, ["port", "halden", "mill", "creek", "council"]);
     }
@@ -662,9 +738,8 @@ mod tests {
     fn headline_drops_prefix_place_years_and_stock_words() {
         let a = f("临江经开区：召开2024年产业发展大会 发布18条措施", "");
         let b = f("经开区出台18条措施", "");
-        let h = |v: &[u32]| -> Vec<u32> {
-            v.iter().copied().filter(|&x| kind_of(x) == HEAD).collect()
-        };
+        let h =
+            |v: &[u32]| -> Vec<u32> { v.iter().copied().filter(|&x| kind_of(x) == HEAD).collect() };
         let (ha, hb) = (h(&a), h(&b));
         let shared = hb.iter().filter(|x| ha.contains(x)).count();
         // 18, 18条, 条措, 措施 shared; 出台 not.

@@ -697,7 +697,12 @@ mod tests {
         let story: HashMap<String, String> = input
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .map(|v| (v["id"].as_str().unwrap_or("").into(), v["cluster"].as_str().unwrap_or("").into()))
+            .map(|v| {
+                (
+                    v["id"].as_str().unwrap_or("").into(),
+                    v["cluster"].as_str().unwrap_or("").into(),
+                )
+            })
             .collect();
         let found = |cfg: DedupConfig| {
             let mut e = Engine::new(cfg);
@@ -708,9 +713,12 @@ mod tests {
             let mut cands = Vec::new();
             for i in 0..e.entries.len() as u32 {
                 for j in 0..e.entries.len() as u32 {
-                    let (Some(a), Some(b)) = (e.entry(i), e.entry(j)) else { continue };
+                    let (Some(a), Some(b)) = (e.entry(i), e.entry(j)) else {
+                        continue;
+                    };
                     let (la, lb) = (a.prep.shingles.len(), b.prep.shingles.len());
-                    if story[&a.id] != story[&b.id] || !digest::eligible(la, lb, &e.cfg) || la > lb {
+                    if story[&a.id] != story[&b.id] || !digest::eligible(la, lb, &e.cfg) || la > lb
+                    {
                         continue;
                     }
                     pairs += 1;
@@ -725,7 +733,9 @@ mod tests {
             digest_keys: 0,
             ..DedupConfig::default()
         });
-        println!("digest-report pairs found as candidates: {with:?} with fact keys, {without:?} without");
+        println!(
+            "digest-report pairs found as candidates: {with:?} with fact keys, {without:?} without"
+        );
         assert_eq!(with.0, with.1, "every digest is a candidate of its reports");
         assert!(with.1 >= 20);
     }

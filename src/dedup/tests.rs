@@ -71,7 +71,10 @@ fn assert_negatives_apart(corpus: &str, negatives: &str) {
     for p in pairs {
         let (a, b) = (p["a"].as_str().unwrap_or(""), p["b"].as_str().unwrap_or(""));
         let (xs, ys) = (clusters_of(a), clusters_of(b));
-        assert!(!xs.is_empty() && !ys.is_empty(), "{a} / {b} not in {corpus}");
+        assert!(
+            !xs.is_empty() && !ys.is_empty(),
+            "{a} / {b} not in {corpus}"
+        );
         for x in &xs {
             for y in &ys {
                 assert_ne!(pred[*x], pred[*y], "{x} and {y} merged");
@@ -460,13 +463,19 @@ fn ambiguous_digest_stays_apart() {
         "本报讯 青石镇1日有12个项目同时动工建设，投资总额达48.6亿元。（青宣）",
         1,
     ));
-    let why = e.explain("paper-d").map(|x| x.to_string()).unwrap_or_default();
+    let why = e
+        .explain("paper-d")
+        .map(|x| x.to_string())
+        .unwrap_or_default();
     assert_eq!(
         e.cluster_of("paper-d").map(|c| c.members.len()),
         Some(1),
         "{why}"
     );
-    assert!(why.contains("RefusedAmbiguous") && why.contains("digest score"), "{why}");
+    assert!(
+        why.contains("RefusedAmbiguous") && why.contains("digest score"),
+        "{why}"
+    );
     // The length of the new road is in the project report only.
     e.insert(rec(
         "paper-d",
@@ -475,7 +484,10 @@ fn ambiguous_digest_stays_apart() {
         "本报讯 青石镇1日有12个项目同时动工建设，投资总额达48.6亿元，青石大道将向东延伸3.2公里。（青宣）",
         1,
     ));
-    let why = e.explain("paper-d").map(|x| x.to_string()).unwrap_or_default();
+    let why = e
+        .explain("paper-d")
+        .map(|x| x.to_string())
+        .unwrap_or_default();
     assert_eq!(
         e.cluster_of("paper-d").map(|c| c.id),
         Some("qingshi-a".into()),
@@ -495,6 +507,7 @@ fn explain_names_the_digest_rule() {
         .explain("jcrb-20240228-d01")
         .map(|x| x.to_string())
         .unwrap_or_default();
+    println!("{why}");
     assert!(
         why.contains("merged with kfq-20240226-a01: Digest") && why.contains("headline"),
         "{why}"
