@@ -132,11 +132,46 @@ const STOCK_ZH: &[&str] = &[
     "全镇",
     "今年",
 ];
-const STOCK_EN: &[&str] = &[
-    "a", "an", "the", "of", "to", "in", "on", "at", "for", "and", "or", "with", "by", "from", "as",
-    "is", "are", "was", "be", "its", "it", "new", "after", "over", "says", "said", "will", "up",
-    "out", "get", "gets", "update", "news", "local",
-];
+/// English headline and unit words that carry nothing (a match, not a
+/// list search: it runs for every word of every English headline).
+fn stock_en(w: &str) -> bool {
+    matches!(
+        w,
+        "a" | "an"
+            | "the"
+            | "of"
+            | "to"
+            | "in"
+            | "on"
+            | "at"
+            | "for"
+            | "and"
+            | "or"
+            | "with"
+            | "by"
+            | "from"
+            | "as"
+            | "is"
+            | "are"
+            | "was"
+            | "be"
+            | "its"
+            | "it"
+            | "new"
+            | "after"
+            | "over"
+            | "says"
+            | "said"
+            | "will"
+            | "up"
+            | "out"
+            | "get"
+            | "gets"
+            | "update"
+            | "news"
+            | "local"
+    )
+}
 
 /// Facts of an entry: `title` is its folded headline, `text` the folded
 /// headline and body as compared. Sorted, deduplicated, kind-tagged hashes.
@@ -192,7 +227,7 @@ fn headline_grams(title: &str, out: &mut Vec<u32>) {
                 .unwrap_or(rest.len());
             word.clear();
             word.extend(rest[..n].chars().flat_map(char::to_lowercase));
-            let keep = !STOCK_EN.contains(&word.as_str()) && word.chars().count() > 1;
+            let keep = !stock_en(&word) && word.chars().count() > 1;
             toks.push(Tok::Word(keep.then(|| str_hash(unit_word(&word)))));
             rest = &rest[n..];
         } else {
@@ -219,16 +254,27 @@ fn headline_grams(title: &str, out: &mut Vec<u32>) {
             toks[i + 1] = Tok::Break;
         }
     }
-    for w in STOCK_ZH {
-        let n = w.chars().count();
-        let mut i = 0;
-        while i + n <= toks.len() {
-            if w.chars().zip(&toks[i..]).all(|(c, t)| *t == Tok::Cjk(c)) {
+    let mut i = 0;
+    while i < toks.len() {
+        let Tok::Cjk(c) = toks[i] else {
+            i += 1;
+            continue;
+        };
+        let stock = STOCK_ZH.iter().find(|w| {
+            w.starts_with(c)
+                && w.chars()
+                    .skip(1)
+                    .zip(&toks[i + 1..])
+                    .all(|(c, t)| *t == Tok::Cjk(c))
+                && w.chars().count() <= toks.len() - i
+        });
+        match stock {
+            Some(w) => {
+                let n = w.chars().count();
                 toks[i..i + n].fill(Tok::Break);
                 i += n;
-            } else {
-                i += 1;
             }
+            None => i += 1,
         }
     }
     let cjk = |c: char| mix64(c as u64 ^ 0xC1C);
@@ -355,7 +401,7 @@ fn unit_after(rest: &str, word: &mut String) -> Unit {
             word.push_str(&rest[..n]);
             word.make_ascii_lowercase();
             let u = unit_word(word);
-            if STOCK_EN.contains(&u) {
+            if stock_en(u) {
                 Unit::None
             } else {
                 Unit::Word(str_hash(u))
@@ -456,7 +502,7 @@ pub fn keys(facts: &[u32], keys: usize) -> impl Iterator<Item = u32> + '_ {
     let mut ks: Vec<u32> = facts
         .iter()
         .filter(|&&f| kind_of(f) == NUM_BIG)
-        .map(|&f| (mix64(f as u64 ^ 0xD16E_57) >> 32) as u32 & !1)
+        .map(|&f| (mix64(f as u64 ^ 0x00D1_6E57) >> 32) as u32 & !1)
         .collect();
     ks.sort_unstable();
     ks.truncate(keys);
