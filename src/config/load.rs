@@ -126,6 +126,9 @@ pub(crate) const DEDUP_KEYS: &[&str] = &[
     "summary_containment",
     "summary_anchors",
     "min_shingles",
+    "digest_ratio",
+    "digest_window",
+    "digest_score",
 ];
 pub(crate) const TOP_KEYS: &[&str] = &[
     "server",
@@ -375,10 +378,15 @@ impl<'a> Loader<'a> {
             ("near_copy_anchors", &mut cfg.near_min_anchor),
             ("summary_ratio", &mut cfg.summary_max_ratio),
             ("summary_containment", &mut cfg.summary_min),
+            ("digest_ratio", &mut cfg.digest_max_ratio),
+            ("digest_score", &mut cfg.digest_min),
         ] {
             if let Some(v) = self.fraction(sect, key) {
                 *slot = v;
             }
+        }
+        if let Some(d) = self.duration(sect, "digest_window") {
+            cfg.digest_window_secs = d.as_secs().min(i64::MAX as u64) as i64;
         }
         if let Some(n) = self.int(sect, "summary_anchors", 0, 100) {
             cfg.summary_min_anchors = n as usize;

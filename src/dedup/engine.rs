@@ -8,6 +8,7 @@
 //! which is linear in entries × candidates.
 
 use super::df::DfTable;
+use super::digest::{self, Decision};
 use super::sketch::{MultiMap, band_keys, minhash, sample_keys};
 use super::text::{Prepared, prepare};
 use super::verify::{DedupConfig, Rule, Verdict, verify};
@@ -110,6 +111,8 @@ struct Clusters {
     span: Vec<(u32, u32)>,
     /// Slots grouped by cluster, representative first.
     order: Vec<u32>,
+    /// The digest rule's decisions, by short slot.
+    digests: Vec<Decision>,
 }
 
 /// Near-duplicate clustering over a changing set of entries.
@@ -181,6 +184,7 @@ impl Engine {
         sampled.dedup();
         sampled.truncate(c.max_sample_keys);
         keys.extend(sampled);
+        keys.extend(digest::keys(&prep.facts, c.digest_keys));
         keys.sort_unstable();
         keys.dedup();
         let slot = match self.free.pop() {
@@ -432,6 +436,17 @@ impl Engine {
                 }
             }
         }
+        // Digests join on facts, decided against the stories the rules above
+        // formed: a report and its republications are one story, not two
+        // that a digest would fit equally.
+        let roots: Vec<u32> = (0..n as u32).map(|i| find(&mut parent, i)).collect();
+        let digests = self.digest_decisions(&start, &partners, &roots);
+        for d in &digests {
+            if let Some(l) = d.linked {
+                let (ri, rj) = (find(&mut parent, d.short), find(&mut parent, l));
+                parent[ri.max(rj) as usize] = ri.min(rj);
+            }
+        }
         // Members grouped by root in one array (counting sort), each group
         // ordered representative first.
         let mut root = vec![u32::MAX; n];
@@ -477,7 +492,35 @@ impl Engine {
             rep,
             span,
             order,
+            digests,
         }
+    }
+
+    /// The digest score of a candidate pair, when one side is short enough.
+    fn digest_score(&self, a: u32, b: u32) -> Option<digest::DigestScore> {
+        let (x, y) = (self.entry(a)?, self.entry(b)?);
+        let gap = x.published.zip(y.published).map(|(p, q)| p - q);
+        digest::score(&x.prep, &y.prep, gap, &self.cfg)
+    }
+
+    /// [`digest::decide`] over every candidate pair with a short side.
+    fn digest_decisions(&self, start: &[usize], partners: &[u32], roots: &[u32]) -> Vec<Decision> {
+        let len = |s: u32| self.entry(s).map_or(0, |e| e.prep.shingles.len());
+        let lens: Vec<usize> = (0..roots.len() as u32).map(len).collect();
+        let mut fits = Vec::new();
+        for i in 0..roots.len() {
+            for &j in &partners[start[i]..start[i + 1]] {
+                let (a, b) = (lens[i], lens[j as usize]);
+                if !digest::eligible(a, b, &self.cfg) {
+                    continue;
+                }
+                if let Some(d) = self.digest_score(i as u32, j).filter(|d| d.fits()) {
+                    let (short, long) = if a <= b { (i as u32, j) } else { (j, i as u32) };
+                    fits.push((short, long, d.score));
+                }
+            }
+        }
+        digest::decide(&mut fits, roots, self.cfg.digest_margin)
     }
 
     fn clusters_cached(&self) -> &Clusters {
@@ -569,12 +612,19 @@ impl Engine {
     pub fn explain(&self, id: &str) -> Option<Explanation> {
         let slot = *self.by_id.get(id)?;
         let cluster = self.cluster_of(id)?;
-        let df = &self.clusters_cached().df;
+        let c = self.clusters_cached();
         let mut cands = Vec::new();
         self.candidates(slot, &mut cands);
         let mut pairs: Vec<(String, Verdict)> = cands
             .iter()
-            .filter_map(|&j| Some((self.entry(j)?.id.clone(), self.judge(df, slot, j)?)))
+            .filter_map(|&j| {
+                let mut v = self.judge(&c.df, slot, j)?;
+                if !v.rule.merges() {
+                    v.digest = self.digest_score(slot, j);
+                    self.digest_rule(c, slot, j, &mut v);
+                }
+                Some((self.entry(j)?.id.clone(), v))
+            })
             .collect();
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
         Some(Explanation {
@@ -582,6 +632,28 @@ impl Engine {
             cluster,
             pairs,
         })
+    }
+
+    /// What the digest rule made of a pair it fits: joined (the same
+    /// cluster), or refused because another story fits as well or better.
+    fn digest_rule(&self, c: &Clusters, a: u32, b: u32, v: &mut Verdict) {
+        let Some(d) = v.digest.as_mut().filter(|d| d.fits()) else {
+            return;
+        };
+        let len = |s: u32| self.entry(s).map_or(0, |e| e.prep.shingles.len());
+        let short = if len(a) <= len(b) { a } else { b };
+        let Ok(k) = c.digests.binary_search_by_key(&short, |d| d.short) else {
+            return;
+        };
+        let decision = c.digests[k];
+        d.rival = Some(decision.runner_up);
+        v.rule = if c.rep.get(a as usize) == c.rep.get(b as usize) {
+            Rule::Digest
+        } else if decision.linked.is_none() {
+            Rule::RefusedAmbiguous
+        } else {
+            Rule::RefusedBetterFit
+        };
     }
 
     /// Bytes of the LSH / sampled-key index (not texts, shingles or DF).
@@ -601,7 +673,11 @@ impl Engine {
             .entries
             .iter()
             .flatten()
-            .map(|e| e.prep.shingles.capacity() * 4 + e.prep.anchors.capacity() * 8)
+            .map(|e| {
+                e.prep.shingles.capacity() * 4
+                    + e.prep.anchors.capacity() * 8
+                    + e.prep.facts.capacity() * 4
+            })
             .sum();
         sh + self.cache.get().map_or(0, |c| c.df.bytes())
     }
@@ -655,5 +731,62 @@ mod tests {
             );
         }
         assert!(total > 10, "{total}");
+    }
+
+    /// A digest that rewords its report shares few shingle samples with it;
+    /// the keys from its numbers are how it is found. Every digest of the
+    /// fixture is a candidate of each report of its story, and the figure
+    /// without those keys is printed for the README.
+    #[test]
+    fn fact_keys_find_reworded_digests() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/dedup/digests.jsonl"
+        );
+        let input = std::fs::read_to_string(path).expect("fixture");
+        let story: HashMap<String, String> = input
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .map(|v| {
+                (
+                    v["id"].as_str().unwrap_or("").into(),
+                    v["cluster"].as_str().unwrap_or("").into(),
+                )
+            })
+            .collect();
+        let found = |cfg: DedupConfig| {
+            let mut e = Engine::new(cfg);
+            for r in super::super::eval::parse_jsonl(&input).expect("parses") {
+                e.insert(r);
+            }
+            let (mut pairs, mut hits) = (0, 0);
+            let mut cands = Vec::new();
+            for i in 0..e.entries.len() as u32 {
+                for j in 0..e.entries.len() as u32 {
+                    let (Some(a), Some(b)) = (e.entry(i), e.entry(j)) else {
+                        continue;
+                    };
+                    let (la, lb) = (a.prep.shingles.len(), b.prep.shingles.len());
+                    if story[&a.id] != story[&b.id] || !digest::eligible(la, lb, &e.cfg) || la > lb
+                    {
+                        continue;
+                    }
+                    pairs += 1;
+                    e.candidates(i, &mut cands);
+                    hits += cands.contains(&j) as usize;
+                }
+            }
+            (hits, pairs)
+        };
+        let with = found(DedupConfig::default());
+        let without = found(DedupConfig {
+            digest_keys: 0,
+            ..DedupConfig::default()
+        });
+        println!(
+            "digest-report pairs found as candidates: {with:?} with fact keys, {without:?} without"
+        );
+        assert_eq!(with.0, with.1, "every digest is a candidate of its reports");
+        assert!(with.1 >= 20);
     }
 }

@@ -1,9 +1,11 @@
 //! Near-duplicate detection: normalize, fingerprint (MinHash LSH bands plus
 //! sampled shingle keys), verify with DF-weighted containment and anchor
-//! guards, cluster by union-find.
+//! guards, join digests that retell a report by their facts, cluster by
+//! union-find.
 
 pub mod bench;
 pub mod df;
+pub mod digest;
 pub mod engine;
 pub mod eval;
 pub mod service;

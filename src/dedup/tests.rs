@@ -53,13 +53,12 @@ fn public_corpus_scores() {
     assert!(r >= 0.95, "recall {r}");
 }
 
-#[test]
-fn hard_negatives_stay_apart() {
-    let input = fixture("public.jsonl");
+/// Every pair of a hard-negative file's clusters ends apart.
+fn assert_negatives_apart(corpus: &str, negatives: &str) {
+    let input = fixture(corpus);
     let pred = eval_jsonl(&input, &DedupConfig::default()).expect("parses");
     let truth = labels(&input);
-    let neg: serde_json::Value =
-        serde_json::from_str(&fixture("public.hardneg.json")).expect("json");
+    let neg: serde_json::Value = serde_json::from_str(&fixture(negatives)).expect("json");
     let clusters_of = |c: &str| -> Vec<&String> {
         truth
             .iter()
@@ -71,12 +70,55 @@ fn hard_negatives_stay_apart() {
     assert!(!pairs.is_empty());
     for p in pairs {
         let (a, b) = (p["a"].as_str().unwrap_or(""), p["b"].as_str().unwrap_or(""));
-        for x in clusters_of(a) {
-            for y in clusters_of(b) {
-                assert_ne!(pred[x], pred[y], "{x} and {y} merged");
+        let (xs, ys) = (clusters_of(a), clusters_of(b));
+        assert!(
+            !xs.is_empty() && !ys.is_empty(),
+            "{a} / {b} not in {corpus}"
+        );
+        for x in &xs {
+            for y in &ys {
+                assert_ne!(pred[*x], pred[*y], "{x} and {y} merged");
             }
         }
     }
+}
+
+#[test]
+fn hard_negatives_stay_apart() {
+    assert_negatives_apart("public.jsonl", "public.hardneg.json");
+}
+
+/// Digests (short rewritten items) join their stories; the two corpora
+/// together, so a digest cannot join a look-alike story of the other set.
+#[test]
+fn digest_corpus_scores() {
+    let input = fixture("digests.jsonl");
+    let pred = eval_jsonl(&input, &DedupConfig::default()).expect("parses");
+    let (p, r) = score(&labels(&input), &pred);
+    assert_eq!(p, 1.0, "precision");
+    assert!(r >= 0.95, "recall {r}");
+    let both = format!("{}\n{input}", fixture("public.jsonl"));
+    let pred = eval_jsonl(&both, &DedupConfig::default()).expect("parses");
+    let (p, r) = score(&labels(&both), &pred);
+    assert_eq!(p, 1.0, "precision, both corpora");
+    assert!(r >= 0.95, "recall {r}, both corpora");
+}
+
+#[test]
+fn digest_hard_negatives_stay_apart() {
+    assert_negatives_apart("digests.jsonl", "digests.hardneg.json");
+}
+
+/// Without the digest rule the digests are missed: the corpus tests it.
+#[test]
+fn digest_corpus_needs_the_digest_rule() {
+    let input = fixture("digests.jsonl");
+    let off = DedupConfig {
+        digest_max_ratio: 0.0,
+        ..DedupConfig::default()
+    };
+    let (_, r) = score(&labels(&input), &eval_jsonl(&input, &off).expect("parses"));
+    assert!(r < 0.8, "recall without digests {r}");
 }
 
 #[test]
@@ -122,7 +164,8 @@ fn shuffle<T>(v: &mut [T], mut seed: u64) {
 
 #[test]
 fn order_independent() {
-    let recs = parse_jsonl(&fixture("public.jsonl")).expect("parses");
+    let mut recs = parse_jsonl(&fixture("public.jsonl")).expect("parses");
+    recs.extend(parse_jsonl(&fixture("digests.jsonl")).expect("parses"));
     let run = |recs: &[DedupRecord]| {
         let mut e = Engine::new(DedupConfig::default());
         for r in recs {
@@ -378,4 +421,95 @@ fn bare_generic_headlines_do_not_merge() {
         7,
     ));
     assert_eq!(e.cluster_of("h-1").map(|c| c.members.len()), Some(1));
+}
+
+const QINGSHI: &str = "3月1日，青石镇2024年一季度重点项目集中开工仪式在青石智能装备产业园举行，12个项目集中开工，总投资48.6亿元。镇党委书记韩明出席并宣布开工。
+
+此次开工的项目中，产业项目9个、基础设施项目3个，涵盖智能装备、节能环保、现代物流等领域。其中，总投资15亿元的精密传动部件项目占地180亩，达产后可实现年销售收入20亿元；青石大道东延工程全长3.2公里，建成后将打通产业园与高速出入口的联系。
+
+韩明表示，青石镇将强化要素保障，落实“拿地即开工”审批模式，全力以赴推动项目建设提速提效。";
+
+/// Another story of the same day that repeats the same two figures.
+const QINGSHI_MEETING: &str = "3月1日下午，青石镇召开一季度经济运行分析会，分析研判当前经济形势，部署下阶段重点工作。镇长邵华主持会议。
+
+会议通报，当天上午青石镇12个重点项目集中开工，总投资48.6亿元，一季度全镇工业开票销售预计增长8%，新增市场主体310户。
+
+会议要求，各部门要紧盯全年目标任务，加强经济运行监测，帮助企业解决用工、融资等实际困难，推动经济运行稳中有进、开局良好。";
+
+/// A digest whose facts fit two stories about equally stays apart; one
+/// that carries a fact of only one of them joins it. Explain names the
+/// rule and its scores either way.
+#[test]
+fn ambiguous_digest_stays_apart() {
+    let mut e = Engine::new(DedupConfig::default());
+    e.insert(rec(
+        "qingshi-a",
+        "https://qingshi.example/a",
+        "青石镇一季度12个重点项目集中开工",
+        QINGSHI,
+        0,
+    ));
+    e.insert(rec(
+        "qingshi-m",
+        "https://qingshi.example/m",
+        "青石镇一季度12个重点项目开工 经济运行开局良好",
+        QINGSHI_MEETING,
+        0,
+    ));
+    e.insert(rec(
+        "paper-d",
+        "https://paper.example/d",
+        "青石12个项目开工",
+        "本报讯 青石镇1日有12个项目同时动工建设，投资总额达48.6亿元。（青宣）",
+        1,
+    ));
+    let why = e
+        .explain("paper-d")
+        .map(|x| x.to_string())
+        .unwrap_or_default();
+    assert_eq!(
+        e.cluster_of("paper-d").map(|c| c.members.len()),
+        Some(1),
+        "{why}"
+    );
+    assert!(
+        why.contains("RefusedAmbiguous") && why.contains("digest score"),
+        "{why}"
+    );
+    // The length of the new road is in the project report only.
+    e.insert(rec(
+        "paper-d",
+        "https://paper.example/d",
+        "青石12个项目开工",
+        "本报讯 青石镇1日有12个项目同时动工建设，投资总额达48.6亿元，青石大道将向东延伸3.2公里。（青宣）",
+        1,
+    ));
+    let why = e
+        .explain("paper-d")
+        .map(|x| x.to_string())
+        .unwrap_or_default();
+    assert_eq!(
+        e.cluster_of("paper-d").map(|c| c.id),
+        Some("qingshi-a".into()),
+        "{why}"
+    );
+    assert!(why.contains("merged with qingshi-a: Digest"), "{why}");
+}
+
+/// `explain` names the digest rule and its scores for a corpus digest.
+#[test]
+fn explain_names_the_digest_rule() {
+    let mut e = Engine::new(DedupConfig::default());
+    for r in parse_jsonl(&fixture("digests.jsonl")).expect("parses") {
+        e.insert(r);
+    }
+    let why = e
+        .explain("jcrb-20240228-d01")
+        .map(|x| x.to_string())
+        .unwrap_or_default();
+    println!("{why}");
+    assert!(
+        why.contains("merged with kfq-20240226-a01: Digest") && why.contains("headline"),
+        "{why}"
+    );
 }

@@ -16,6 +16,9 @@ pub struct Prepared {
     /// Anchors plus sentence-initial capitalised words: where another text's
     /// anchors are looked up, so "Mayor X" matches at any position.
     pub known: Vec<u64>,
+    /// Headline grams, numbers with units, named places (for digests, see
+    /// [`super::digest`]).
+    pub facts: Vec<u32>,
 }
 
 /// Lines that are credits or navigation, not content (checked after folding).
@@ -269,6 +272,7 @@ impl Word {
 pub fn prepare(title: &str, body: &str, cjk_n: usize, word_n: usize) -> Prepared {
     let mut kept = String::with_capacity(title.len() + body.len() + 1);
     kept.push_str(&strip_inline(&fold(title)));
+    let title_len = kept.len();
     for line in fold(body).lines() {
         if line.trim().is_empty() || is_boilerplate(line) {
             continue;
@@ -278,7 +282,9 @@ pub fn prepare(title: &str, body: &str, cjk_n: usize, word_n: usize) -> Prepared
         kept.push('\n');
         kept.push_str(&strip_inline(line));
     }
-    tokenize(&kept, cjk_n, word_n)
+    let mut p = tokenize(&kept, cjk_n, word_n);
+    p.facts = super::digest::facts(&kept[..title_len], &kept);
+    p
 }
 
 fn tokenize(s: &str, cjk_n: usize, word_n: usize) -> Prepared {
@@ -405,6 +411,7 @@ fn finish(tokens: &[u64], n: usize, mut anchors: Vec<u64>, mut known: Vec<u64>) 
         shingles,
         anchors,
         known,
+        facts: Vec::new(),
     }
 }
 

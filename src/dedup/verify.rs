@@ -1,6 +1,7 @@
 //! Configuration and the second, exact measure applied to every candidate.
 
 use super::df::DfTable;
+use super::digest::DigestScore;
 use super::text::Prepared;
 use std::fmt;
 
@@ -55,6 +56,18 @@ pub struct DedupConfig {
     /// longer text: a rewritten summary keeps the facts, a different event
     /// does not.
     pub summary_min_anchors: usize,
+    /// "Digest": a text at most this fraction of the other's shingle count
+    /// may join it on facts rather than phrases (see `digest`)...
+    pub digest_max_ratio: f64,
+    /// ...when published within this many seconds of it,
+    pub digest_window_secs: i64,
+    /// ...with a digest score of at least this,
+    pub digest_min: f64,
+    /// ...and no other story scoring within this margin of the best.
+    pub digest_margin: f64,
+    /// Index keys per entry from its larger numbers with units: how a
+    /// digest that rewords every phrase is still found.
+    pub digest_keys: usize,
 }
 
 impl Default for DedupConfig {
@@ -76,6 +89,11 @@ impl Default for DedupConfig {
             summary_max_ratio: 0.6,
             summary_min: 0.33,
             summary_min_anchors: 2,
+            digest_max_ratio: 0.4,
+            digest_window_secs: 4 * 86_400,
+            digest_min: 0.5,
+            digest_margin: 0.1,
+            digest_keys: 6,
         }
     }
 }
@@ -86,14 +104,23 @@ pub enum Rule {
     SameUrl,
     NearCopy,
     Summary,
+    /// A short item that retells the other with the same facts.
+    Digest,
     RefusedLowOverlap,
     RefusedTooShort,
     RefusedAnchors,
+    /// The digest fits this story and another one about as well.
+    RefusedAmbiguous,
+    /// The digest fits this story, but another one clearly better.
+    RefusedBetterFit,
 }
 
 impl Rule {
     pub fn merges(self) -> bool {
-        matches!(self, Rule::SameUrl | Rule::NearCopy | Rule::Summary)
+        matches!(
+            self,
+            Rule::SameUrl | Rule::NearCopy | Rule::Summary | Rule::Digest
+        )
     }
 }
 
@@ -110,6 +137,8 @@ pub struct Verdict {
     pub anchor_containment: f64,
     pub anchors_short: usize,
     pub rule: Rule,
+    /// The digest rule's scores, for a pair where one side is short enough.
+    pub digest: Option<DigestScore>,
 }
 
 impl fmt::Display for Verdict {
@@ -123,7 +152,11 @@ impl fmt::Display for Verdict {
             self.weighted,
             self.anchor_containment,
             self.anchors_short
-        )
+        )?;
+        if let Some(d) = &self.digest {
+            write!(f, "; {d}")?;
+        }
+        Ok(())
     }
 }
 
@@ -238,5 +271,6 @@ pub fn verify(a: &Prepared, b: &Prepared, df: &DfTable, cfg: &DedupConfig) -> Ve
         anchor_containment,
         anchors_short: s.anchors.len(),
         rule,
+        digest: None,
     }
 }
