@@ -87,7 +87,7 @@ pub struct SqliteStore {
     /// Read-only connections for the per-poll state read: a primary-key
     /// lookup of a few microseconds, run in place (WAL: never waits for the
     /// writer) instead of a hand-off to the blocking pool.
-    readers: Vec<Mutex<Connection>>,
+    readers: Arc<Vec<Mutex<Connection>>>,
     /// Joined on drop, so the database is closed when the store is.
     writer: Option<std::thread::JoinHandle<()>>,
 }
@@ -102,7 +102,7 @@ impl Drop for SqliteStore {
         }
         // Readers first: the last connection to close (the read-write one)
         // checkpoints and removes the WAL, which a read-only one cannot.
-        self.readers.clear();
+        self.readers = Arc::new(Vec::new());
     }
 }
 
@@ -172,7 +172,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn,
             polls,
-            readers,
+            readers: Arc::new(readers),
             writer: Some(writer),
         })
     }
@@ -183,7 +183,7 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        for r in &self.readers {
+        for r in self.readers.iter() {
             if let Ok(c) = r.try_lock() {
                 return f(&c);
             }
@@ -192,6 +192,32 @@ impl SqliteStore {
             .lock()
             .map_err(|_| StoreError("database lock poisoned by an earlier panic".into()))?;
         f(&c)
+    }
+
+    /// Runs `f` with a read-only connection on the blocking pool: reads
+    /// that scan (feed pages, the dedup window, counts) never wait for the
+    /// writer's connection (WAL: readers see the last commit).
+    async fn read_off<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            for r in readers.iter() {
+                if let Ok(c) = r.try_lock() {
+                    return f(&c);
+                }
+            }
+            let c = readers
+                .first()
+                .ok_or_else(|| StoreError("the database is closed".into()))?
+                .lock()
+                .map_err(|_| StoreError("database lock poisoned by an earlier panic".into()))?;
+            f(&c)
+        })
+        .await
+        .map_err(|e| StoreError(format!("database task failed: {e}")))?
     }
 
     /// Runs `f` with the connection on the blocking pool.
@@ -502,7 +528,7 @@ impl Store for SqliteStore {
     }
 
     async fn states(&self) -> Result<Vec<SourceState>, StoreError> {
-        self.with(|c| {
+        self.read_off(|c| {
             let mut stmt = c.prepare(&format!(
                 "SELECT {STATE_COLUMNS} FROM source_state ORDER BY source_id"
             ))?;
@@ -532,7 +558,7 @@ impl Store for SqliteStore {
 
     async fn entries(&self, query: &EntryQuery) -> Result<Vec<StoredEntry>, StoreError> {
         let query = query.clone();
-        self.with(move |c| {
+        self.read_off(move |c| {
             if query.sources.is_empty() {
                 return Ok(Vec::new());
             }
@@ -566,7 +592,7 @@ impl Store for SqliteStore {
     ) -> Result<HashSet<String>, StoreError> {
         let id = source_id.to_string();
         let keys = keys.to_vec();
-        self.with(move |c| {
+        self.read_off(move |c| {
             let mut stmt = c.prepare("SELECT 1 FROM entry WHERE source_id = ?1 AND key = ?2")?;
             let mut known = HashSet::new();
             for k in keys {
@@ -581,7 +607,7 @@ impl Store for SqliteStore {
 
     async fn entries_by_ids(&self, ids: &[String]) -> Result<Vec<StoredEntry>, StoreError> {
         let ids = ids.to_vec();
-        self.with(move |c| {
+        self.read_off(move |c| {
             let mut out = Vec::with_capacity(ids.len());
             // Bounded batches: SQLite limits the number of parameters.
             for chunk in ids.chunks(500) {
@@ -627,7 +653,7 @@ impl Store for SqliteStore {
 
     async fn cluster_members(&self, labels: &[String]) -> Result<Vec<StoredEntry>, StoreError> {
         let labels = labels.to_vec();
-        self.with(move |c| {
+        self.read_off(move |c| {
             let mut out = Vec::new();
             let mut seen = HashSet::new();
             for chunk in labels.chunks(400) {
@@ -661,7 +687,7 @@ impl Store for SqliteStore {
         let (t, id) = after.unwrap_or((i64::MAX, String::new()));
         let since = since.timestamp();
         let limit = limit.min(i64::MAX as usize) as i64;
-        self.with(move |c| {
+        self.read_off(move |c| {
             let sql = if by_arrival {
                 format!(
                     "SELECT {ENTRY_COLUMNS} FROM entry INDEXED BY entry_by_first_seen
@@ -685,7 +711,7 @@ impl Store for SqliteStore {
 
     async fn entry_count(&self, source_id: &str) -> Result<u64, StoreError> {
         let id = source_id.to_string();
-        self.with(move |c| {
+        self.read_off(move |c| {
             Ok(c.query_row(
                 "SELECT COUNT(*) FROM entry WHERE source_id = ?1",
                 [&id],
@@ -696,7 +722,7 @@ impl Store for SqliteStore {
     }
 
     async fn total_entries(&self) -> Result<u64, StoreError> {
-        self.with(|c| {
+        self.read_off(|c| {
             Ok(c.query_row("SELECT COUNT(*) FROM entry", [], |r| r.get::<_, i64>(0))? as u64)
         })
         .await
@@ -707,7 +733,7 @@ impl Store for SqliteStore {
         since: DateTime<Utc>,
     ) -> Result<Vec<(String, String, u64)>, StoreError> {
         let since = since.timestamp();
-        self.with(move |c| {
+        self.read_off(move |c| {
             let mut stmt = c.prepare(
                 "SELECT source_id, date(first_seen, 'unixepoch'), COUNT(*) FROM entry
                  WHERE first_seen >= ?1 GROUP BY 1, 2 ORDER BY 2, 1",
@@ -722,7 +748,7 @@ impl Store for SqliteStore {
 
     async fn entry_stats(&self, since: DateTime<Utc>) -> Result<Vec<EntryStats>, StoreError> {
         let since = since.timestamp();
-        self.with(move |c| {
+        self.read_off(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT source_id, COUNT(*), COALESCE(SUM(first_seen >= ?1), 0)
                  FROM entry GROUP BY source_id ORDER BY source_id",
