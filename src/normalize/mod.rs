@@ -49,10 +49,11 @@ pub fn normalize_entry(
 
     // A summary longer than a summary may be (an RSS description holding
     // the whole article) is the body: capped as content, not cut short.
-    let (content_html, summary_html) = match (raw.content_html.as_deref(), raw.summary_html.as_deref()) {
-        (None, Some(s)) if s.len() > limits::MAX_SUMMARY_BYTES => (Some(s), None),
-        other => other,
-    };
+    let (content_html, summary_html) =
+        match (raw.content_html.as_deref(), raw.summary_html.as_deref()) {
+            (None, Some(s)) if s.len() > limits::MAX_SUMMARY_BYTES => (Some(s), None),
+            other => other,
+        };
     let content = content_html
         .map(|h| html::sanitize(limits::head(h, limits::MAX_CONTENT_BYTES), Some(base)))
         .filter(|h| !h.is_empty());
