@@ -4,6 +4,10 @@
 //! article pages of items not stored yet, one request at a time per host.
 //! Parsing is [`crate::parse::scrape`]; this module only fetches and counts.
 
+// A scrape failure carries the scrape health it reached (a large Err):
+// it is built once per failed poll, never on a hot path.
+#![allow(clippy::result_large_err)]
+
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
@@ -298,7 +302,6 @@ fn note(health: &mut ScrapeHealth, problem: String) {
 
 /// A configured list field found on fewer than half of the real items (those
 /// with an article link) is a broken scraper.
-#[allow(clippy::result_large_err)] // the health travels with the failure
 fn check_list_health(
     list: &ListRules,
     health: &ScrapeHealth,
