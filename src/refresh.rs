@@ -373,14 +373,31 @@ async fn fetch_and_normalize(
         .ttl_minutes
         .map(|m| Duration::from_secs(u64::from(m) * 60))
         .max(syndication_period(&text));
+    let mut parsed = parsed;
     let base = parsed.base.clone().unwrap_or_else(|| body.url.clone());
+    // `full_text`: the new items' article pages, before normalizing.
+    let mut health = None;
+    if let Some(cfg) = &source.full_text {
+        let raw = std::mem::take(&mut parsed.entries);
+        let (raw, h) = scrape::full_text(&p.fetcher, p.store.as_ref(), source, cfg, raw, &base)
+            .await
+            .map_err(|f| Failure {
+                kind: "full_text".into(),
+                message: f.message,
+                retry_after: None,
+                http_status: None,
+                scrape: f.health,
+            })?;
+        parsed.entries = raw;
+        health = Some(Box::new(h));
+    }
     let entries = normalize_feed(&parsed, source, &base);
     Ok(Step::Entries {
         entries,
         validators: body.validators,
         moved_to: body.moved_permanently,
         feed_hint,
-        scrape: None,
+        scrape: health,
     })
 }
 

@@ -12,9 +12,7 @@ use url::Url;
 
 use crate::config::{ArticleRules, FieldRule, ListRules};
 use crate::model::Author;
-use crate::normalize::article::{
-    self, clean_content, clean_page_title, merge_byline, parse_byline,
-};
+use crate::normalize::article::{self, merge_byline, parse_byline, prune};
 use crate::normalize::dates::{ParsedDate, parse_date};
 use crate::normalize::html::collapse_whitespace;
 
@@ -187,19 +185,15 @@ pub fn parse_article(
 
     page.title = match rules.and_then(|r| r.title.as_ref()) {
         Some(rule) => field_value(root, rule, false),
-        None => first_text(&doc, "h1").or_else(|| {
-            first_text(&doc, "title")
-                .map(|t| clean_page_title(&t))
-                .filter(|t| !t.is_empty())
-        }),
+        None => super::extract::headline(&doc),
     };
 
     let remove: &[Selector] = rules.map(|r| r.remove.as_slice()).unwrap_or(&[]);
     page.content_html = match rules.and_then(|r| r.content.as_ref()) {
-        Some(rule) => content_of(&doc, rule).map(|h| clean_content(&h, remove)),
+        Some(rule) => content_of(&doc, rule).map(|h| prune(&h, remove)),
         None => {
             page.extracted = true;
-            main_content(html, page_url).map(|h| clean_content(&h, remove))
+            main_content(html, page_url).map(|h| prune(&h, remove))
         }
     }
     .filter(|h| has_text_or_media(h));
@@ -216,22 +210,41 @@ pub fn parse_article(
         Some(rule) => {
             field_value(root, rule, false).and_then(|s| parse_date(&s, tz, &formats, now))
         }
-        None => meta_content(
-            &doc,
-            &[
-                "PubDate",
-                "pubdate",
-                "publishdate",
-                "article:published_time",
-                "og:article:published_time",
-            ],
-        )
-        .and_then(|s| parse_date(&s, tz, &formats, now))
-        .or_else(|| {
-            meta.published
+        None => {
+            // What the reader sees under the headline first (labelled or
+            // not), then the meta line, then the meta tags; a more precise
+            // reading of the same day wins.
+            let near = page.title.as_deref().and_then(|h| {
+                super::extract::date_near_headline(&super::extract::text_chunks(&doc), h)
+            });
+            let shown = near
                 .as_deref()
-                .and_then(|s| parse_date(s, tz, &formats, now))
-        }),
+                .or(meta.published.as_deref())
+                .and_then(|s| parse_date(s, tz, &formats, now));
+            let tagged = meta_content(
+                &doc,
+                &[
+                    "PubDate",
+                    "pubdate",
+                    "publishdate",
+                    "article:published_time",
+                    "og:article:published_time",
+                    "og:release_date",
+                    "publish_date",
+                ],
+            )
+            .and_then(|s| parse_date(&s, tz, &formats, now));
+            match (shown, tagged) {
+                (Some(s), Some(t))
+                    if t.precision > s.precision
+                        && t.utc.with_timezone(&tz).date_naive()
+                            == s.utc.with_timezone(&tz).date_naive() =>
+                {
+                    Some(t)
+                }
+                (s, t) => s.or(t),
+            }
+        }
     };
 
     page.authors = match rules.and_then(|r| r.author.as_ref()) {
@@ -430,13 +443,6 @@ fn visible_text(el: ElementRef<'_>) -> String {
         }
     }
     out
-}
-
-fn first_text(doc: &Html, css: &str) -> Option<String> {
-    let sel = Selector::parse(css).ok()?;
-    doc.select(&sel)
-        .map(|e| collapse_whitespace(&visible_text(e)))
-        .find(|t| !t.is_empty())
 }
 
 /// `<meta name="…" content="…">` (or `property=`), first non-empty.
@@ -684,9 +690,12 @@ mod tests {
         assert_eq!(a.authors[0].name, "丁涛");
         assert_eq!(a.authors[0].role.as_deref(), Some("湖塘镇党委副书记、镇长"));
         assert_eq!(a.origin.as_deref(), Some("湖塘镇"));
+        // Only pruned here: the cleaning (indents, chrome) is the normalize stage's.
         let content = a.content_html.unwrap();
-        assert!(content.starts_with("<p>2024年是"), "{content}");
+        assert!(content.starts_with("<p>　　2024年是"), "{content}");
         assert!(!content.contains("margin"), "{content}");
+        let cleaned = crate::normalize::clean::clean(&content, &Default::default()).html;
+        assert!(cleaned.starts_with("<p>2024年是"), "{cleaned}");
         assert!(!a.extracted);
     }
 
@@ -704,7 +713,8 @@ mod tests {
         let names: Vec<_> = a.authors.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(names, vec!["丁涛"], "the editor is no author");
         let content = a.content_html.expect("main content found");
-        let text = crate::normalize::html::to_text(&content);
+        let cleaned = crate::normalize::clean::clean(&content, &Default::default()).html;
+        let text = crate::normalize::html::to_text(&cleaned);
         assert!(
             text.starts_with("2024年是中华人民共和国成立75周年"),
             "{text}"

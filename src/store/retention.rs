@@ -159,7 +159,7 @@ impl SqliteStore {
             {
                 let mut stmt = tx.prepare_cached(&format!(
                     "INSERT OR IGNORE INTO entry ({ENTRY_COLUMNS}, sort_time)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
                 ))?;
                 for s in &entries {
                     let e = &s.entry;
@@ -183,6 +183,7 @@ impl SqliteStore {
                         e.content_hash,
                         s.first_seen.timestamp(),
                         s.changed_at.timestamp(),
+                        e.origin,
                         published.unwrap_or(s.first_seen.timestamp()),
                     ])?;
                 }
@@ -246,6 +247,7 @@ mod tests {
             language: None,
             categories: vec![],
             enclosures: vec![],
+            origin: None,
             content_hash: key.into(),
         }
     }

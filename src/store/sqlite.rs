@@ -70,6 +70,8 @@ const MIGRATIONS: &[&str] = &[
         last_seen INTEGER NOT NULL,
         PRIMARY KEY (source_id, key)
     ) WITHOUT ROWID;",
+    // 5 (normalization): the organisation that first published a report (`来源：`).
+    "ALTER TABLE entry ADD COLUMN origin TEXT;",
 ];
 
 pub struct SqliteStore {
@@ -383,7 +385,7 @@ fn state_from_row(r: &Row<'_>) -> rusqlite::Result<SourceState> {
 
 const STATE_COLUMNS: &str = "source_id, etag, last_modified, last_attempt, last_success, last_status, last_error, consecutive_failures, next_due, moved_to, error_kind, http_status, disabled_url, interval_secs, feed_hint_secs, fingerprint, last_change, scrape_health";
 
-pub(super) const ENTRY_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at";
+pub(super) const ENTRY_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at, origin";
 
 pub(super) fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<StoredEntry> {
     let parse_json = |i: usize| -> rusqlite::Result<String> { r.get(i) };
@@ -406,6 +408,7 @@ pub(super) fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<StoredEntry> {
         language: r.get(12)?,
         categories: serde_json::from_str(&parse_json(13)?).map_err(|e| bad(13, e))?,
         enclosures: serde_json::from_str(&parse_json(14)?).map_err(|e| bad(14, e))?,
+        origin: r.get(18)?,
         content_hash: r.get(15)?,
     };
     Ok(StoredEntry {
@@ -436,13 +439,13 @@ fn upsert(
         None => {
             let published = ts(e.published);
             tx.prepare_cached(
-                &format!("INSERT INTO entry ({ENTRY_COLUMNS}, sort_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"),
+                &format!("INSERT INTO entry ({ENTRY_COLUMNS}, sort_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"),
             )?
             .execute(params![
                     e.id, e.source_id, e.key, e.guid, e.url, e.title, json(&e.authors)?,
                     e.summary, e.content, e.text, published, ts(e.updated), e.language,
                     json(&e.categories)?, json(&e.enclosures)?, e.content_hash,
-                    now_ts, now_ts, published.unwrap_or(now_ts),
+                    now_ts, now_ts, e.origin, published.unwrap_or(now_ts),
                 ])?;
             counts.new += 1;
         }
@@ -457,13 +460,14 @@ fn upsert(
             tx.prepare_cached(
                 "UPDATE entry SET guid = ?3, url = ?4, title = ?5, authors = ?6, summary = ?7, content = ?8,
                     text = ?9, published = ?10, updated = ?11, language = ?12, categories = ?13,
-                    enclosures = ?14, content_hash = ?15, changed_at = ?16, sort_time = ?17
+                    enclosures = ?14, content_hash = ?15, changed_at = ?16, sort_time = ?17, origin = ?18
                  WHERE source_id = ?1 AND key = ?2",
             )?
             .execute(params![
                     e.source_id, e.key, e.guid, e.url, e.title, json(&e.authors)?, e.summary,
                     e.content, e.text, published, updated, e.language, json(&e.categories)?,
                     json(&e.enclosures)?, e.content_hash, now_ts, published.unwrap_or(first_seen),
+                    e.origin,
                 ])?;
             counts.updated += 1;
         }
@@ -709,6 +713,7 @@ mod tests {
             language: None,
             categories: vec![],
             enclosures: vec![],
+            origin: None,
             content_hash: body.into(),
         }
     }
