@@ -131,10 +131,14 @@ pub fn closing_credits(text: &str) -> Vec<Author> {
     }
     let paren = re(
         &PAREN,
-        r"[（(]\s*[\p{Han}·]{0,12}?(记者|通讯员|编辑|作者|撰稿)\s*[：:]?\s*([\p{Han}·、\s]{2,30}?)\s*[）)]$",
+        r"[（(]\s*[\p{Han}·]{0,12}?(记者|通讯员|编辑|作者|撰稿)\s*([：:]?)\s*([\p{Han}·、\s]{2,30}?)\s*[）)]$",
     );
     if let Some(c) = paren.captures(last) {
-        let names = split_names(&c[2]);
+        // `（某某网编辑 孙七）` wrote it; `(编辑：文静)` is the desk editor.
+        if &c[1] == "编辑" && !c[2].is_empty() {
+            return Vec::new();
+        }
+        let names = split_names(&c[3]);
         if !names.is_empty() {
             let role = match &c[1] {
                 "作者" | "撰稿" => None,
@@ -194,6 +198,12 @@ mod tests {
         );
         assert_eq!(names(&closing_credits("正文。\n来源: 赵六")), ["赵六"]);
         assert!(closing_credits("正文。\n来源：新华社").is_empty());
+        assert!(closing_credits("正文。\n(编辑：文静)").is_empty());
+        assert_eq!(
+            names(&closing_credits("获得了观众的阵阵掌声肯定。（郭旭）")),
+            ["郭旭"]
+        );
+        assert!(closing_credits("正文。（待续）").is_empty());
         assert!(closing_credits("正文。\n来源：湖塘镇").is_empty());
         assert!(
             closing_credits(

@@ -204,20 +204,39 @@ const BEFORE: usize = 120;
 /// The date printed next to the headline: the first one after it (within
 /// a few lines), else one just before it. `None` without a headline on the page.
 pub fn date_near_headline(chunks: &[String], headline: &str) -> Option<String> {
-    let key = squash(headline);
-    if key.chars().count() < 4 {
+    let key: Vec<char> = squash(headline).chars().collect();
+    if key.len() < 4 {
         return None;
     }
+    // The squashed text of the page, each character with its chunk: a
+    // headline split over several elements is still found.
+    let mut flat: Vec<char> = Vec::new();
+    let mut chunk_of: Vec<usize> = Vec::new();
+    for (i, c) in chunks.iter().enumerate() {
+        for ch in c.chars().filter(|c| c.is_alphanumeric()) {
+            flat.push(ch);
+            chunk_of.push(i);
+        }
+    }
     let mut fallback = None;
-    for (i, chunk) in chunks.iter().enumerate() {
-        let c = squash(chunk);
-        if c.is_empty()
-            || !(c == key || (c.contains(&key) && c.chars().count() < key.chars().count() + 12))
-        {
+    let mut at = 0;
+    while at + key.len() <= flat.len() {
+        if flat[at..at + key.len()] != key[..] {
+            at += 1;
+            continue;
+        }
+        let (first, last) = (chunk_of[at], chunk_of[at + key.len() - 1]);
+        at += key.len();
+        // Part of a longer line (a breadcrumb, a related link) is not the headline.
+        let around: usize = chunks[first..=last]
+            .iter()
+            .map(|c| squash(c).chars().count())
+            .sum();
+        if around > key.len() + 12 {
             continue;
         }
         let mut window = String::new();
-        for next in &chunks[i + 1..] {
+        for next in &chunks[last + 1..] {
             if window.chars().count() > AFTER {
                 break;
             }
@@ -229,7 +248,7 @@ pub fn date_near_headline(chunks: &[String], headline: &str) -> Option<String> {
         }
         if fallback.is_none() {
             let mut before = String::new();
-            for prev in chunks[..i].iter().rev() {
+            for prev in chunks[..first].iter().rev() {
                 if before.chars().count() > BEFORE {
                     break;
                 }
@@ -241,9 +260,114 @@ pub fn date_near_headline(chunks: &[String], headline: &str) -> Option<String> {
     fallback
 }
 
+/// Where the article ends and the site's lists begin, on pages that put
+/// them in the same container as the article.
+const END_MARKERS: &[&str] = &[
+    "大家都在看",
+    "推荐阅读",
+    "相关阅读",
+    "相关新闻",
+    "相关推荐",
+    "相关文章",
+    "返回搜狐",
+    "平台声明",
+    "猜你喜欢",
+    "热门推荐",
+    "延伸阅读",
+    "网友评论",
+    "热点推荐",
+    "精彩推荐",
+];
+
+/// Tidies what main-content extraction kept: blocks that are mostly links
+/// (related-news lists, tag clouds) go, and so does everything from an end
+/// marker (`相关新闻`, `大家都在看`, …) on.
+pub fn trim_extracted(html: &str) -> String {
+    let mut doc = Html::parse_fragment(html);
+    let mut doomed: Vec<ego_tree::NodeId> = Vec::new();
+    let mut end: Option<ego_tree::NodeId> = None;
+    for node in doc.tree.root().descendants() {
+        match node.value() {
+            Node::Element(e)
+                if matches!(
+                    e.name(),
+                    "ul" | "ol" | "li" | "dl" | "div" | "section" | "table" | "p" | "aside" | "nav"
+                ) =>
+            {
+                let (all, linked) = text_and_link_chars(node);
+                if all >= 10 && linked * 10 >= all * 6 {
+                    doomed.push(node.id());
+                }
+            }
+            Node::Text(t) if end.is_none() => {
+                let t = t.trim();
+                if END_MARKERS.iter().any(|m| t.starts_with(m)) && t.chars().count() < 40 {
+                    end = Some(node.id());
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(id) = end {
+        // Everything after the marker, at every level, and the marker itself.
+        let mut cur = doc.tree.get(id).map(|n| n.id());
+        while let Some(c) = cur {
+            let Some(n) = doc.tree.get(c) else { break };
+            let mut sib = n.next_sibling();
+            while let Some(s) = sib {
+                doomed.push(s.id());
+                sib = s.next_sibling();
+            }
+            cur = n.parent().map(|p| p.id());
+        }
+        doomed.push(id);
+    }
+    for id in doomed {
+        if let Some(mut n) = doc.tree.get_mut(id) {
+            n.detach();
+        }
+    }
+    doc.root_element().inner_html()
+}
+
+/// Characters of text under `node`, and how many of them are inside links.
+fn text_and_link_chars(node: ego_tree::NodeRef<'_, Node>) -> (usize, usize) {
+    let (mut all, mut linked) = (0, 0);
+    for d in node.descendants() {
+        if let Node::Text(t) = d.value() {
+            let n = t.chars().filter(|c| !c.is_whitespace()).count();
+            all += n;
+            let in_link = d
+                .ancestors()
+                .take_while(|a| a.id() != node.id())
+                .any(|a| matches!(a.value(), Node::Element(e) if e.name() == "a"));
+            if in_link {
+                linked += n;
+            }
+        }
+    }
+    (all, linked)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_lists_and_what_follows_an_end_marker_go() {
+        let html = "<div><p>正文第一段，内容完整。</p>\
+            <ul><li><a href=\"/1\">别的新闻标题一</a></li><li><a href=\"/2\">别的新闻标题二</a></li></ul>\
+            <p>正文第二段，引用了<a href=\"/x\">一个链接</a>但主要是文字内容。</p>\
+            <div><h3>相关新闻</h3><p>不属于正文的一段推荐内容。</p></div><p>还有更多推荐。</p></div>";
+        let out = trim_extracted(html);
+        assert!(
+            out.contains("正文第一段") && out.contains("正文第二段"),
+            "{out}"
+        );
+        for gone in ["别的新闻", "相关新闻", "推荐内容", "更多推荐"] {
+            assert!(!out.contains(gone), "{gone} in {out}");
+        }
+    }
 
     #[test]
     fn dates_in_every_form_a_page_prints() {

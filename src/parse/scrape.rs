@@ -13,6 +13,7 @@ use url::Url;
 use crate::config::{ArticleRules, FieldRule, ListRules};
 use crate::model::Author;
 use crate::normalize::article::{self, merge_byline, parse_byline, prune};
+use crate::normalize::credits;
 use crate::normalize::dates::{ParsedDate, parse_date};
 use crate::normalize::html::collapse_whitespace;
 
@@ -252,13 +253,35 @@ pub fn parse_article(
             .map(|v| authors_from(&v))
             .unwrap_or_default(),
         None => {
-            if meta.authors.is_empty() {
-                meta_content(&doc, &["Author", "author"])
-                    .map(|v| authors_from(&v))
-                    .unwrap_or_default()
-            } else {
-                meta.authors.clone()
+            // The meta line, then the credits in the report's own text
+            // (`（记者邹伟）`), and only then `<meta name="author">`.
+            let text = page
+                .content_html
+                .as_deref()
+                .map(crate::normalize::html::to_text)
+                .unwrap_or_default();
+            let mut found = meta.authors.clone();
+            if found.is_empty() {
+                found = credits::opening_credits(&text);
             }
+            if found.is_empty() {
+                found = credits::closing_credits(&text);
+            }
+            if found.is_empty() {
+                // Gov sites put the writer there; news sites the editor or
+                // themselves (`新京报`, `网易`): a name the page shows as its
+                // editor is no author.
+                found = meta_content(&doc, &["Author", "author"])
+                    .map(|v| authors_from(&v))
+                    .unwrap_or_default();
+                found.retain(|a| {
+                    credits::is_person_name(&a.name)
+                        && a.name.chars().count() >= 3
+                        && !meta.editors.contains(&a.name)
+                        && !text.contains(&format!("编辑：{}", a.name))
+                });
+            }
+            found
         }
     };
     if let Some(byline) = find_byline(&doc) {
@@ -417,7 +440,7 @@ fn main_content(html: &str, page_url: &Url) -> Option<String> {
             )
             .ok()?;
     match reader.parse() {
-        Ok(article) => Some(article.content.to_string()),
+        Ok(article) => Some(super::extract::trim_extracted(&article.content)),
         Err(e) => {
             tracing::debug!(url = %page_url, error = %e, "no main content found");
             None
