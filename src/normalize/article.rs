@@ -368,7 +368,7 @@ pub(crate) fn join_broken_paragraphs(doc: &mut Html) {
     }
 }
 
-/// A paragraph long enough, or with a sentence or clause inside it, is
+/// A paragraph long enough, or with a whole sentence inside it, is
 /// prose that may continue in the next one; a short line without either is
 /// a heading.
 pub(crate) fn is_prose(text: &str) -> bool {
@@ -376,7 +376,8 @@ pub(crate) fn is_prose(text: &str) -> bool {
         .chars()
         .take(text.chars().count().saturating_sub(1))
         .collect();
-    text.chars().count() > 30 || inner.contains(['。', '，', '；', '！', '？'])
+    // A comma is not enough: headings have them (`聚焦…任务，促进…发展`).
+    text.chars().count() > 30 || inner.contains(['。', '；', '！', '？'])
 }
 
 /// Removes the leading full-width indent (`　　`, `&nbsp;`) of every block.

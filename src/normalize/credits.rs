@@ -126,6 +126,16 @@ pub fn closing_credits(text: &str) -> Vec<Author> {
     let Some(last) = text.lines().rev().map(str::trim).find(|l| !l.is_empty()) else {
         return Vec::new();
     };
+    // A bare `（郭旭）` closing the report.
+    static BARE: OnceLock<Regex> = OnceLock::new();
+    let bare = re(&BARE, r"[（(]([\p{Han}·]{2,4})[）)]$");
+    if let Some(c) = bare.captures(last) {
+        let name = &c[1];
+        if is_person_name(name) && !matches!(name, "待续" | "未完" | "完结" | "续完" | "全文完")
+        {
+            return authors(vec![name.to_string()], None);
+        }
+    }
     if last.chars().count() > 40 {
         return Vec::new();
     }
