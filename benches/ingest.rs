@@ -57,6 +57,7 @@ fn entry(i: usize, batch: usize) -> Entry {
         language: Some("zh".into()),
         categories: vec!["要闻".into()],
         enclosures: vec![],
+        origin: None,
         content_hash: format!("{i:016x}"),
     }
 }

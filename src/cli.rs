@@ -175,6 +175,11 @@ enum Command {
         #[arg(long, short)]
         config: Option<PathBuf>,
     },
+    /// Measurements on real-world material (never part of `cargo test`).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Near-duplicate tools over the stored entries.
     Dedup {
         #[command(subcommand)]
@@ -398,6 +403,22 @@ async fn dispatch(command: Command) -> ExitCode {
         Command::Dedup {
             command: DedupCommand::Explain { id, config },
         } => dedup_explain(&config, &id).await,
+        Command::Bench {
+            command:
+                BenchCommand::Articles {
+                    dir,
+                    labels,
+                    output,
+                    timezone,
+                    per_page,
+                },
+        } => crate::service::bench::articles(
+            &dir,
+            labels.as_deref(),
+            output.as_deref(),
+            &timezone,
+            per_page,
+        ),
         Command::Scrape {
             config,
             source,
@@ -443,6 +464,33 @@ fn import_opml(file: &std::path::Path, config: &std::path::Path) -> Result<ExitC
         config.display()
     );
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Selector-free article extraction on a folder of real pages
+    /// (`truth.jsonl` + `<id>.html`, e.g. ../shared/corpora/articles-zh):
+    /// writes the predictions, runs the folder's `score.py` (python3), and
+    /// prints date and author accuracy against a label file and pages/s.
+    #[command(
+        after_help = "Examples:\n  huiliu bench articles ../shared/corpora/articles-zh --labels benches/articles-zh-labels.jsonl"
+    )]
+    Articles {
+        /// The folder holding truth.jsonl, the pages and score.py.
+        dir: PathBuf,
+        /// Date/author labels, JSON Lines `{"id","date","authors"}`.
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        /// Where to write the predictions (default: a temporary file).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Time zone of zone-less dates on the pages.
+        #[arg(long, default_value = "Asia/Shanghai")]
+        timezone: String,
+        /// Print the scorer's row for every page too.
+        #[arg(long)]
+        per_page: bool,
+    },
 }
 
 #[derive(Subcommand)]

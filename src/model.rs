@@ -57,6 +57,9 @@ pub struct Entry {
     pub language: Option<String>,
     pub categories: Vec<String>,
     pub enclosures: Vec<Enclosure>,
+    /// The organisation that first published the report (`来源：新华社`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<String>,
     /// Hash of what a reader sees; a change means the entry was updated.
     pub content_hash: String,
 }

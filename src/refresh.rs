@@ -463,23 +463,44 @@ async fn fetch_and_normalize(
     };
     let validators = body.validators.clone();
     let moved_to = body.moved_permanently.clone();
-    let (source, max_entries) = (source.clone(), p.fetcher.max_entries());
-    let read = off_runtime(move || read_feed(&body, &source, max_entries))
+    let (source_c, max_entries) = (source.clone(), p.fetcher.max_entries());
+    let mut read = off_runtime(move || read_feed(&body, &source_c, max_entries))
         .await?
         .map_err(|e| Failure::new("parse", e))?;
+    // `full_text`: the new items' article pages, before normalizing.
+    let mut health = read.health.take();
+    if let Some(cfg) = &source.full_text {
+        let raw = std::mem::take(&mut read.parsed.entries);
+        let (raw, h) = scrape::full_text(&p.fetcher, p.store.as_ref(), source, cfg, raw, &read.base)
+            .await
+            .map_err(|f| Failure {
+                kind: "full_text".into(),
+                message: f.message,
+                retry_after: None,
+                http_status: None,
+                scrape: f.health,
+            })?;
+        read.parsed.entries = raw;
+        health = Some(Box::new(h));
+    }
+    let source_c = source.clone();
+    let (parsed, base) = (read.parsed, read.base);
+    let entries = off_runtime(move || normalize_feed(&parsed, &source_c, &base)).await?;
     Ok(Step::Entries {
-        entries: read.entries,
+        entries,
         validators,
         moved_to,
         feed_hint: read.feed_hint,
-        scrape: read.health,
+        scrape: health,
         dropped: read.dropped,
     })
 }
 
 /// What [`read_feed`] read from a feed body.
 struct FeedRead {
-    entries: Vec<Entry>,
+    parsed: crate::parse::ParsedFeed,
+    /// What the feed's relative links resolve against.
+    base: Url,
     /// RSS `<ttl>` / `sy:updatePeriod`.
     feed_hint: Option<Duration>,
     /// Entries beyond `fetch.max_entries`, left out.
@@ -488,7 +509,7 @@ struct FeedRead {
     health: Option<Box<ScrapeHealth>>,
 }
 
-/// Body → entries: decode, keep the first `max_entries`, parse, normalize.
+/// Body → parsed feed: decode, keep the first `max_entries`, parse.
 fn read_feed(
     body: &crate::fetch::Body,
     source: &SourceConfig,
@@ -503,7 +524,6 @@ fn read_feed(
         .map(|m| Duration::from_secs(u64::from(m) * 60))
         .max(syndication_period(&cut.text));
     let base = parsed.base.clone().unwrap_or_else(|| body.url.clone());
-    let entries = normalize_feed(&parsed, source, &base);
     // What the parser repaired or skipped shows in the source's health.
     let health = (!parsed.problems.is_empty()).then(|| {
         for p in &parsed.problems {
@@ -518,9 +538,10 @@ fn read_feed(
         })
     });
     Ok(FeedRead {
-        entries,
-        feed_hint,
         dropped: cut.dropped,
+        parsed,
+        base,
+        feed_hint,
         health,
     })
 }

@@ -68,6 +68,7 @@ fn entry(source: &str, key: &str, body: &str) -> Entry {
         language: Some("zh".into()),
         categories: vec!["要闻".into()],
         enclosures: vec![],
+        origin: None,
         content_hash: body.into(),
     }
 }

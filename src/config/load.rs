@@ -213,6 +213,8 @@ pub(crate) const SOURCE_KEYS: &[&str] = &[
     "article",
     "retention_days",
     "retention_count",
+    "full_text",
+    "clean",
 ];
 pub(crate) const FEED_KEYS: &[&str] = &[
     "id",
@@ -887,6 +889,8 @@ impl<'a> Loader<'a> {
         let headers = self.headers(sect);
         let allow_private = self.bool(sect, "allow_private").unwrap_or(false);
         let scrape = self.scrape(sect, kind);
+        let full_text = self.full_text(sect, kind);
+        let clean = self.clean_steps(sect);
         let retention = self.retention(sect);
 
         Some(SourceConfig {
@@ -906,6 +910,8 @@ impl<'a> Loader<'a> {
             allow_private,
             language,
             scrape,
+            full_text,
+            clean,
             retention,
         })
     }
@@ -1010,6 +1016,12 @@ impl<'a> Loader<'a> {
         let path = sect.path;
         let list_item = sect.table.get("list");
         if kind != SourceKind::Html {
+            // A feed with `full_text = true` reads article pages too.
+            let full_text = sect
+                .table
+                .get("full_text")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
             for key in [
                 "list",
                 "article",
@@ -1020,12 +1032,13 @@ impl<'a> Loader<'a> {
                 "article_delay",
                 "render",
             ] {
-                if sect.table.contains_key(key) {
+                let article_key = matches!(key, "article" | "robots" | "article_delay");
+                if sect.table.contains_key(key) && !(full_text && article_key) {
                     let span = self.value_span(sect, key);
                     self.error(
                         span,
                         &format!("{path}.{key}"),
-                        "only `kind = \"html\"` sources take scrape rules",
+                        "only `kind = \"html\"` sources take scrape rules (a feed source takes `article`, `robots` and `article_delay` with `full_text = true`)",
                     );
                 }
             }
@@ -1037,6 +1050,23 @@ impl<'a> Loader<'a> {
             None => None,
             Some(list_item) => Some(self.list_rules(list_item, path)?),
         };
+        let article = self.article_rules(sect)?;
+        Some(ScrapeConfig {
+            max_pages,
+            list: list_rules,
+            article,
+            fetch_articles: self.bool(sect, "fetch_articles").unwrap_or(true),
+            refetch_articles: self.bool(sect, "refetch_articles").unwrap_or(false),
+            robots: self.bool(sect, "robots").unwrap_or(true),
+            article_delay: self
+                .duration(sect, "article_delay")
+                .unwrap_or(Duration::from_secs(1)),
+        })
+    }
+
+    /// `[source.article]`: `Some(None)` when absent, `None` when invalid.
+    fn article_rules(&mut self, sect: Section<'_>) -> Option<Option<ArticleRules>> {
+        let path = sect.path;
         let article = match sect.table.get("article") {
             None => None,
             Some(a) => {
@@ -1070,12 +1100,30 @@ impl<'a> Loader<'a> {
                 })
             }
         };
-        Some(ScrapeConfig {
-            max_pages,
-            list: list_rules,
+        Some(article)
+    }
+
+    /// `full_text = true` on a feed (or file) source: each new item's article
+    /// page is read, with `[source.article]` if given, else the extractor.
+    fn full_text(&mut self, sect: Section<'_>, kind: SourceKind) -> Option<FullTextConfig> {
+        if !self.bool(sect, "full_text").unwrap_or(false) {
+            return None;
+        }
+        if kind == SourceKind::Html {
+            if !sect.table.contains_key("full_text") {
+                return None; // a `[defaults]` setting meant for the feeds
+            }
+            let span = self.value_span(sect, "full_text");
+            self.error(
+                span,
+                &format!("{}.full_text", sect.path),
+                "html sources read their article pages already (`fetch_articles`); `full_text` is for feed sources",
+            );
+            return None;
+        }
+        let article = self.article_rules(sect)?;
+        Some(FullTextConfig {
             article,
-            fetch_articles: self.bool(sect, "fetch_articles").unwrap_or(true),
-            refetch_articles: self.bool(sect, "refetch_articles").unwrap_or(false),
             robots: self.bool(sect, "robots").unwrap_or(true),
             article_delay: self
                 .duration(sect, "article_delay")
@@ -1172,6 +1220,36 @@ impl<'a> Loader<'a> {
             }
             None => (None, None),
         }
+    }
+
+    /// `[source.clean]` (or `[defaults.clean]`): which cleaning steps run.
+    fn clean_steps(&mut self, sect: Section<'_>) -> CleanSteps {
+        let mut steps = CleanSteps::default();
+        let Some((item, span)) = self.lookup(sect, "clean") else {
+            return steps;
+        };
+        let path = format!("{}.clean", sect.path);
+        let Some(table) = item.as_table_like() else {
+            self.error(
+                span,
+                &path,
+                "must be a table such as `[source.clean]` with `bylines = false`",
+            );
+            return steps;
+        };
+        let clean = Section {
+            table,
+            path: &path,
+            span: span.map(|r| r.start),
+            defaults: None,
+        };
+        self.unknown_keys(clean, CleanSteps::KEYS);
+        for key in CleanSteps::KEYS {
+            if let Some(on) = self.bool(clean, key) {
+                steps.set(key, on);
+            }
+        }
+        steps
     }
 
     fn sub_section<'d>(&mut self, item: &'d Item, path: &'d str) -> Option<Section<'d>> {

@@ -17,6 +17,7 @@ use chrono_tz::Tz;
 use scraper::Selector;
 use url::Url;
 
+pub use crate::normalize::clean::CleanSteps;
 pub use load::{ConfigError, ConfigErrors, load_file, load_str};
 pub use opml_import::{ImportReport, OpmlFeed, import_opml, parse_opml};
 pub use units::{parse_duration, parse_size};
@@ -259,7 +260,22 @@ pub struct SourceConfig {
     pub allow_private: bool,
     pub language: Option<String>,
     pub scrape: Option<ScrapeConfig>,
+    /// `full_text = true` (feed sources): the body comes from each new item's page.
+    pub full_text: Option<FullTextConfig>,
+    /// Which cleaning steps the normalize stage runs (`[source.clean]`).
+    pub clean: CleanSteps,
     pub retention: Retention,
+}
+
+/// How a `full_text` feed source reads its items' article pages.
+#[derive(Debug, Clone)]
+pub struct FullTextConfig {
+    /// `[source.article]` selectors; without them the main content is extracted.
+    pub article: Option<ArticleRules>,
+    /// Honour robots.txt (`robots`, default true).
+    pub robots: bool,
+    /// Pause between two article requests to the same host (`article_delay`, default 1s).
+    pub article_delay: Duration,
 }
 
 impl SourceConfig {
@@ -287,6 +303,8 @@ impl SourceConfig {
             allow_private: false,
             language: None,
             scrape: None,
+            full_text: None,
+            clean: CleanSteps::default(),
             retention: Retention::default(),
         }
     }

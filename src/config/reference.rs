@@ -27,6 +27,7 @@ fn every_config_key_is_documented() {
         ("`[[host]]`", HOST_KEYS),
         ("`[[source]]`", SOURCE_KEYS),
         ("`[source.list]`", LIST_KEYS),
+        ("`[source.clean]`", crate::config::CleanSteps::KEYS),
         ("`[source.article]`", ARTICLE_KEYS),
         ("Field tables", FIELD_KEYS),
         ("`[[feed]]`", FEED_KEYS),
@@ -65,6 +66,7 @@ fn documented_keys_are_real() {
         FEED_KEYS,
         RETENTION_KEYS,
         DEDUP_KEYS,
+        crate::config::CleanSteps::KEYS,
     ]
     .concat();
     for line in DOC.lines().filter(|l| l.starts_with("| `")) {

@@ -209,42 +209,6 @@ pub fn is_meta_block(text: &str) -> bool {
     start.is_match(&text) && !parse_meta_line(&text).is_empty()
 }
 
-const BLOCK_TAGS: &[&str] = &[
-    "p",
-    "div",
-    "li",
-    "ul",
-    "ol",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "table",
-    "tbody",
-    "tr",
-    "td",
-    "th",
-    "blockquote",
-    "section",
-    "article",
-    "header",
-    "footer",
-    "figure",
-    "figcaption",
-    "dl",
-    "dd",
-    "dt",
-    "center",
-    "aside",
-    "nav",
-    "span",
-    "a",
-    "font",
-    "strong",
-    "b",
-];
 const DROPPED_TAGS: &[&str] = &[
     "script", "style", "noscript", "template", "iframe", "form", "input", "button", "select",
     "textarea", "object", "embed",
@@ -267,11 +231,11 @@ const PARAGRAPH_TAGS: &[&str] = &[
     "center",
 ];
 
-/// Cleans an article's content HTML: drops scripts and styles, the
-/// `remove` selectors, page chrome and meta lines/bylines; joins paragraphs
-/// broken mid-sentence; trims full-width indents. Sanitizing (and making
-/// links absolute) is left to [`super::html::sanitize`].
-pub fn clean_content(html: &str, remove: &[Selector]) -> String {
+/// What the extraction of an article page keeps of its content: scripts,
+/// styles, forms and the `remove` selectors dropped. The cleaning proper
+/// (meta lines, bylines, chrome, broken paragraphs, indents) is the normalize
+/// stage's, the same for every entry ([`super::clean`]).
+pub fn prune(html: &str, remove: &[Selector]) -> String {
     let mut doc = Html::parse_fragment(html);
     let mut doomed: Vec<NodeId> = Vec::new();
     for sel in remove {
@@ -279,17 +243,8 @@ pub fn clean_content(html: &str, remove: &[Selector]) -> String {
     }
     for node in doc.tree.root().descendants() {
         if let Node::Element(e) = node.value() {
-            let name = e.name();
-            if DROPPED_TAGS.contains(&name) {
+            if DROPPED_TAGS.contains(&e.name()) {
                 doomed.push(node.id());
-            } else if BLOCK_TAGS.contains(&name) {
-                let text = element_text(node);
-                let has_media = node.descendants().any(|d| {
-                    matches!(d.value(), Node::Element(e) if matches!(e.name(), "img" | "video" | "audio" | "table"))
-                });
-                if !has_media && (is_chrome(&text) || is_meta_block(&text)) {
-                    doomed.push(node.id());
-                }
             }
         }
     }
@@ -298,13 +253,11 @@ pub fn clean_content(html: &str, remove: &[Selector]) -> String {
             n.detach();
         }
     }
-    join_broken_paragraphs(&mut doc);
-    trim_indents(&mut doc);
     doc.root_element().inner_html().trim().to_string()
 }
 
 /// Text of a node, without scripts and styles.
-fn element_text(node: ego_tree::NodeRef<'_, Node>) -> String {
+pub(crate) fn element_text(node: ego_tree::NodeRef<'_, Node>) -> String {
     let mut out = String::new();
     for d in node.descendants() {
         if let Node::Text(t) = d.value() {
@@ -354,7 +307,7 @@ fn is_bold_heading(node: ego_tree::NodeRef<'_, Node>) -> bool {
 /// Joins sibling paragraphs split mid-sentence: the first ends with a CJK
 /// character (not a sentence end), the second starts with CJK text and
 /// without an indent (an indented paragraph is a real new paragraph).
-fn join_broken_paragraphs(doc: &mut Html) {
+pub(crate) fn join_broken_paragraphs(doc: &mut Html) {
     // Pairs (kept, merged-into-it), found first, applied after.
     let mut pairs: Vec<(NodeId, NodeId)> = Vec::new();
     for parent in doc.tree.root().descendants() {
@@ -379,7 +332,7 @@ fn join_broken_paragraphs(doc: &mut Html) {
             let broken = both_p
                 && !is_bold_heading(a)
                 && !starts_with_indent(b)
-                && (any_indent || ta.chars().count() > 30)
+                && (any_indent || is_prose(&ta))
                 && match (end, start) {
                     (Some(e), Some(s)) => {
                         !SENTENCE_END.contains(&e)
@@ -415,8 +368,20 @@ fn join_broken_paragraphs(doc: &mut Html) {
     }
 }
 
+/// A paragraph long enough, or with a whole sentence inside it, is
+/// prose that may continue in the next one; a short line without either is
+/// a heading.
+pub(crate) fn is_prose(text: &str) -> bool {
+    let inner: String = text
+        .chars()
+        .take(text.chars().count().saturating_sub(1))
+        .collect();
+    // A comma is not enough: headings have them (`聚焦…任务，促进…发展`).
+    text.chars().count() > 30 || inner.contains(['。', '；', '！', '？'])
+}
+
 /// Removes the leading full-width indent (`　　`, `&nbsp;`) of every block.
-fn trim_indents(doc: &mut Html) {
+pub(crate) fn trim_indents(doc: &mut Html) {
     let mut at_block_start = true;
     let mut edits: Vec<(NodeId, String)> = Vec::new();
     for edge in doc.tree.root().traverse() {
@@ -547,7 +512,7 @@ mod tests {
             <p>【字体：大 中 小】</p><p>打印本页 关闭窗口</p><div class=\"ad\">广告</div>\
             <p><img src=\"./a.png\"></p></div>";
         let remove = vec![Selector::parse("div.ad").unwrap()];
-        let out = clean_content(html, &remove);
+        let out = super::super::clean::clean(&prune(html, &remove), &Default::default()).html;
         assert!(!out.contains("margin-top"), "{out}");
         assert!(
             !out.contains("字体") && !out.contains("打印本页") && !out.contains("广告"),

@@ -1,10 +1,14 @@
 //! Normalize stage: raw entries → the common [`Entry`] model. Pure functions.
 //!
-//! Order matters: links are resolved first (sanitizing needs the base), text
-//! is derived from the content, identity from the cleaned fields, and
-//! sanitizing of the HTML comes last.
+//! Order matters: links are resolved first (sanitizing needs the base), the
+//! HTML is cleaned (meta lines and bylines read and removed, chrome removed,
+//! broken paragraphs joined — [`clean`], the same for every source kind) and
+//! sanitized, text is derived from the content, identity from the cleaned
+//! fields.
 
 pub mod article;
+pub mod clean;
+pub mod credits;
 pub mod date_forms;
 pub mod dates;
 pub mod html;
@@ -54,12 +58,31 @@ pub fn normalize_entry(
             (None, Some(s)) if s.len() > limits::MAX_SUMMARY_BYTES => (Some(s), None),
             other => other,
         };
-    let content = content_html
-        .map(|h| html::sanitize(limits::head(h, limits::MAX_CONTENT_BYTES), Some(base)))
+    let cleaned_content = content_html
+        .map(|h| clean::clean(limits::head(h, limits::MAX_CONTENT_BYTES), &source.clean));
+    let cleaned_summary = summary_html
+        .map(|h| clean::clean(limits::head(h, limits::MAX_SUMMARY_BYTES), &source.clean));
+    let content = cleaned_content
+        .as_ref()
+        .map(|c| html::sanitize(&c.html, Some(base)))
         .filter(|h| !h.is_empty());
-    let summary = summary_html
-        .map(|h| html::sanitize(limits::head(h, limits::MAX_SUMMARY_BYTES), Some(base)))
+    let summary = cleaned_summary
+        .as_ref()
+        .map(|c| html::sanitize(&c.html, Some(base)))
         .filter(|h| !h.is_empty() && Some(h) != content.as_ref());
+    // What the body said about itself (meta lines, bylines): the content's first.
+    let found = cleaned_content
+        .into_iter()
+        .chain(cleaned_summary)
+        .reduce(|mut a, b| {
+            a.origin = a.origin.or(b.origin);
+            a.published = a.published.or(b.published);
+            if a.authors.is_empty() {
+                a.authors = b.authors;
+            }
+            a
+        })
+        .unwrap_or_default();
     let text = content
         .as_deref()
         .or(summary.as_deref())
@@ -84,7 +107,7 @@ pub fn normalize_entry(
     }
     let title = limits::chars(title, limits::MAX_TITLE_CHARS);
 
-    let authors: Vec<Author> = raw
+    let mut authors: Vec<Author> = raw
         .authors
         .iter()
         .take(limits::MAX_AUTHORS)
@@ -109,17 +132,37 @@ pub fn normalize_entry(
         })
         .filter(|a| !a.name.is_empty())
         .collect();
-
-    let guid = raw
-        .guid
+    merge_found_authors(&mut authors, found.authors);
+    if authors.is_empty() && source.clean.bylines {
+        // Credits written into the report itself: `（记者邹伟）`, `本报记者 张三`.
+        authors = credits::opening_credits(&text);
+        if authors.is_empty() {
+            authors = credits::closing_credits(&text);
+        }
+    }
+    let origin = raw
+        .origin
         .as_deref()
-        .map(|g| limits::guid(html::strip_control_chars(g.trim())))
-        .filter(|g| !g.is_empty());
+        .or(found.origin.as_deref())
+        .map(|o| {
+            limits::chars(
+                html::strip_control_chars(&html::collapse_whitespace(o)),
+                limits::MAX_NAME_CHARS,
+            )
+        })
+        .filter(|o| !o.is_empty());
+    let guid = entry_guid(raw);
     // A date no output can write is no date; one far ahead is the
     // source's mistake: undated, the entry shows when it was first seen.
     let now = chrono::Utc::now();
     let updated = limits::date(raw.updated, now);
-    let published = limits::date(raw.published, now).or(updated);
+    let published = limits::date(raw.published, now).or(updated).or_else(|| {
+        // A body's `发布时间：` dates an entry its source left undated.
+        let found = found.published.as_deref().and_then(|d| {
+            dates::parse_date(d, source.timezone, &source.date_formats, now).map(|p| p.utc)
+        });
+        limits::date(found, now)
+    });
     let key = identity_key(guid.as_deref(), url.as_deref(), &title, published);
     let id = stable_id(&source.id, &key);
 
@@ -174,10 +217,52 @@ pub fn normalize_entry(
                 })
             })
             .collect(),
+        origin,
         content_hash: String::new(),
     };
     entry.content_hash = content_hash(&entry);
     entry
+}
+
+/// Adds the authors the body names (meta lines, then bylines with a role)
+/// to those the source gave: a name already there only gains its role; the
+/// body's names are used when the source gave none (a feed's `<author>` is
+/// often the site, not the writer).
+fn merge_found_authors(authors: &mut Vec<Author>, found: Vec<Author>) {
+    if found.is_empty() {
+        return;
+    }
+    if authors.is_empty() {
+        *authors = found;
+        return;
+    }
+    for f in found {
+        if let Some(a) = authors.iter_mut().find(|a| a.name == f.name) {
+            if a.role.is_none() {
+                a.role = f.role;
+            }
+        }
+    }
+}
+
+/// The identity key [`normalize_entry`] gives `raw` when it has a guid or a
+/// link (`None` otherwise): what a `full_text` source asks the store before
+/// fetching an article page.
+pub fn link_or_guid_key(raw: &RawEntry, doc_url: &Url) -> Option<String> {
+    let guid = entry_guid(raw);
+    let url = raw
+        .link
+        .as_deref()
+        .and_then(|l| urls::canonical(l, Some(doc_url)));
+    (guid.is_some() || url.is_some())
+        .then(|| identity_key(guid.as_deref(), url.as_deref(), "", None))
+}
+
+fn entry_guid(raw: &RawEntry) -> Option<String> {
+    raw.guid
+        .as_deref()
+        .map(|g| limits::guid(html::strip_control_chars(g.trim())))
+        .filter(|g| !g.is_empty())
 }
 
 /// What makes an entry the same entry at the next poll: its guid, else its
@@ -231,6 +316,10 @@ fn content_hash(e: &Entry) -> String {
     for c in &e.categories {
         h.update(c.as_bytes());
         h.update([2]);
+    }
+    if let Some(o) = &e.origin {
+        h.update([3]);
+        h.update(o.as_bytes());
     }
     hex(&h.finalize()[..16])
 }

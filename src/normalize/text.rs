@@ -31,8 +31,8 @@ pub fn join_broken_lines(lines: &[String]) -> Vec<String> {
                     !SENTENCE_END.contains(&e)
                         && (is_cjk(e) || is_cjk_continuation(e))
                         && (is_cjk(s) || is_cjk_continuation(s) || s.is_ascii_digit())
-                        // A short line is a heading, not half a sentence.
-                        && prev.chars().count() > 30
+                        // A short line without a clause is a heading, not half a sentence.
+                        && super::article::is_prose(prev)
                 }
                 _ => false,
             };

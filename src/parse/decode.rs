@@ -42,6 +42,11 @@ fn decide(
         return (enc, Decided::Bom);
     }
     if let Some(enc) = declared(bytes) {
+        // A page re-saved as UTF-8 that kept its old `<meta charset=gb2312>`:
+        // GBK text with Chinese in it is practically never valid UTF-8.
+        if enc != UTF_8 && !bytes.is_ascii() && std::str::from_utf8(bytes).is_ok() {
+            return (UTF_8, Decided::Utf8);
+        }
         return (enc, Decided::Declaration);
     }
     if std::str::from_utf8(bytes).is_ok() {
@@ -145,6 +150,18 @@ pub fn strip_xml_declaration(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utf8_bytes_under_a_stale_gb2312_declaration_are_utf8() {
+        let page = "<html><head><meta charset=\"gb2312\"></head><body>青年网新闻</body></html>";
+        let (text, enc, how) = decode(page.as_bytes(), None, None);
+        assert_eq!((enc, how), (UTF_8, Decided::Utf8));
+        assert!(text.contains("青年网新闻"));
+        let gbk = encoding_rs::GBK.encode(page).0.into_owned();
+        let (text, _, how) = decode(&gbk, None, None);
+        assert_eq!(how, Decided::Declaration);
+        assert!(text.contains("青年网新闻"));
+    }
 
     fn gbk(text: &str) -> Vec<u8> {
         encoding_rs::GBK.encode(text).0.into_owned()

@@ -1,9 +1,11 @@
 //! Parse stage: fetched bytes → [`ParsedFeed`], a format-neutral list of raw
 //! entries. Feeds go through feed-rs; the format is sniffed, never configured.
 
+pub mod article_eval;
 pub mod cut;
 pub mod decode;
 pub mod detect;
+pub mod extract;
 mod feed;
 pub mod inspect;
 pub mod scrape;
@@ -89,8 +91,8 @@ pub struct RawEntry {
     pub categories: Vec<String>,
     pub enclosures: Vec<Enclosure>,
     pub language: Option<String>,
-    /// Scraped pages: the organisation that first published it (`来源：`).
-    /// Shown by `huiliu scrape`; not stored yet.
+    /// The organisation that first published it (`来源：`), when the
+    /// source says so (scraped pages, article pages of `full_text` feeds).
     pub origin: Option<String>,
 }
 

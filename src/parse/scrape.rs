@@ -14,9 +14,8 @@ use url::Url;
 
 use crate::config::{ArticleRules, FieldRule, ListRules};
 use crate::model::Author;
-use crate::normalize::article::{
-    self, clean_content, clean_page_title, merge_byline, parse_byline,
-};
+use crate::normalize::article::{self, merge_byline, parse_byline, prune};
+use crate::normalize::credits;
 use crate::normalize::dates::{ParsedDate, parse_date};
 use crate::normalize::html::collapse_whitespace;
 use crate::normalize::limits::head;
@@ -299,16 +298,12 @@ pub fn parse_article(
 
     page.title = match rules.and_then(|r| r.title.as_ref()) {
         Some(rule) => field_value(root, rule, false),
-        None => first_text(&doc, "h1").or_else(|| {
-            first_text(&doc, "title")
-                .map(|t| clean_page_title(&t))
-                .filter(|t| !t.is_empty())
-        }),
+        None => super::extract::headline(&doc),
     };
 
     let remove: &[Selector] = rules.map(|r| r.remove.as_slice()).unwrap_or(&[]);
     page.content_html = match rules.and_then(|r| r.content.as_ref()) {
-        Some(rule) => content_of(&doc, rule).map(|h| clean_content(&h, remove)),
+        Some(rule) => content_of(&doc, rule).map(|h| prune(&h, remove)),
         None => {
             page.extracted = true;
             let elements = doc.tree.values().filter(|n| n.is_element()).count();
@@ -325,7 +320,7 @@ pub fn parse_article(
                     "page too large for main-content extraction ({elements} elements, at most {MAX_EXTRACT_ELEMENTS}): set a content selector");
                 None
             } else {
-                main_content(html, page_url).map(|h| clean_content(&h, remove))
+                main_content(html, page_url).map(|h| prune(&h, remove))
             }
         }
     }
@@ -343,22 +338,41 @@ pub fn parse_article(
         Some(rule) => {
             field_value(root, rule, false).and_then(|s| parse_date(&s, tz, &formats, now))
         }
-        None => meta_content(
-            &doc,
-            &[
-                "PubDate",
-                "pubdate",
-                "publishdate",
-                "article:published_time",
-                "og:article:published_time",
-            ],
-        )
-        .and_then(|s| parse_date(&s, tz, &formats, now))
-        .or_else(|| {
-            meta.published
+        None => {
+            // What the reader sees under the headline first (labelled or
+            // not), then the meta line, then the meta tags; a more precise
+            // reading of the same day wins.
+            let near = page.title.as_deref().and_then(|h| {
+                super::extract::date_near_headline(&super::extract::text_chunks(&doc), h)
+            });
+            let shown = near
                 .as_deref()
-                .and_then(|s| parse_date(s, tz, &formats, now))
-        }),
+                .or(meta.published.as_deref())
+                .and_then(|s| parse_date(s, tz, &formats, now));
+            let tagged = meta_content(
+                &doc,
+                &[
+                    "PubDate",
+                    "pubdate",
+                    "publishdate",
+                    "article:published_time",
+                    "og:article:published_time",
+                    "og:release_date",
+                    "publish_date",
+                ],
+            )
+            .and_then(|s| parse_date(&s, tz, &formats, now));
+            match (shown, tagged) {
+                (Some(s), Some(t))
+                    if t.precision > s.precision
+                        && t.utc.with_timezone(&tz).date_naive()
+                            == s.utc.with_timezone(&tz).date_naive() =>
+                {
+                    Some(t)
+                }
+                (s, t) => s.or(t),
+            }
+        }
     };
 
     page.authors = match rules.and_then(|r| r.author.as_ref()) {
@@ -366,13 +380,35 @@ pub fn parse_article(
             .map(|v| authors_from(&v))
             .unwrap_or_default(),
         None => {
-            if meta.authors.is_empty() {
-                meta_content(&doc, &["Author", "author"])
-                    .map(|v| authors_from(&v))
-                    .unwrap_or_default()
-            } else {
-                meta.authors.clone()
+            // The meta line, then the credits in the report's own text
+            // (`（记者邹伟）`), and only then `<meta name="author">`.
+            let text = page
+                .content_html
+                .as_deref()
+                .map(crate::normalize::html::to_text)
+                .unwrap_or_default();
+            let mut found = meta.authors.clone();
+            if found.is_empty() {
+                found = credits::opening_credits(&text);
             }
+            if found.is_empty() {
+                found = credits::closing_credits(&text);
+            }
+            if found.is_empty() {
+                // Gov sites put the writer there; news sites the editor or
+                // themselves (`新京报`, `网易`): a name the page shows as its
+                // editor is no author.
+                found = meta_content(&doc, &["Author", "author"])
+                    .map(|v| authors_from(&v))
+                    .unwrap_or_default();
+                found.retain(|a| {
+                    credits::is_person_name(&a.name)
+                        && a.name.chars().count() >= 3
+                        && !meta.editors.contains(&a.name)
+                        && !text.contains(&format!("编辑：{}", a.name))
+                });
+            }
+            found
         }
     };
     if let Some(byline) = find_byline(&doc) {
@@ -532,7 +568,7 @@ fn main_content(html: &str, page_url: &Url) -> Option<String> {
             )
             .ok()?;
     match reader.parse() {
-        Ok(article) => Some(article.content.to_string()),
+        Ok(article) => Some(super::extract::trim_extracted(&article.content)),
         Err(e) => {
             tracing::debug!(url = %page_url, error = %e, "no main content found");
             None
@@ -558,13 +594,6 @@ pub(crate) fn visible_text(el: ElementRef<'_>) -> String {
         }
     }
     out
-}
-
-fn first_text(doc: &Html, css: &str) -> Option<String> {
-    let sel = Selector::parse(css).ok()?;
-    doc.select(&sel)
-        .map(|e| collapse_whitespace(&visible_text(e)))
-        .find(|t| !t.is_empty())
 }
 
 /// `<meta name="…" content="…">` (or `property=`), first non-empty.
@@ -881,9 +910,12 @@ mod tests {
         assert_eq!(a.authors[0].name, "丁涛");
         assert_eq!(a.authors[0].role.as_deref(), Some("湖塘镇党委副书记、镇长"));
         assert_eq!(a.origin.as_deref(), Some("湖塘镇"));
+        // Only pruned here: the cleaning (indents, chrome) is the normalize stage's.
         let content = a.content_html.unwrap();
-        assert!(content.starts_with("<p>2024年是"), "{content}");
+        assert!(content.starts_with("<p>　　2024年是"), "{content}");
         assert!(!content.contains("margin"), "{content}");
+        let cleaned = crate::normalize::clean::clean(&content, &Default::default()).html;
+        assert!(cleaned.starts_with("<p>2024年是"), "{cleaned}");
         assert!(!a.extracted);
     }
 
@@ -901,7 +933,8 @@ mod tests {
         let names: Vec<_> = a.authors.iter().map(|a| a.name.as_str()).collect();
         assert_eq!(names, vec!["丁涛"], "the editor is no author");
         let content = a.content_html.expect("main content found");
-        let text = crate::normalize::html::to_text(&content);
+        let cleaned = crate::normalize::clean::clean(&content, &Default::default()).html;
+        let text = crate::normalize::html::to_text(&cleaned);
         assert!(
             text.starts_with("2024年是中华人民共和国成立75周年"),
             "{text}"

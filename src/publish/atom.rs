@@ -46,6 +46,11 @@ pub fn render(doc: &FeedDoc) -> Vec<u8> {
     fallback.set_name(doc.title.as_str());
     feed.set_authors(vec![fallback]);
     feed.set_entries(doc.items.iter().map(entry).collect::<Vec<_>>());
+    if doc.items.iter().any(|i| i.origin.is_some()) {
+        let mut ns = std::collections::BTreeMap::new();
+        ns.insert("huiliu".to_string(), super::NAMESPACE.to_string());
+        feed.set_namespaces(ns);
+    }
     let mut out = feed.write_to(Vec::new()).unwrap_or_default();
     out.push(b'\n');
     out
@@ -108,5 +113,15 @@ fn entry(i: &super::Item) -> Entry {
         src.set_links(vec![link(&i.source.url, "self", None)]);
     }
     e.set_source(Some(src));
+    if let Some(origin) = &i.origin {
+        let mut ext = atom_syndication::extension::Extension::default();
+        ext.set_name("huiliu:origin");
+        ext.set_value(Some(origin.clone()));
+        let mut by_name = std::collections::BTreeMap::new();
+        by_name.insert("origin".to_string(), vec![ext]);
+        let mut map = atom_syndication::extension::ExtensionMap::new();
+        map.insert("huiliu".to_string(), by_name);
+        e.set_extensions(map);
+    }
     e
 }

@@ -75,6 +75,8 @@ struct RiverItem {
     iso: String,
     local: String,
     authors: String,
+    /// Who first published it (`来源：`).
+    origin: Option<String>,
     summary: Option<String>,
     also_at: Vec<Copy>,
 }
@@ -116,6 +118,7 @@ pub fn river(doc: &FeedDoc) -> Vec<u8> {
                 .map(super::author_label)
                 .collect::<Vec<_>>()
                 .join(", "),
+            origin: i.origin.clone(),
             summary: teaser(i),
             also_at: i
                 .also_at
@@ -211,6 +214,7 @@ mod tests {
                 url: String::new(),
             },
             also_at: vec![],
+            origin: Some("<b>新华社</b>".into()),
         };
         let doc = FeedDoc {
             id: "f".into(),
@@ -231,6 +235,7 @@ mod tests {
             "{html}"
         );
         assert!(html.contains("&lt;i&gt;src&lt;/i&gt;"));
+        assert!(html.contains("来源：&lt;b&gt;新华社&lt;/b&gt;"), "{html}");
         assert!(
             html.contains("<p>safe <b>markup</b></p>"),
             "sanitized HTML is kept"

@@ -107,8 +107,13 @@ fn item(i: &super::Item) -> Value {
         .map(|c| json!({ "source": c.name, "source_id": c.id, "url": c.url }))
         .collect();
     let mut ext = json!({ "source": source });
-    if let (false, Some(obj)) = (also_at.is_empty(), ext.as_object_mut()) {
-        obj.insert("also_at".into(), Value::Array(also_at));
+    if let Some(obj) = ext.as_object_mut() {
+        if !also_at.is_empty() {
+            obj.insert("also_at".into(), Value::Array(also_at));
+        }
+        if let Some(origin) = &i.origin {
+            obj.insert("origin".into(), json!(origin));
+        }
     }
     m.insert("_huiliu".into(), ext);
     Value::Object(m)

@@ -48,7 +48,8 @@ impl Format {
     }
 }
 
-/// The namespace of huiliu's own elements (source of an item, copies).
+/// The namespace of huiliu's own elements: `huiliu:also_at` (other copies
+/// of a report) and `huiliu:origin` (who first published it, `来源：`).
 pub const NAMESPACE: &str = "https://huiliu.dev/ns/1.0";
 
 /// A published feed, format-neutral.
@@ -135,6 +136,8 @@ pub struct Item {
     pub source: ItemSource,
     /// Other copies of the same report (near-duplicates from other sources).
     pub also_at: Vec<ItemSource>,
+    /// The organisation that first published the report (`来源：`).
+    pub origin: Option<String>,
 }
 
 /// One report of a merged feed: the copy shown and the other copies.
@@ -202,6 +205,7 @@ pub fn build(
                     .cloned()
                     .collect(),
                 language: e.language.clone(),
+                origin: e.origin.clone(),
                 source: ItemSource {
                     id: e.source_id.clone(),
                     name: source.map_or_else(|| e.source_id.clone(), |s| s.name.clone()),

@@ -37,7 +37,11 @@ pub fn render(doc: &FeedDoc) -> Vec<u8> {
     atom_ext.set_links(links);
     channel.set_atom_ext(Some(atom_ext));
     channel.set_items(doc.items.iter().map(item).collect::<Vec<_>>());
-    if doc.items.iter().any(|i| !i.also_at.is_empty()) {
+    if doc
+        .items
+        .iter()
+        .any(|i| !i.also_at.is_empty() || i.origin.is_some())
+    {
         let mut ns = BTreeMap::new();
         ns.insert("huiliu".to_string(), super::NAMESPACE.to_string());
         channel.set_namespaces(ns);
@@ -57,6 +61,7 @@ fn item(i: &super::Item) -> Item {
     item.set_guid(Some(guid));
     item.set_pub_date(Some(i.published.to_rfc2822()));
     let mut description = i.summary_html.clone().or_else(|| i.content_html.clone());
+    let mut by_name = BTreeMap::new();
     if !i.also_at.is_empty() {
         // Readers that know no namespace still show the copies.
         let links: Vec<String> = i
@@ -77,8 +82,15 @@ fn item(i: &super::Item) -> Item {
                 ext
             })
             .collect();
-        let mut by_name = BTreeMap::new();
         by_name.insert("also_at".to_string(), copies);
+    }
+    if let Some(origin) = &i.origin {
+        let mut ext = Extension::default();
+        ext.set_name("huiliu:origin");
+        ext.set_value(Some(origin.clone()));
+        by_name.insert("origin".to_string(), vec![ext]);
+    }
+    if !by_name.is_empty() {
         let mut map = ExtensionMap::new();
         map.insert("huiliu".to_string(), by_name);
         item.set_extensions(map);

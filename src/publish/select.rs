@@ -69,6 +69,7 @@ mod tests {
                 language: Some(lang.into()),
                 categories: vec!["园区动态".into()],
                 enclosures: vec![],
+                origin: None,
                 content_hash: String::new(),
             },
             first_seen: now,

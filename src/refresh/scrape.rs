@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use url::Url;
 
-use crate::config::{ListRules, ScrapeConfig, SourceConfig};
+use crate::config::{ArticleRules, FullTextConfig, ListRules, ScrapeConfig, SourceConfig};
 use crate::fetch::robots::Robots;
 use crate::fetch::{FetchErrorKind, Fetched, Fetcher, Validators};
 use crate::model::{Enclosure, ScrapeHealth};
@@ -233,7 +233,17 @@ pub async fn scrape(
             health.robots_denied += 1;
             None
         } else {
-            match fetch_article(fetcher, source, rules, &item.link, now).await {
+            match fetch_article(
+                fetcher,
+                source,
+                rules.article.as_ref(),
+                rules.article_delay,
+                rules.render_browser,
+                &item.link,
+                now,
+            )
+            .await
+            {
                 Ok(a) => {
                     health.articles_fetched += 1;
                     count_article(&mut health, &a);
@@ -284,6 +294,134 @@ pub async fn scrape(
         url: first_url,
         health,
     })))
+}
+
+/// `full_text` feed sources: the article page of every item not stored yet
+/// is read and its body replaces the feed's summary (kept as the summary);
+/// the feed's title, date and authors win unless empty. Items already
+/// stored are left out of the result (stored items are never fetched or
+/// overwritten again). A page that fails keeps the feed's summary and is
+/// counted in the health.
+pub async fn full_text(
+    fetcher: &Fetcher,
+    store: &dyn Store,
+    source: &SourceConfig,
+    cfg: &FullTextConfig,
+    entries: Vec<RawEntry>,
+    doc_url: &Url,
+) -> Result<(Vec<RawEntry>, ScrapeHealth), ScrapeFailure> {
+    let now = Utc::now();
+    let mut health = ScrapeHealth {
+        pages: 1,
+        items: entries.len(),
+        ..ScrapeHealth::default()
+    };
+    let keys: Vec<Option<String>> = entries
+        .iter()
+        .map(|raw| crate::normalize::link_or_guid_key(raw, doc_url))
+        .collect();
+    let wanted: Vec<String> = keys.iter().flatten().cloned().collect();
+    let known = store
+        .known_keys(&source.id, &wanted)
+        .await
+        .map_err(|e| ScrapeFailure::new(e.to_string(), Some(&health)))?;
+    let mut robots = RobotsCache::default();
+    let mut out = Vec::with_capacity(entries.len());
+    for (mut raw, key) in entries.into_iter().zip(keys) {
+        if key.as_ref().is_some_and(|k| known.contains(k)) {
+            health.articles_known += 1;
+            continue;
+        }
+        let link = raw
+            .link
+            .as_deref()
+            .and_then(|l| Url::parse(l).ok())
+            .filter(|u| matches!(u.scheme(), "http" | "https"));
+        let Some(link) = link else {
+            out.push(raw);
+            continue;
+        };
+        if cfg.robots {
+            match robots.allows(fetcher, source, &link).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    health.robots_denied += 1;
+                    out.push(raw);
+                    continue;
+                }
+                Err(f) => {
+                    health.articles_failed += 1;
+                    note(&mut health, f.message);
+                    out.push(raw);
+                    continue;
+                }
+            }
+        }
+        match fetch_article(
+            fetcher,
+            source,
+            cfg.article.as_ref(),
+            cfg.article_delay,
+            false,
+            &link,
+            now,
+        )
+        .await
+        {
+            Ok(page) if page.content_html.is_some() => {
+                health.articles_fetched += 1;
+                count_article(&mut health, &page);
+                merge_article(&mut raw, page);
+            }
+            Ok(page) => {
+                health.articles_failed += 1;
+                count_article(&mut health, &page);
+                note(
+                    &mut health,
+                    format!("article {link}: no article text found"),
+                );
+            }
+            Err(message) => {
+                health.articles_failed += 1;
+                note(&mut health, message);
+            }
+        }
+        out.push(raw);
+    }
+    Ok((out, health))
+}
+
+/// The article page's body becomes the content (the feed's own text the
+/// summary); its title, date, authors and origin fill only what the feed left empty.
+fn merge_article(raw: &mut RawEntry, page: ArticlePage) {
+    let Some(body) = page.content_html else {
+        return;
+    };
+    let feed_text = raw.content_html.take();
+    if raw.summary_html.is_none() {
+        raw.summary_html = feed_text;
+    }
+    // Absolute against the article page now: `base` stays the feed's.
+    raw.content_html = Some(crate::normalize::html::sanitize(&body, page.base.as_ref()));
+    if raw.title.as_deref().is_none_or(|t| t.trim().is_empty()) {
+        raw.title = page.title;
+        raw.title_is_html = false;
+    }
+    if raw.published.is_none() {
+        raw.published = page.date.map(|d| d.utc);
+    }
+    if raw.authors.is_empty() {
+        raw.authors = page.authors;
+    } else {
+        for a in page.authors {
+            if let Some(mine) = raw.authors.iter_mut().find(|m| m.name == a.name) {
+                mine.role = mine.role.take().or(a.role);
+            }
+        }
+    }
+    if raw.origin.is_none() {
+        raw.origin = page.origin;
+    }
 }
 
 /// The identity key the normalize stage will give an item (guid-less: its link).
@@ -365,23 +503,25 @@ fn count_article(health: &mut ScrapeHealth, a: &ArticlePage) {
 async fn fetch_article(
     fetcher: &Fetcher,
     source: &SourceConfig,
-    rules: &ScrapeConfig,
+    rules: Option<&ArticleRules>,
+    delay: std::time::Duration,
+    browser: bool,
     link: &Url,
     now: DateTime<Utc>,
 ) -> Result<ArticlePage, String> {
     let body = {
         let _turn = fetcher
             .politeness()
-            .page_turn(link, rules.article_delay)
+            .page_turn(link, delay)
             .await;
-        let fetched = if rules.render_browser {
+        let fetched = if browser {
             fetcher.render(source, link).await
         } else {
             fetcher.get(source, link).await
         };
         fetched.map_err(|e| format!("article {link}: {e}"))?
     };
-    let (article_rules, source) = (rules.article.clone(), source.clone());
+    let (article_rules, source) = (rules.cloned(), source.clone());
     off_runtime(move || {
         let (text, _, _) = decode(&body.bytes, body.content_type.as_deref(), source.encoding);
         parse_article(

@@ -2,6 +2,7 @@
 //! graceful shutdown, systemd notification), retention, and backups.
 
 pub mod backup;
+pub mod bench;
 pub mod cli;
 pub mod daemon;
 pub mod notify;

@@ -263,6 +263,7 @@ mod tests {
             language: None,
             categories: vec![],
             enclosures: vec![],
+            origin: None,
             content_hash: key,
         }
     }

@@ -116,6 +116,8 @@ const MIGRATIONS: &[&str] = &[
         last_seen BIGINT NOT NULL,
         PRIMARY KEY (source_id, key)
     );"#,
+    // 4 (normalization, as SQLite's 6): the organisation that first published a report.
+    "ALTER TABLE entry ADD COLUMN origin TEXT;",
 ];
 
 fn pg_error(e: tokio_postgres::Error) -> StoreError {
@@ -222,13 +224,14 @@ impl PgStore {
         let tx = client.transaction().await?;
         let stmt = tx
             .prepare_cached(&format!(
-                "INSERT INTO entry ({WRITE_COLUMNS}, sort_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+                "INSERT INTO entry ({WRITE_COLUMNS}, sort_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
                  ON CONFLICT (source_id, key) DO UPDATE SET guid = EXCLUDED.guid, url = EXCLUDED.url,
                    title = EXCLUDED.title, authors = EXCLUDED.authors, summary = EXCLUDED.summary,
                    content = EXCLUDED.content, text = EXCLUDED.text, published = EXCLUDED.published,
                    updated = EXCLUDED.updated, language = EXCLUDED.language, categories = EXCLUDED.categories,
                    enclosures = EXCLUDED.enclosures, content_hash = EXCLUDED.content_hash,
-                   first_seen = EXCLUDED.first_seen, changed_at = EXCLUDED.changed_at, sort_time = EXCLUDED.sort_time"
+                   first_seen = EXCLUDED.first_seen, changed_at = EXCLUDED.changed_at, sort_time = EXCLUDED.sort_time,
+                   origin = EXCLUDED.origin"
             ))
             .await?;
         for s in entries {
@@ -256,6 +259,7 @@ impl PgStore {
                     &e.content_hash,
                     &first_seen,
                     &s.changed_at.timestamp(),
+                    &e.origin,
                     &published.unwrap_or(first_seen),
                 ],
             )
@@ -328,9 +332,9 @@ fn unjson<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
 const STATE_COLUMNS: &str = "source_id, etag, last_modified, last_attempt, last_success, last_status, last_error, consecutive_failures, next_due, moved_to, error_kind, http_status, disabled_url, interval_secs, feed_hint_secs, fingerprint, last_change, scrape_health";
 
 /// The columns an insert writes (then `sort_time`).
-pub(super) const WRITE_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at";
+pub(super) const WRITE_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at, origin";
 /// The columns [`entry_from_row`] reads.
-pub(super) const ENTRY_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at, cluster";
+pub(super) const ENTRY_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at, origin, cluster";
 
 fn state_from_row(r: &Row) -> SourceState {
     let secs = |i: usize| r.get::<_, Option<i64>>(i).map(|v| v.max(0) as u64);
@@ -380,13 +384,14 @@ pub(super) fn entry_from_row(r: &Row) -> Result<StoredEntry, StoreError> {
         language: r.get(12),
         categories: unjson(r.get(13))?,
         enclosures: unjson(r.get(14))?,
+        origin: r.get(18),
         content_hash: r.get(15),
     };
     Ok(StoredEntry {
         entry,
         first_seen: from_ts(r.get(16)).unwrap_or_else(Utc::now),
         changed_at: from_ts(r.get(17)).unwrap_or_else(Utc::now),
-        cluster: r.get(18),
+        cluster: r.get(19),
     })
 }
 
@@ -581,7 +586,7 @@ impl Store for PgStore {
         }
         let insert = tx
             .prepare_cached(&format!(
-                "INSERT INTO entry ({WRITE_COLUMNS}, sort_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
+                "INSERT INTO entry ({WRITE_COLUMNS}, sort_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
                  ON CONFLICT (source_id, key) DO NOTHING"
             ))
             .await?;
@@ -589,7 +594,7 @@ impl Store for PgStore {
             .prepare_cached(
                 "UPDATE entry SET guid = $3, url = $4, title = $5, authors = $6, summary = $7, content = $8,
                     text = $9, published = $10, updated = $11, language = $12, categories = $13,
-                    enclosures = $14, content_hash = $15, changed_at = $16, sort_time = $17
+                    enclosures = $14, content_hash = $15, changed_at = $16, sort_time = $17, origin = $18
                  WHERE source_id = $1 AND key = $2",
             )
             .await?;
@@ -676,6 +681,7 @@ impl Store for PgStore {
                     &e.content_hash,
                     &now_ts,
                     &now_ts,
+                    &e.origin,
                     sort,
                 ] as Vec<&(dyn ToSql + Sync)>,
             ),
@@ -705,6 +711,7 @@ impl Store for PgStore {
                     &e.content_hash,
                     &now_ts,
                     sort,
+                    &e.origin,
                 ] as Vec<&(dyn ToSql + Sync)>,
             ),
         });

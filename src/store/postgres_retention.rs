@@ -114,7 +114,7 @@ impl PgStore {
         let stmt = tx
             .prepare_cached(&format!(
                 "INSERT INTO entry ({WRITE_COLUMNS}, sort_time, cluster)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
                  ON CONFLICT DO NOTHING"
             ))
             .await?;
@@ -128,7 +128,7 @@ impl PgStore {
                 json(&e.categories)?,
                 json(&e.enclosures)?,
             );
-            let params: [&(dyn ToSql + Sync); 20] = [
+            let params: [&(dyn ToSql + Sync); 21] = [
                 &e.id,
                 &e.source_id,
                 &e.key,
@@ -147,6 +147,7 @@ impl PgStore {
                 &e.content_hash,
                 &first_seen,
                 &s.changed_at.timestamp(),
+                &e.origin,
                 &published.unwrap_or(first_seen),
                 &s.cluster,
             ];

@@ -165,7 +165,7 @@ impl SqliteStore {
             {
                 let mut stmt = tx.prepare_cached(&format!(
                     "INSERT OR IGNORE INTO entry ({WRITE_COLUMNS}, sort_time, cluster)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
                 ))?;
                 for s in &entries {
                     let e = &s.entry;
@@ -189,6 +189,7 @@ impl SqliteStore {
                         e.content_hash,
                         s.first_seen.timestamp(),
                         s.changed_at.timestamp(),
+                        e.origin,
                         published.unwrap_or(s.first_seen.timestamp()),
                         s.cluster,
                     ])?;
@@ -253,6 +254,7 @@ mod tests {
             language: None,
             categories: vec![],
             enclosures: vec![],
+            origin: None,
             content_hash: key.into(),
         }
     }

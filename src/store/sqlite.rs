@@ -78,6 +78,8 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX entry_by_cluster ON entry (cluster) WHERE cluster IS NOT NULL;
     CREATE INDEX entry_by_time ON entry (sort_time DESC, id DESC, source_id);
     CREATE INDEX entry_by_first_seen ON entry (first_seen DESC, id DESC);",
+    // 6 (normalization): the organisation that first published a report (`来源：`).
+    "ALTER TABLE entry ADD COLUMN origin TEXT;",
 ];
 
 pub struct SqliteStore {
@@ -422,9 +424,9 @@ const STATE_COLUMNS: &str = "source_id, etag, last_modified, last_attempt, last_
 const MANY_SOURCES: usize = 32;
 
 /// The columns an insert writes (then `sort_time`).
-pub(super) const WRITE_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at";
+pub(super) const WRITE_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at, origin";
 /// The columns [`entry_from_row`] reads.
-pub(super) const ENTRY_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at, cluster";
+pub(super) const ENTRY_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at, origin, cluster";
 
 pub(super) fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<StoredEntry> {
     let parse_json = |i: usize| -> rusqlite::Result<String> { r.get(i) };
@@ -447,13 +449,14 @@ pub(super) fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<StoredEntry> {
         language: r.get(12)?,
         categories: serde_json::from_str(&parse_json(13)?).map_err(|e| bad(13, e))?,
         enclosures: serde_json::from_str(&parse_json(14)?).map_err(|e| bad(14, e))?,
+        origin: r.get(18)?,
         content_hash: r.get(15)?,
     };
     Ok(StoredEntry {
         entry,
         first_seen: from_ts(r.get(16)?).unwrap_or_else(Utc::now),
         changed_at: from_ts(r.get(17)?).unwrap_or_else(Utc::now),
-        cluster: r.get(18)?,
+        cluster: r.get(19)?,
     })
 }
 
@@ -478,13 +481,13 @@ fn upsert(
         None => {
             let published = ts(e.published);
             tx.prepare_cached(
-                &format!("INSERT INTO entry ({WRITE_COLUMNS}, sort_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"),
+                &format!("INSERT INTO entry ({WRITE_COLUMNS}, sort_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"),
             )?
             .execute(params![
                     e.id, e.source_id, e.key, e.guid, e.url, e.title, json(&e.authors)?,
                     e.summary, e.content, e.text, published, ts(e.updated), e.language,
                     json(&e.categories)?, json(&e.enclosures)?, e.content_hash,
-                    now_ts, now_ts, published.unwrap_or(now_ts),
+                    now_ts, now_ts, e.origin, published.unwrap_or(now_ts),
                 ])?;
             counts.new += 1;
         }
@@ -499,13 +502,14 @@ fn upsert(
             tx.prepare_cached(
                 "UPDATE entry SET guid = ?3, url = ?4, title = ?5, authors = ?6, summary = ?7, content = ?8,
                     text = ?9, published = ?10, updated = ?11, language = ?12, categories = ?13,
-                    enclosures = ?14, content_hash = ?15, changed_at = ?16, sort_time = ?17
+                    enclosures = ?14, content_hash = ?15, changed_at = ?16, sort_time = ?17, origin = ?18
                  WHERE source_id = ?1 AND key = ?2",
             )?
             .execute(params![
                     e.source_id, e.key, e.guid, e.url, e.title, json(&e.authors)?, e.summary,
                     e.content, e.text, published, updated, e.language, json(&e.categories)?,
                     json(&e.enclosures)?, e.content_hash, now_ts, published.unwrap_or(first_seen),
+                    e.origin,
                 ])?;
             counts.updated += 1;
         }
@@ -842,6 +846,7 @@ mod tests {
             language: None,
             categories: vec![],
             enclosures: vec![],
+            origin: None,
             content_hash: body.into(),
         }
     }
