@@ -480,6 +480,7 @@ fn write_entries(path: &std::path::Path, n: usize) {
             categories: vec![],
             enclosures: vec![],
             content_hash: format!("{i:016x}"),
+            origin: None,
         };
         let first_seen = chrono::DateTime::from_timestamp(published + 60, 0).unwrap_or_default();
         let stored = StoredEntry {

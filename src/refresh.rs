@@ -114,6 +114,18 @@ struct Failure {
 }
 
 impl Failure {
+    /// A failure of the page steps (list or article pages), with the
+    /// scrape health they reached.
+    fn of_pages(kind: &str, f: scrape::ScrapeFailure) -> Failure {
+        Failure {
+            kind: kind.to_string(),
+            message: f.message,
+            retry_after: None,
+            http_status: None,
+            scrape: f.health,
+        }
+    }
+
     fn new(kind: &str, message: impl Into<String>) -> Failure {
         Failure {
             kind: kind.to_string(),
@@ -471,15 +483,10 @@ async fn fetch_and_normalize(
     let mut health = read.health.take();
     if let Some(cfg) = &source.full_text {
         let raw = std::mem::take(&mut read.parsed.entries);
-        let (raw, h) = scrape::full_text(&p.fetcher, p.store.as_ref(), source, cfg, raw, &read.base)
-            .await
-            .map_err(|f| Failure {
-                kind: "full_text".into(),
-                message: f.message,
-                retry_after: None,
-                http_status: None,
-                scrape: f.health,
-            })?;
+        let (raw, h) =
+            scrape::full_text(&p.fetcher, p.store.as_ref(), source, cfg, raw, &read.base)
+                .await
+                .map_err(|f| Failure::of_pages("full_text", f))?;
         read.parsed.entries = raw;
         health = Some(Box::new(h));
     }
@@ -563,13 +570,7 @@ async fn scrape_and_normalize(
         &Validators::of(state),
     )
     .await
-    .map_err(|f| Failure {
-        kind: "scrape".into(),
-        message: f.message,
-        retry_after: None,
-        http_status: None,
-        scrape: f.health,
-    })?;
+    .map_err(|f| Failure::of_pages("scrape", f))?;
     let pages = match scraped {
         scrape::Scrape::NotModified => return Ok(Step::NotModified { fresh_for: None }),
         scrape::Scrape::Pages(pages) => pages,

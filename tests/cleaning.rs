@@ -156,7 +156,7 @@ async fn origin_is_stored_published_and_exported() {
     feed_rs::parser::parse(atom.as_bytes()).unwrap();
 
     let mut out = Vec::new();
-    huiliu::service::backup::export_jsonl(p.store.as_ref(), &cfg, &p.clusters, &mut out)
+    huiliu::service::backup::export_jsonl(p.store.as_ref(), &cfg, &mut out)
         .await
         .unwrap();
     let line: Value = serde_json::from_slice(out.split(|b| *b == b'\n').next().unwrap()).unwrap();

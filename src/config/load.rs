@@ -1061,6 +1061,7 @@ impl<'a> Loader<'a> {
             article_delay: self
                 .duration(sect, "article_delay")
                 .unwrap_or(Duration::from_secs(1)),
+            render_browser: self.render(sect),
         })
     }
 
@@ -1128,7 +1129,6 @@ impl<'a> Loader<'a> {
             article_delay: self
                 .duration(sect, "article_delay")
                 .unwrap_or(Duration::from_secs(1)),
-            render_browser: self.render(sect),
         })
     }
 

@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use url::Url;
 
-use crate::config::{ArticleRules, FullTextConfig, ListRules, ScrapeConfig, SourceConfig};
+use crate::config::{ArticleRules, FullTextConfig, ListRules, SourceConfig};
 use crate::fetch::robots::Robots;
 use crate::fetch::{FetchErrorKind, Fetched, Fetcher, Validators};
 use crate::model::{Enclosure, ScrapeHealth};
@@ -510,10 +510,7 @@ async fn fetch_article(
     now: DateTime<Utc>,
 ) -> Result<ArticlePage, String> {
     let body = {
-        let _turn = fetcher
-            .politeness()
-            .page_turn(link, delay)
-            .await;
+        let _turn = fetcher.politeness().page_turn(link, delay).await;
         let fetched = if browser {
             fetcher.render(source, link).await
         } else {
