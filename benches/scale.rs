@@ -20,6 +20,8 @@
 
 mod common;
 
+use common::env_usize;
+
 use std::io::{BufRead, BufReader, Write as _};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,13 +33,6 @@ use chrono::Utc;
 use huiliu::model::{Author, Entry, StoredEntry};
 
 const SOURCES: usize = 10_000;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
