@@ -41,7 +41,12 @@ fn main() {
         return;
     }
     let n = env_usize("BENCH_ENTRIES", 100_000);
-    let dir = tempfile::tempdir().expect("temp dir");
+    // BENCH_DIR keeps the generated entries and the store for a look
+    // afterwards (and reuses the entries of an earlier run of the same N).
+    let temp = tempfile::tempdir().expect("temp dir");
+    let kept = std::env::var_os("BENCH_DIR").map(std::path::PathBuf::from);
+    let dir = kept.as_deref().unwrap_or(temp.path());
+    std::fs::create_dir_all(dir).expect("BENCH_DIR");
     let mut server = Command::new(std::env::current_exe().expect("exe"))
         .arg("serve")
         .stdout(Stdio::piped())
@@ -52,7 +57,7 @@ fn main() {
         let _ = BufReader::new(out).read_line(&mut line);
     }
     let feeds = line.trim().to_string();
-    let result = std::panic::catch_unwind(|| run(dir.path(), &feeds, n));
+    let result = std::panic::catch_unwind(|| run(dir, &feeds, n));
     let _ = server.kill();
     let _ = server.wait();
     if let Err(e) = result {
@@ -65,9 +70,12 @@ fn run(dir: &std::path::Path, feeds: &str, n: usize) {
     let port = free_port();
     let config = dir.join("huiliu.toml");
     std::fs::write(&config, config_text(feeds, port)).expect("config");
-    let jsonl = dir.join("entries.jsonl");
+    let jsonl = dir.join(format!("entries-{n}.jsonl"));
+    let _ = std::fs::remove_dir_all(dir.join("data"));
     let t = Instant::now();
-    write_entries(&jsonl, n);
+    if !jsonl.exists() {
+        write_entries(&jsonl, n);
+    }
     println!(
         "generated {n} entries in {:.1} s",
         t.elapsed().as_secs_f64()

@@ -278,6 +278,7 @@ enum Command {
 }
 
 pub fn main() -> ExitCode {
+    crate::memory::limit_arenas();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {

@@ -19,6 +19,7 @@ pub mod store;
 
 pub mod lease;
 pub mod liveness;
+pub mod memory;
 pub mod migrate;
 pub mod refresh;
 pub mod schedule;

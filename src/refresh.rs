@@ -613,7 +613,7 @@ pub fn start_dedup(store: Arc<dyn Store>, config: &crate::config::Config) -> Arc
         let since = Utc::now() - chrono::Duration::from_std(loading.window()).unwrap_or_default();
         let mut n = 0usize;
         // Published within the window, then arrived within it (old dates).
-        for by_arrival in [false, true] {
+        'passes: for by_arrival in [false, true] {
             let mut after: Option<(i64, String)> = None;
             loop {
                 let rows = match store
@@ -634,19 +634,26 @@ pub fn start_dedup(store: Arc<dyn Store>, config: &crate::config::Config) -> Arc
                 };
                 after = Some((t.timestamp(), last.entry.id.clone()));
                 n += rows.len();
-                loading.load(
-                    rows.into_iter()
-                        .map(|s| Loaded {
-                            record: crate::dedup::service::record(
-                                &s.entry,
-                                s.first_seen,
-                                priorities.get(&s.entry.source_id).copied().unwrap_or(0),
-                            ),
-                            arrived: s.first_seen.timestamp(),
-                            label: s.cluster,
-                        })
-                        .collect(),
-                );
+                let room = loading
+                    .load(
+                        rows.into_iter()
+                            .map(|s| Loaded {
+                                record: crate::dedup::service::record(
+                                    &s.entry,
+                                    s.first_seen,
+                                    priorities.get(&s.entry.source_id).copied().unwrap_or(0),
+                                ),
+                                arrived: s.first_seen.timestamp(),
+                                label: s.cluster,
+                            })
+                            .collect(),
+                    )
+                    .await;
+                if room == 0 {
+                    // The window is full (`[dedup] window_entries`): the
+                    // newest entries are held, the rest stays on disk.
+                    break 'passes;
+                }
             }
         }
         loading.finish_loading();

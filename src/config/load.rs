@@ -120,6 +120,7 @@ struct Loader<'a> {
 // cover each one: a test checks).
 pub(crate) const DEDUP_KEYS: &[&str] = &[
     "window",
+    "window_entries",
     "near_copy",
     "near_copy_anchors",
     "summary_ratio",
@@ -148,6 +149,7 @@ pub(crate) const SERVER_KEYS: &[&str] = &[
     "admin_token",
     "shutdown_grace",
     "stall_after",
+    "cache_size",
     "node_id",
     "lease",
 ];
@@ -393,6 +395,9 @@ impl<'a> Loader<'a> {
         if let Some(n) = self.int(sect, "summary_anchors", 0, 100) {
             cfg.summary_min_anchors = n as usize;
         }
+        if let Some(n) = self.int(sect, "window_entries", 100, 100_000_000) {
+            cfg.window_entries = n as usize;
+        }
         if let Some(n) = self.int(sect, "min_shingles", 1, 10_000) {
             cfg.min_shingles = n as usize;
         }
@@ -510,6 +515,7 @@ impl<'a> Loader<'a> {
         let mut admin_token = None;
         let mut shutdown_grace = Duration::from_secs(10);
         let mut stall_after = Duration::from_secs(600);
+        let mut cache_bytes = super::DEFAULT_CACHE_BYTES;
         let mut node_id = None;
         let mut lease = Duration::from_secs(30);
         if let Some(sect) = self.section(root, "server", SERVER_KEYS) {
@@ -518,6 +524,12 @@ impl<'a> Loader<'a> {
             }
             if let Some(d) = self.duration(sect, "stall_after") {
                 stall_after = d;
+            }
+            if let Some((text, span)) = self.string_or_int(sect, "cache_size") {
+                match parse_size(&text) {
+                    Ok(n) => cache_bytes = n,
+                    Err(e) => self.error(span, "server.cache_size", e),
+                }
             }
             if let Some((text, span)) = self.string(sect, "node_id") {
                 if text.trim().is_empty() || text.len() > 200 {
@@ -579,6 +591,7 @@ impl<'a> Loader<'a> {
             admin_token,
             shutdown_grace,
             stall_after,
+            cache_bytes,
             node_id: node_id.unwrap_or_else(super::default_node_id),
             lease,
         }
@@ -888,8 +901,10 @@ impl<'a> Loader<'a> {
         let language = self.string(sect, "language").map(|(s, _)| s);
         let headers = self.headers(sect);
         let allow_private = self.bool(sect, "allow_private").unwrap_or(false);
-        let scrape = self.scrape(sect, kind);
-        let full_text = self.full_text(sect, kind);
+        // Boxed: most sources are feeds, and 10,000 of them should not each
+        // carry two kilobytes of empty scrape rules.
+        let scrape = self.scrape(sect, kind).map(Box::new);
+        let full_text = self.full_text(sect, kind).map(Box::new);
         let clean = self.clean_steps(sect);
         let retention = self.retention(sect);
 

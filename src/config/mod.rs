@@ -92,6 +92,9 @@ impl Config {
     }
 }
 
+/// `[server] cache_size` by default: 32 MiB of served pages.
+pub const DEFAULT_CACHE_BYTES: u64 = 32 << 20;
+
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub listen: std::net::SocketAddr,
@@ -106,6 +109,9 @@ pub struct ServerConfig {
     /// `/healthz` fails (and the systemd watchdog starves) once sources have
     /// been due this long while no poll finished: a stalled scheduler.
     pub stall_after: Duration,
+    /// Bytes of served pages kept (identity, gzip and brotli forms counted);
+    /// 0 caches nothing.
+    pub cache_bytes: u64,
     /// This node's name in source leases (several nodes on one PostgreSQL
     /// database); default: hostname and process id.
     pub node_id: String,
@@ -259,9 +265,9 @@ pub struct SourceConfig {
     /// and link-local addresses (`allow_private`).
     pub allow_private: bool,
     pub language: Option<String>,
-    pub scrape: Option<ScrapeConfig>,
+    pub scrape: Option<Box<ScrapeConfig>>,
     /// `full_text = true` (feed sources): the body comes from each new item's page.
-    pub full_text: Option<FullTextConfig>,
+    pub full_text: Option<Box<FullTextConfig>>,
     /// Which cleaning steps the normalize stage runs (`[source.clean]`).
     pub clean: CleanSteps,
     pub retention: Retention,

@@ -220,6 +220,11 @@ impl Engine {
         self.cfg.window_secs
     }
 
+    /// `[dedup] window_entries`: the most entries held.
+    pub fn window_entries(&self) -> usize {
+        self.cfg.window_entries.max(1)
+    }
+
     /// Whether an entry with this id is held.
     pub fn contains(&self, id: &str) -> bool {
         self.by_id.contains_key(id)
@@ -234,6 +239,22 @@ impl Engine {
             .filter(|e| e.published.is_some_and(|p| p < t))
             .map(|e| e.id.clone())
             .collect()
+    }
+
+    /// Ids of the `k` entries published first (undated entries count as
+    /// oldest; ties by id, so the choice does not depend on arrival).
+    pub fn oldest(&self, k: usize) -> Vec<String> {
+        let mut all: Vec<(i64, &str)> = self
+            .entries
+            .iter()
+            .flatten()
+            .map(|e| (e.published.unwrap_or(i64::MIN), e.id.as_str()))
+            .collect();
+        if k < all.len() {
+            all.select_nth_unstable(k);
+            all.truncate(k);
+        }
+        all.into_iter().map(|(_, id)| id.to_string()).collect()
     }
 
     pub fn remove(&mut self, id: &str) {

@@ -78,7 +78,7 @@ pub struct Loaded {
 }
 
 enum Job {
-    Load(Vec<Loaded>),
+    Load(Vec<Loaded>, oneshot::Sender<usize>),
     Loaded,
     Assign(Vec<(DedupRecord, i64)>, oneshot::Sender<Relabel>),
     Remove(Vec<String>),
@@ -128,8 +128,12 @@ impl Clusterer {
         Duration::from_secs(self.window_secs.max(0) as u64)
     }
 
-    pub fn load(&self, batch: Vec<Loaded>) {
-        let _ = self.jobs.send(Job::Load(batch));
+    /// Hands stored entries to the engine; returns once they are held
+    /// (so a loader reading the store never runs ahead of the engine and
+    /// piles up texts in the queue) with how many more it takes before the
+    /// window is full (`[dedup] window_entries`).
+    pub async fn load(&self, batch: Vec<Loaded>) -> usize {
+        self.ask(|tx| Job::Load(batch, tx)).await.unwrap_or(0)
     }
 
     /// Every stored entry of the window is loaded: start answering.
@@ -225,16 +229,22 @@ impl State {
 
     fn handle(&mut self, job: Job) {
         match job {
-            Job::Load(batch) => {
+            Job::Load(batch, reply) => {
                 for l in batch {
                     let id = l.record.id.clone();
                     self.engine.insert(l.record);
                     self.arrived.insert(id.clone(), l.arrived);
                     self.labels.insert(id.clone(), l.label.unwrap_or(id));
                 }
+                let room = self
+                    .engine
+                    .window_entries()
+                    .saturating_sub(self.engine.len());
+                let _ = reply.send(room);
             }
             Job::Loaded => {
                 self.loaded = true;
+                self.keep_within_cap();
                 // A stored label naming no entry of the window links its
                 // holder to the archive.
                 for (id, label) in &self.labels {
@@ -304,6 +314,7 @@ impl State {
             self.labels.entry(id.clone()).or_insert_with(|| id.clone());
             touched.push(id);
         }
+        self.keep_within_cap();
         if self.engine.len() <= EXACT_UP_TO {
             // Small window: the exact clusters now, cheaply.
             return self.relabel_all();
@@ -325,28 +336,51 @@ impl State {
 
     fn reconcile(&mut self, now: i64) -> Relabel {
         let cutoff = now.saturating_sub(self.engine.window_secs());
-        let mut archived = std::collections::HashSet::new();
-        for id in self.engine.published_before(cutoff) {
-            if self.arrived.get(&id).is_none_or(|a| *a < cutoff) {
-                if let Some(l) = self.labels.get(&id) {
-                    archived.insert(l.clone());
-                }
-                self.forget(&id);
-                self.dirty = true;
-            }
-        }
-        // Their cluster mates still in the window keep the link.
-        if !archived.is_empty() {
-            for (id, label) in &self.labels {
-                if archived.contains(label) {
-                    self.anchors.insert(id.clone(), label.clone());
-                }
-            }
-        }
+        let leaving: Vec<String> = self
+            .engine
+            .published_before(cutoff)
+            .into_iter()
+            .filter(|id| self.arrived.get(id).is_none_or(|a| *a < cutoff))
+            .collect();
+        self.archive(leaving);
+        self.keep_within_cap();
         if !self.dirty {
             return Relabel::default();
         }
         self.relabel_all()
+    }
+
+    /// Entries leave the engine (the window moved past them, or it is
+    /// full); their cluster mates still held keep a link to their label.
+    fn archive(&mut self, ids: Vec<String>) {
+        if ids.is_empty() {
+            return;
+        }
+        let mut archived = std::collections::HashSet::new();
+        for id in ids {
+            if let Some(l) = self.labels.get(&id) {
+                archived.insert(l.clone());
+            }
+            self.forget(&id);
+        }
+        self.dirty = true;
+        for (id, label) in &self.labels {
+            if archived.contains(label) {
+                self.anchors.insert(id.clone(), label.clone());
+            }
+        }
+    }
+
+    /// `[dedup] window_entries`: past the cap, the oldest entries leave,
+    /// down to 95% of it (so the scan for the oldest is not paid per write).
+    fn keep_within_cap(&mut self) {
+        let cap = self.engine.window_entries();
+        if self.engine.len() <= cap {
+            return;
+        }
+        let keep = cap - cap / 20;
+        let oldest = self.engine.oldest(self.engine.len() - keep);
+        self.archive(oldest);
     }
 
     /// The exact clusters of the window, labelled.
@@ -464,7 +498,8 @@ mod tests {
             record: rec("b", STORY, 0),
             arrived: 0,
             label: Some("a".into()),
-        }]);
+        }])
+        .await;
         c.finish_loading();
         let r = c.assign(vec![w("x", STORY, 1)]).await;
         assert!(r.assign.contains(&("x".into(), "a".into())), "{r:?}");
@@ -489,12 +524,43 @@ mod tests {
                 arrived: 0,
                 label: Some("old2".into()),
             },
-        ]);
+        ])
+        .await;
         c.finish_loading();
         // "q" is rewritten to tell the same story as "p".
         let r = c.assign(vec![w("q", STORY, 0)]).await;
         assert_eq!(r.rename, vec![("old2".to_string(), "old1".to_string())]);
         assert!(r.assign.contains(&("q".into(), "old1".into())), "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn a_full_window_keeps_the_newest_and_their_archive_links() {
+        let c = Clusterer::start(DedupConfig {
+            window_entries: 20,
+            ..DedupConfig::default()
+        });
+        // Loading stops being welcome once the window is full.
+        let first: Vec<Loaded> = (0..15)
+            .map(|i| Loaded {
+                record: rec(&format!("l{i:02}"), &format!("{OTHER} {i}"), 0),
+                arrived: 0,
+                label: None,
+            })
+            .collect();
+        assert_eq!(c.load(first).await, 5);
+        c.finish_loading();
+        // Copies of one story keep arriving, newer than everything loaded.
+        c.assign(vec![w("a", STORY, 1)]).await;
+        c.assign(vec![w("z", STORY, 2)]).await;
+        for i in 0..10 {
+            c.assign(vec![w(&format!("n{i}"), &format!("{STORY} {i} x"), 3 + i)])
+                .await;
+        }
+        let (held, _) = c.stats().await;
+        assert!(held <= 20, "{held} held");
+        // The oldest (the loaded ones, published on day 0) left first.
+        assert!(c.cluster_of("l00").await.is_none());
+        assert!(c.cluster_of("n9").await.is_some());
     }
 
     #[tokio::test]

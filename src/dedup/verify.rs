@@ -12,6 +12,9 @@ pub struct DedupConfig {
     /// Only entries published within this many seconds of each other are
     /// compared (entries without a date are compared with everyone).
     pub window_secs: i64,
+    /// At most this many entries are held (the newest by publication date):
+    /// the memory bound of the window, whatever the feeds' volume.
+    pub window_entries: usize,
     /// Shingle length in chars for CJK-dominant text.
     pub cjk_ngram: usize,
     /// Shingle length in words for other text.
@@ -74,6 +77,7 @@ impl Default for DedupConfig {
     fn default() -> Self {
         DedupConfig {
             window_secs: 30 * 86_400,
+            window_entries: 50_000,
             cjk_ngram: 3,
             word_ngram: 3,
             minhash_bins: 16,

@@ -76,6 +76,13 @@ impl Rendered {
         }
     }
 
+    /// Bytes held: the body and its compressed forms.
+    pub fn bytes(&self) -> usize {
+        self.body.len()
+            + self.gzip.as_ref().map_or(0, Bytes::len)
+            + self.brotli.as_ref().map_or(0, Bytes::len)
+    }
+
     pub fn with_header(mut self, name: header::HeaderName, value: &'static str) -> Rendered {
         self.extra.push((name, HeaderValue::from_static(value)));
         self
@@ -257,6 +264,9 @@ impl FeedCache {
             .map(|(_, r)| r.clone())
     }
 
+    /// Keeps a rendering, within `limit` bytes in all (`[server]
+    /// cache_size`): past it, pages of other feeds go first, the deepest
+    /// pages first (the first pages are what readers poll).
     pub fn put(
         &self,
         id: &str,
@@ -264,13 +274,41 @@ impl FeedCache {
         page: usize,
         generation: u64,
         rendered: Rendered,
+        limit: u64,
     ) -> Arc<Rendered> {
         let rendered = Arc::new(rendered);
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        if rendered.bytes() > limit {
+            return rendered;
+        }
         let _writer = self.write.lock().unwrap_or_else(|p| p.into_inner());
         let mut map = HashMap::clone(&self.entries.load());
         // Older generations are garbage now.
         for pages in map.values_mut() {
             pages.retain(|_, (g, _)| *g == generation);
+        }
+        let mut held: Vec<(usize, String, (&'static str, usize), usize)> = map
+            .iter()
+            .flat_map(|(feed, pages)| {
+                pages
+                    .iter()
+                    .map(move |(k, (_, r))| (k.1, feed.clone(), *k, r.bytes()))
+            })
+            .collect();
+        let mut total: usize = held.iter().map(|h| h.3).sum::<usize>() + rendered.bytes();
+        if total > limit {
+            // Deepest first; among equals, other feeds before this one.
+            held.sort_by_key(|(p, feed, _, _)| (std::cmp::Reverse(*p), feed == id));
+            for (_, feed, key, bytes) in held {
+                if total <= limit {
+                    break;
+                }
+                if let Some(pages) = map.get_mut(&feed) {
+                    pages.remove(&key);
+                }
+                total -= bytes;
+            }
+            map.retain(|_, pages| !pages.is_empty());
         }
         map.entry(id.to_string())
             .or_default()
@@ -300,6 +338,32 @@ mod tests {
             t,
             300,
         )
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_bytes_and_drops_deep_pages_first() {
+        let cache = FeedCache::default();
+        let one = rendered().bytes() as u64;
+        let limit = one * 3;
+        for page in 1..=3 {
+            cache.put("a", "rss", page, 7, rendered(), limit);
+        }
+        cache.put("b", "rss", 1, 7, rendered(), limit);
+        // Page 3 of "a" made room for "b"'s first page.
+        assert!(cache.get("a", "rss", 3, 7).is_none());
+        assert!(cache.get("a", "rss", 1, 7).is_some());
+        assert!(cache.get("b", "rss", 1, 7).is_some());
+        let held: usize = cache
+            .entries
+            .load()
+            .values()
+            .flat_map(|p| p.values())
+            .map(|(_, r)| r.bytes())
+            .sum();
+        assert!(held as u64 <= limit, "{held} > {limit}");
+        // A page larger than the whole cache is served, not kept.
+        cache.put("c", "rss", 1, 7, rendered(), one - 1);
+        assert!(cache.get("c", "rss", 1, 7).is_none());
     }
 
     #[test]

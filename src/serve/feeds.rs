@@ -130,7 +130,14 @@ async fn answer(app: &AppState, want: &Wanted<'_>, headers: &HeaderMap) -> Respo
         .with_header(header::CONTENT_SECURITY_POLICY, CSP),
     };
     app.cache
-        .put(id, kind, page, generation, rendered)
+        .put(
+            id,
+            kind,
+            page,
+            generation,
+            rendered,
+            config.server.cache_bytes,
+        )
         .respond(headers)
 }
 

@@ -97,6 +97,19 @@ pub async fn import_jsonl(
     store: &dyn Store,
     input: &mut dyn BufRead,
 ) -> Result<ImportReport, BackupError> {
+    store.begin_bulk_load().await?;
+    let imported = import_lines(store, input).await;
+    // The indexes are complete again whether or not every line was read.
+    let rebuilt = store.end_bulk_load().await;
+    let report = imported?;
+    rebuilt?;
+    Ok(report)
+}
+
+async fn import_lines(
+    store: &dyn Store,
+    input: &mut dyn BufRead,
+) -> Result<ImportReport, BackupError> {
     let mut report = ImportReport::default();
     let mut batch: Vec<StoredEntry> = Vec::with_capacity(IMPORT_BATCH);
     // The store writes one batch while the next is parsed.

@@ -402,5 +402,7 @@ async fn settle_loop(p: Pipeline, mut stop: watch::Receiver<bool>) {
         if let Err(e) = crate::refresh::settle_clusters(&p).await {
             tracing::warn!(error = %e, "cannot store the settled clusters");
         }
+        // Off the async workers: a trim walks the heap (milliseconds).
+        let _ = tokio::task::spawn_blocking(crate::memory::trim).await;
     }
 }

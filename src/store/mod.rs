@@ -208,6 +208,18 @@ pub trait Store: Send + Sync {
         Err(unsupported("import"))
     }
 
+    /// A bulk import starts. A store may defer index upkeep until
+    /// [`Store::end_bulk_load`] (SQLite does when it holds no entry yet);
+    /// true when it did.
+    async fn begin_bulk_load(&self) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+
+    /// The bulk import ended (also after a failure): indexes are complete.
+    async fn end_bulk_load(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Copies the whole database to `dest` while it is in use (SQLite backup).
     async fn backup_to(&self, dest: &std::path::Path) -> Result<(), StoreError> {
         let _ = dest;

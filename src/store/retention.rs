@@ -57,6 +57,42 @@ pub(super) fn was_pruned(
 /// `PRAGMA cache_size` while importing (negative: KiB), 64 MiB.
 const IMPORT_CACHE_KIB: i64 = -65536;
 
+/// The entry table's secondary indexes (migrations 1, 3 and 5), by name and
+/// definition. An import into an empty store drops them and builds each
+/// once at the end — one sorted pass instead of a random insert per entry
+/// and index; opening a store builds any that is missing (an import that
+/// was killed half-way).
+const ENTRY_INDEXES: &[(&str, &str)] = &[
+    (
+        "entry_by_source_time",
+        "entry (source_id, sort_time DESC, id DESC)",
+    ),
+    (
+        "entry_by_source_first_seen",
+        "entry (source_id, first_seen)",
+    ),
+    (
+        "entry_by_cluster",
+        "entry (cluster) WHERE cluster IS NOT NULL",
+    ),
+    (
+        "entry_by_time",
+        "entry (sort_time DESC, id DESC, source_id)",
+    ),
+    ("entry_by_first_seen", "entry (first_seen DESC, id DESC)"),
+];
+
+/// Builds the entry indexes that are missing (all exist but after a
+/// killed bulk import: then this is the end of that import).
+pub(super) fn ensure_entry_indexes(c: &Connection) -> Result<(), StoreError> {
+    for (name, definition) in ENTRY_INDEXES {
+        c.execute_batch(&format!(
+            "CREATE INDEX IF NOT EXISTS {name} ON {definition};"
+        ))?;
+    }
+    Ok(())
+}
+
 fn dt(t: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(t, 0).unwrap_or_default()
 }
@@ -201,6 +237,30 @@ impl SqliteStore {
         .await
     }
 
+    /// An import starts: into an empty store, the secondary indexes go
+    /// until [`SqliteStore::sqlite_end_bulk_load`]. True when they did.
+    pub(super) async fn sqlite_begin_bulk_load(&self) -> Result<bool, StoreError> {
+        self.with(|c| {
+            let empty: bool =
+                c.query_row("SELECT NOT EXISTS (SELECT 1 FROM entry)", [], |r| r.get(0))?;
+            if empty {
+                for (name, _) in ENTRY_INDEXES {
+                    c.execute_batch(&format!("DROP INDEX IF EXISTS {name};"))?;
+                }
+            }
+            Ok(empty)
+        })
+        .await
+    }
+
+    pub(super) async fn sqlite_end_bulk_load(&self) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?;
+            ensure_entry_indexes(c)
+        })
+        .await
+    }
+
     pub(super) async fn sqlite_backup_to(&self, dest: &Path) -> Result<(), StoreError> {
         let dest = dest.to_path_buf();
         if dest.exists() {
@@ -257,6 +317,58 @@ mod tests {
             origin: None,
             content_hash: key.into(),
         }
+    }
+
+    fn index_names(path: &Path) -> Vec<String> {
+        let c = Connection::open(path).unwrap();
+        let mut stmt = c
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'entry' AND sql IS NOT NULL ORDER BY name")
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_bulk_load_defers_the_indexes_only_on_an_empty_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        let all = index_names(&path);
+        assert_eq!(all.len(), ENTRY_INDEXES.len(), "{all:?}");
+        assert!(store.begin_bulk_load().await.unwrap());
+        assert!(index_names(&path).is_empty());
+        let now = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        let rows: Vec<StoredEntry> = (0..50)
+            .map(|i| StoredEntry {
+                entry: entry(&format!("k{i}"), 1_600_000_000 + i),
+                first_seen: now,
+                changed_at: now,
+                cluster: None,
+            })
+            .collect();
+        assert_eq!(store.import_entries(&rows).await.unwrap(), 50);
+        store.end_bulk_load().await.unwrap();
+        assert_eq!(index_names(&path), all);
+        // Not empty any more: a second import keeps them.
+        assert!(!store.begin_bulk_load().await.unwrap());
+        assert_eq!(index_names(&path), all);
+        store.end_bulk_load().await.unwrap();
+        drop(store);
+
+        // An import killed half-way: opening the store completes it.
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch("DROP INDEX entry_by_time; DROP INDEX entry_by_cluster;")
+            .unwrap();
+        drop(c);
+        let store = SqliteStore::open(&path).await.unwrap();
+        assert_eq!(index_names(&path), all);
+        let page = store
+            .entries_since(Utc.timestamp_opt(0, 0).unwrap(), false, None, 10)
+            .await
+            .unwrap();
+        assert_eq!(page.len(), 10);
     }
 
     #[tokio::test]

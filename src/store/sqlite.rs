@@ -145,6 +145,7 @@ impl SqliteStore {
                 conn.pragma_update(None, "synchronous", "NORMAL")?;
                 migrate(&mut conn)
                     .map_err(|e| StoreError(format!("migrating {}: {}", path.display(), e.0)))?;
+                super::retention::ensure_entry_indexes(&conn)?;
                 let mut readers = Vec::with_capacity(READERS);
                 for _ in 0..READERS {
                     let r = Connection::open_with_flags(
@@ -814,6 +815,14 @@ impl Store for SqliteStore {
 
     async fn import_entries(&self, entries: &[StoredEntry]) -> Result<usize, StoreError> {
         self.sqlite_import_entries(entries).await
+    }
+
+    async fn begin_bulk_load(&self) -> Result<bool, StoreError> {
+        self.sqlite_begin_bulk_load().await
+    }
+
+    async fn end_bulk_load(&self) -> Result<(), StoreError> {
+        self.sqlite_end_bulk_load().await
     }
 
     async fn backup_to(&self, dest: &Path) -> Result<(), StoreError> {
