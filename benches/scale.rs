@@ -228,6 +228,13 @@ async fn measure(base: &str, daemon: &mut Child, started: Instant) -> Vec<(Strin
         "RSS after the pass".into(),
         format!("{} MiB", rss_kib(daemon.id()) / 1024),
     ));
+    // The daemon settles clusters and trims the allocator every 30 s: what
+    // it holds once the pass's garbage is given back.
+    tokio::time::sleep(Duration::from_secs(35)).await;
+    out.push((
+        "RSS after a settle".into(),
+        format!("{} MiB", rss_kib(daemon.id()) / 1024),
+    ));
     for (label, path) in paths {
         let (p50, p99, len) = latencies(&get, &format!("{base}{path}"), 50).await;
         out.push((
