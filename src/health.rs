@@ -8,7 +8,6 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::model::{PollStatus, SourceState};
 use crate::redact;
-use crate::refresh::current_url;
 use crate::store::{Store, StoreError};
 
 /// "Entries added recently" counts entries first seen in this many days.
@@ -84,7 +83,7 @@ pub async fn source_health(
                 .get(&s.id)
                 .cloned()
                 .unwrap_or_else(|| SourceState::new(&s.id));
-            let disabled = st.disabled_url.as_deref() == Some(s.url.as_str());
+            let disabled = st.is_gone(&s.url);
             let (entries, entries_recent) = counts.get(&s.id).copied().unwrap_or((0, 0));
             let status = match st.last_status {
                 None => "never",
@@ -98,7 +97,7 @@ pub async fn source_health(
                 kind: s.kind.as_str(),
                 // Shown on pages and in logs: never with their secrets.
                 url: redact::url(&s.url),
-                polling_url: redact::url(&current_url(s, &st)),
+                polling_url: redact::url(&st.current_url(&s.url)),
                 status,
                 http_status: st.http_status,
                 error_kind: st.error_kind.clone(),

@@ -124,11 +124,7 @@ pub async fn run(
     let mut urls: Vec<Url> = sources.iter().map(|s| url_of(s, &states)).collect();
     let mut disabled: Vec<bool> = sources
         .iter()
-        .map(|s| {
-            states
-                .get(&s.id)
-                .is_some_and(|st| st.disabled_url.as_deref() == Some(s.url.as_str()))
-        })
+        .map(|s| states.get(&s.id).is_some_and(|st| st.is_gone(&s.url)))
         .collect();
     drop(states);
     let concurrency = concurrency.max(1);
@@ -183,9 +179,7 @@ pub async fn run(
                     if sources[i].url != s.url {
                         urls[i] = url_of(s, &states);
                     }
-                    disabled[i] = states
-                        .get(&s.id)
-                        .is_some_and(|st| st.disabled_url.as_deref() == Some(s.url.as_str()));
+                    disabled[i] = states.get(&s.id).is_some_and(|st| st.is_gone(&s.url));
                     sources[i] = s.clone();
                     active[i] = true;
                 }

@@ -2,8 +2,8 @@
 //! allocates under contention an arena of its own (up to eight per core)
 //! and returns freed memory to the system only from the top of the heap:
 //! after a pass of parallel polls on the blocking pool, the freed parse
-//! buffers stay resident in a dozen arenas. Two arenas and a trim after
-//! each settle keep the daemon's RSS close to what it holds.
+//! buffers stay resident in a dozen arenas. Two arenas and a trim every
+//! ten seconds (the daemon's) keep the daemon's RSS close to what it holds.
 
 /// Call first in `main`, before any thread starts.
 pub fn limit_arenas() {

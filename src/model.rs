@@ -142,7 +142,8 @@ pub struct SourceState {
     pub last_error: Option<String>,
     pub consecutive_failures: u32,
     pub next_due: Option<DateTime<Utc>>,
-    /// The URL after a permanent redirect, if the source moved.
+    /// A permanent redirect, as "FROM TO": the configured URL it applies
+    /// to and where it leads (see [`SourceState::current_url`]).
     pub moved_to: Option<String>,
     /// The kind of the last error (`timeout`, `http_429`, `parse`, … see
     /// `FetchErrorKind::label`); `None` after a success.
@@ -263,6 +264,24 @@ impl SourceState {
             fingerprint: None,
             last_change: None,
         }
+    }
+
+    /// The 410 rule: the source answered `410 Gone` at `configured`, its
+    /// URL in the config, and is not polled until the config names another.
+    pub fn is_gone(&self, configured: &url::Url) -> bool {
+        self.disabled_url.as_deref() == Some(configured.as_str())
+    }
+
+    /// Where the source is polled: the target of a permanent redirect from
+    /// `configured` (`moved_to` is "FROM TO"), else `configured` itself. A
+    /// changed config URL forgets an old redirect.
+    pub fn current_url(&self, configured: &url::Url) -> url::Url {
+        self.moved_to
+            .as_deref()
+            .and_then(|m| m.split_once(' '))
+            .filter(|(from, _)| *from == configured.as_str())
+            .and_then(|(_, to)| url::Url::parse(to).ok())
+            .unwrap_or_else(|| configured.clone())
     }
 }
 

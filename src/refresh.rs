@@ -212,7 +212,7 @@ pub async fn refresh_source_with(
         Ok(s) => s,
         Err(e) => return report(Outcome::Failed(e.to_string()), None, &source.url),
     };
-    let url = current_url(source, &state);
+    let url = state.current_url(&source.url);
     if let Some(why) = disabled(source, &state) {
         let mut r = report(Outcome::Skipped(why), None, &url);
         r.disabled = true;
@@ -352,7 +352,7 @@ pub async fn record_crash(p: &Pipeline, source: &SourceConfig, what: &str) -> Po
         outcome: Outcome::Failed(message),
         elapsed: Duration::ZERO,
         next_due: state.next_due,
-        url: current_url(source, &state),
+        url: state.current_url(&source.url),
         disabled: false,
     }
 }
@@ -418,7 +418,7 @@ fn failed(
 /// Why the source is not polled, if it is disabled: it answered 410 and the
 /// config still names the URL that is gone.
 fn disabled(source: &SourceConfig, state: &SourceState) -> Option<String> {
-    (state.disabled_url.as_deref() == Some(source.url.as_str())).then(|| {
+    state.is_gone(&source.url).then(|| {
         format!(
             "disabled: {} answered 410 Gone; change its url in the config to poll it again",
             redact::url(&source.url)
@@ -442,18 +442,6 @@ fn fingerprint(entries: &[Entry]) -> String {
         h.update([0]);
     }
     crate::normalize::hex(&h.finalize()[..12])
-}
-
-/// The configured URL, or where a permanent redirect moved it (as long as
-/// the configured URL is still the one that moved).
-pub fn current_url(source: &SourceConfig, state: &SourceState) -> Url {
-    state
-        .moved_to
-        .as_deref()
-        .and_then(|m| m.split_once(' '))
-        .filter(|(from, _)| *from == source.url.as_str())
-        .and_then(|(_, to)| Url::parse(to).ok())
-        .unwrap_or_else(|| source.url.clone())
 }
 
 async fn fetch_and_normalize(

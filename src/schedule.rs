@@ -23,7 +23,7 @@ use url::Url;
 use crate::config::SourceConfig;
 use crate::liveness::Liveness;
 use crate::model::SourceState;
-use crate::refresh::{Pipeline, PollReport, current_url, record_crash, refresh_source_with};
+use crate::refresh::{Pipeline, PollReport, record_crash, refresh_source_with};
 
 /// The longest a `Retry-After` can push a source's next poll.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -178,7 +178,7 @@ pub(crate) async fn stored_states(p: &Pipeline) -> HashMap<String, SourceState> 
 pub(crate) fn url_of(source: &SourceConfig, states: &HashMap<String, SourceState>) -> Url {
     states
         .get(&source.id)
-        .map(|st| current_url(source, st))
+        .map(|st| st.current_url(&source.url))
         .unwrap_or_else(|| source.url.clone())
 }
 
@@ -206,7 +206,7 @@ pub async fn poll_once_with(
     for (i, source) in sources.iter().enumerate() {
         let disabled = states
             .get(&source.id)
-            .is_some_and(|st| st.disabled_url.as_deref() == Some(source.url.as_str()));
+            .is_some_and(|st| st.is_gone(&source.url));
         let url = (!disabled).then(|| url_of(source, &states));
         polls.start(i, source.clone(), url, Utc::now());
     }
@@ -435,7 +435,7 @@ async fn apply_sources(
             generation: 0,
         });
         let state = states.get(&source.id);
-        if state.is_some_and(|st| st.disabled_url.as_deref() == Some(source.url.as_str())) {
+        if state.is_some_and(|st| st.is_gone(&source.url)) {
             tracing::warn!(source = %source.id, url = %crate::redact::url(&source.url),
                 "not polling: the source answered 410 Gone (change its url in the config to poll it again)");
             continue;

@@ -205,6 +205,7 @@ pub async fn run(
     }
     let pruner = tokio::spawn(prune::prune_loop(app.clone(), stop_rx.clone()));
     tokio::spawn(settle_loop(p.clone(), stop_rx.clone()));
+    tokio::spawn(trim_loop(stop_rx.clone()));
     tokio::spawn(notify::watchdog(
         store.clone(),
         p.liveness.clone(),
@@ -401,6 +402,18 @@ async fn settle_loop(p: Pipeline, mut stop: watch::Receiver<bool>) {
         }
         if let Err(e) = crate::refresh::settle_clusters(&p).await {
             tracing::warn!(error = %e, "cannot store the settled clusters");
+        }
+    }
+}
+
+/// How often freed memory is given back to the system (see [`crate::memory`]).
+const TRIM_EVERY: Duration = Duration::from_secs(10);
+
+async fn trim_loop(mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(TRIM_EVERY) => {}
+            _ = stop.wait_for(|s| *s) => return,
         }
         // Off the async workers: a trim walks the heap (milliseconds).
         let _ = tokio::task::spawn_blocking(crate::memory::trim).await;

@@ -54,8 +54,9 @@ pub(super) fn was_pruned(
     Ok(n > 0)
 }
 
-/// `PRAGMA cache_size` while importing (negative: KiB), 64 MiB.
-const IMPORT_CACHE_KIB: i64 = -65536;
+/// `PRAGMA cache_size` while importing (negative: KiB), 128 MiB: the two
+/// unique indexes of a million entries stay in it.
+const IMPORT_CACHE_KIB: i64 = -131_072;
 
 /// `PRAGMA mmap_size` while importing: building an index reads the whole
 /// table back, and through a mapping it is not copied page by page (the
