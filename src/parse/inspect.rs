@@ -2,6 +2,7 @@
 //! charset decision and why, each entry's fields, what was repaired or
 //! skipped — without storing anything. The feed counterpart of `huiliu scrape`.
 
+use std::collections::HashMap;
 use std::process::ExitCode;
 
 use serde_json::{Value, json};
@@ -11,7 +12,8 @@ use super::decode::{Decided, decode};
 use super::{ParsedFeed, parse_feed};
 use crate::config::{FetchConfig, SourceConfig, SourceKind};
 use crate::fetch::{Fetched, Fetcher, Validators};
-use crate::normalize::normalize_feed;
+use crate::model::Entry;
+use crate::normalize::normalize_entry;
 
 /// Where the feed is: a URL, or a path (relative to the current directory).
 pub fn target_url(target: &str) -> Result<Url, String> {
@@ -92,14 +94,35 @@ fn report(
     decided: Decided,
 ) -> Value {
     let base = parsed.base.clone().unwrap_or_else(|| url.clone());
-    let normalized = normalize_feed(parsed, source, &base);
+    // Each entry read is shown next to its own raw fields; one that repeats
+    // an earlier entry (same key) is marked, as `normalize_feed` drops it.
+    let normalized: Vec<Entry> = parsed
+        .entries
+        .iter()
+        .map(|raw| normalize_entry(raw, source, &base, parsed.language.as_deref()))
+        .collect();
+    let mut first_of: HashMap<&str, usize> = HashMap::new();
+    let repeat_of: Vec<Option<usize>> = normalized
+        .iter()
+        .enumerate()
+        .map(|(i, e)| match first_of.entry(e.key.as_str()) {
+            std::collections::hash_map::Entry::Occupied(o) => Some(*o.get() + 1),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(i);
+                None
+            }
+        })
+        .collect();
+    let kept = repeat_of.iter().filter(|r| r.is_none()).count();
     let date = |d: Option<chrono::DateTime<chrono::Utc>>| d.map(|d| d.to_rfc3339());
     let entries: Vec<Value> = parsed
         .entries
         .iter()
         .zip(&normalized)
-        .map(|(raw, e)| {
+        .zip(&repeat_of)
+        .map(|((raw, e), repeat)| {
             json!({
+                "repeat_of": repeat,
                 "guid": e.guid,
                 "url": e.url,
                 "link": raw.link,
@@ -126,7 +149,7 @@ fn report(
         "language": parsed.language,
         "items_seen": parsed.items_seen,
         "entries_read": parsed.entries.len(),
-        "entries_kept": normalized.len(),
+        "entries_kept": kept,
         "problems": parsed.problems,
         "entries": entries,
     })
@@ -155,6 +178,9 @@ fn print_text(doc: &Value) {
     }
     for e in doc["entries"].as_array().into_iter().flatten() {
         println!();
+        if let Some(n) = e["repeat_of"].as_u64() {
+            println!("  (repeats entry {n}: not kept)");
+        }
         println!("  id:        {}", s(&e["guid"]));
         println!("  url:       {}", s(&e["url"]));
         println!("  title:     {}", s(&e["title"]));
@@ -182,5 +208,48 @@ fn print_text(doc: &Value) {
             ""
         };
         println!("  text:      {}{more}", short.replace('\n', " "));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_repeated_entry_is_marked_and_the_others_keep_their_own_fields() {
+        let url = Url::parse("http://example.org/feed.xml").expect("a URL");
+        let parsed = parse_feed(
+            r#"<rss version="2.0"><channel><title>t</title>
+            <item><title>one</title><link>http://example.org/a</link></item>
+            <item><title>one again</title><link>http://example.org/a</link></item>
+            <item><title>two</title><link>http://example.org/b</link><pubDate>Mon, 15 Jan 2024 10:00:00 +0000</pubDate></item>
+            </channel></rss>"#,
+            &url,
+            chrono_tz::UTC,
+            &[],
+        )
+        .expect("a feed");
+        let source = SourceConfig::new("t", SourceKind::Feed, url.clone());
+        let doc = report(&parsed, &source, &url, "UTF-8", Decided::Utf8);
+        assert_eq!(doc["entries_read"], 3);
+        assert_eq!(doc["entries_kept"], 2);
+        let entries = doc["entries"].as_array().expect("entries");
+        let row = |i: usize| {
+            (
+                entries[i]["repeat_of"].as_u64(),
+                entries[i]["link"].as_str().unwrap_or_default().to_string(),
+                entries[i]["published"].as_str().map(str::to_string),
+            )
+        };
+        assert_eq!(row(0), (None, "http://example.org/a".into(), None));
+        assert_eq!(row(1), (Some(1), "http://example.org/a".into(), None));
+        assert_eq!(
+            row(2),
+            (
+                None,
+                "http://example.org/b".into(),
+                Some("2024-01-15T10:00:00+00:00".into())
+            )
+        );
     }
 }

@@ -574,8 +574,18 @@ pub fn cp1252_c1(b: u8) -> Option<char> {
 }
 
 /// C1 control characters in decoded text are cp1252 bytes read as Latin-1
-/// by some earlier step: put back the characters meant.
+/// by some earlier step: put back the characters meant. Text that is UTF-8
+/// read as Latin-1 or cp1252 (double-encoded: `&#226;&#128;&#166;`, `â€¦`,
+/// for `…`) is decoded once more — only when every character is one byte
+/// in cp1252 and the whole reads as UTF-8, which text in any language but
+/// this mistake never does.
 pub fn repair_c1(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.is_ascii() {
+        return text.into();
+    }
+    if let Some(fixed) = double_encoded(text) {
+        return fixed.into();
+    }
     if !text.chars().any(|c| ('\u{80}'..='\u{9f}').contains(&c)) {
         return text.into();
     }
@@ -586,6 +596,26 @@ pub fn repair_c1(text: &str) -> std::borrow::Cow<'_, str> {
         })
         .collect::<String>()
         .into()
+}
+
+/// UTF-8 bytes that were read as Latin-1 or cp1252 characters, decoded
+/// again.
+fn double_encoded(text: &str) -> Option<String> {
+    static HIGH: std::sync::OnceLock<Vec<(char, u8)>> = std::sync::OnceLock::new();
+    let high = HIGH.get_or_init(|| {
+        (0x80..=0x9f)
+            .filter_map(|b| Some((cp1252_c1(b)?, b)))
+            .collect()
+    });
+    let bytes: Vec<u8> = text
+        .chars()
+        .map(|c| {
+            u8::try_from(u32::from(c))
+                .ok()
+                .or_else(|| high.iter().find(|(h, _)| *h == c).map(|(_, b)| *b))
+        })
+        .collect::<Option<_>>()?;
+    String::from_utf8(bytes).ok()
 }
 
 /// How deep elements may nest (see [`Reader::open`]).
@@ -655,6 +685,23 @@ mod tests {
     fn c1_characters_become_cp1252() {
         assert_eq!(repair_c1("\u{93}hi\u{94}"), "\u{201c}hi\u{201d}");
         assert_eq!(repair_c1("plain"), "plain");
+    }
+
+    #[test]
+    fn double_encoded_utf8_is_decoded_once_more() {
+        // `…` (E2 80 A6) and `é` (C3 A9) written as Latin-1 characters.
+        assert_eq!(
+            repair_c1("wait\u{e2}\u{80}\u{a6} caf\u{c3}\u{a9}"),
+            "wait… café"
+        );
+        // The same read as cp1252 (`&#226;&#128;&#166;`: `&#128;` is `€`).
+        assert_eq!(repair_c1("wait\u{e2}€\u{a6}"), "wait…");
+        assert_eq!(repair_c1("5€ \u{e0} 5\u{a3}"), "5€ \u{e0} 5\u{a3}");
+        // Real Latin-1 text is no UTF-8: left as it is.
+        assert_eq!(repair_c1("caf\u{e9} cr\u{e8}me"), "café crème");
+        assert_eq!(repair_c1("\u{c3}\u{a9}t\u{e9}"), "\u{c3}\u{a9}t\u{e9}");
+        // Characters beyond Latin-1 mean the text was decoded right.
+        assert_eq!(repair_c1("\u{c3}\u{a9} 汇流"), "\u{c3}\u{a9} 汇流");
     }
 
     #[test]

@@ -26,6 +26,10 @@ const CORE: &[&str] = &[
     "http://www.w3.org/2005/Atom",
     "http://purl.org/atom/ns#",
     "http://purl.org/atom/ns#draft-ietf-atompub-format-07",
+    // Atom before 0.3 ("Echo", "Pie", "Necho").
+    "http://purl.org/echo/",
+    "http://purl.org/pie/",
+    "http://example.com/necho",
     "http://www.w3.org/2000/08/w3c-synd/#",
     "http://example.com/newformat#",
 ];
@@ -193,10 +197,12 @@ pub fn read(
         .map(|l| l.to_lowercase());
     let feed = ParsedFeed {
         // The feed's name is shown as text: markup in it is dropped.
-        title: child(channel, "", "title").map(|t| match text_construct(t) {
-            (html, true) => crate::normalize::html::inline_text(&html),
-            (text, false) => text,
-        }),
+        title: child(channel, "", "title")
+            .or_else(|| child(channel, "dc", "title"))
+            .map(|t| match text_construct(t) {
+                (html, true) => crate::normalize::html::inline_text(&html),
+                (text, false) => text,
+            }),
         link: feed_link,
         language,
         ttl_minutes: child_text(channel, "", "ttl").and_then(|t| t.parse().ok()),
@@ -353,12 +359,29 @@ fn entry(
         .or_else(|| child(e, "", "abstract"))
         .or_else(|| child(e, "dc", "description"))
         .or_else(|| child(e, "itunes", "summary"))
-        .or_else(|| child(e, "itunes", "subtitle"));
+        .or_else(|| child(e, "itunes", "subtitle"))
+        .or_else(|| child(e, "media", "description"))
+        .or_else(|| child(e, "media", "group").and_then(|g| child(g, "media", "description")));
     let summary_html = summary_el
         .and_then(|s| html_of(s, ctx.atom))
         .filter(|s| !s.trim().is_empty());
-    let content_html = content(e, ctx.atom).filter(|c| !c.trim().is_empty());
-    let entry_base = join(base, None).or_else(|| link.as_deref().and_then(|l| Url::parse(l).ok()));
+    let content_el = content(e);
+    let content_html = content_el
+        .and_then(|c| content_html(c, ctx.atom))
+        .filter(|c| !c.trim().is_empty());
+    // Relative URLs in the body resolve against the body's own `xml:base`
+    // (the content's, else the summary's when it is the only body), else
+    // the entry's, else its page.
+    let body_el = if content_html.is_some() {
+        content_el
+    } else {
+        summary_el
+    };
+    let entry_base = body_el
+        .and_then(|b| b.attr("xml:base"))
+        .and_then(|h| join(base, Some(h)))
+        .or_else(|| base.cloned())
+        .or_else(|| link.as_deref().and_then(|l| Url::parse(l).ok()));
     let (published, updated) = entry_dates(e, ctx, problems, n);
     RawEntry {
         guid,
@@ -381,22 +404,28 @@ fn entry(
     }
 }
 
-/// The full text: `content:encoded`, `xhtml:body`, `<fullitem>`, Atom `content`.
-fn content(e: &Element, atom: bool) -> Option<String> {
-    if let Some(c) = child(e, "content", "encoded") {
-        return html_of(c, false);
+/// The element holding the full text: `content:encoded`, `xhtml:body` (or
+/// a `<body>` written without its namespace), `<fullitem>`, Atom `content`.
+fn content(e: &Element) -> Option<&Element> {
+    child(e, "content", "encoded")
+        .or_else(|| child(e, "xhtml", "body"))
+        .or_else(|| child(e, "", "body"))
+        .or_else(|| child(e, "", "fullitem"))
+        .or_else(|| child(e, "", "content"))
+}
+
+/// The HTML of the element [`content`] found.
+fn content_html(c: &Element, atom: bool) -> Option<String> {
+    if is(c, "xhtml", "body") || is(c, "", "body") {
+        return Some(c.inner_xml());
     }
-    if let Some(body) = child(e, "xhtml", "body") {
-        return Some(body.inner_xml());
+    if is(c, "", "content") {
+        if c.attr("src").is_some() && c.children.is_empty() {
+            return None;
+        }
+        return html_of(c, atom);
     }
-    if let Some(c) = child(e, "", "fullitem") {
-        return html_of(c, false);
-    }
-    let c = child(e, "", "content")?;
-    if c.attr("src").is_some() && c.children.is_empty() {
-        return None;
-    }
-    html_of(c, atom)
+    html_of(c, false)
 }
 
 /// An element holding HTML: escaped, in CDATA, or (broken but common)
@@ -415,10 +444,35 @@ fn html_of(e: &Element, atom: bool) -> Option<String> {
     }
     // RSS text usually holds (escaped) HTML; plain text is escaped to be HTML.
     let t = clean(&e.text());
-    Some(if t.contains('<') && t.contains('>') {
+    Some(if looks_like_html(&t) {
         t
     } else {
         crate::normalize::html::escape(&t)
+    })
+}
+
+/// Markup, or a character or HTML entity reference (`&#146;`, `&amp;`,
+/// `&eacute;`): RSS text that holds escaped HTML. `AT&T;` is text.
+fn looks_like_html(t: &str) -> bool {
+    if t.contains('<') && t.contains('>') {
+        return true;
+    }
+    t.match_indices('&').any(|(i, _)| {
+        let rest = &t.as_bytes()[i + 1..];
+        let (named, allowed, body): (bool, fn(&u8) -> bool, &[u8]) = match rest {
+            [b'#', b'x' | b'X', r @ ..] => (false, u8::is_ascii_hexdigit, r),
+            [b'#', r @ ..] => (false, u8::is_ascii_digit, r),
+            [c, ..] if c.is_ascii_alphabetic() => (true, u8::is_ascii_alphanumeric, rest),
+            _ => return false,
+        };
+        let n = body.iter().take(32).take_while(|c| allowed(c)).count();
+        if n == 0 || body.get(n) != Some(&b';') {
+            return false;
+        }
+        // A name must be one HTML knows (`&T;` in `AT&T;` is none).
+        !named
+            || std::str::from_utf8(&body[..=n])
+                .is_ok_and(|name| markup5ever::data::NAMED_ENTITIES.contains_key(name))
     })
 }
 
@@ -508,14 +562,21 @@ fn entry_dates(
         ("dcterms", "modified"),
         ("", "lastBuildDate"),
     ];
+    // An element written twice counts by its last value (as other readers
+    // read it: a later value overwrites).
     let mut pick = |names: &[(&str, &str)]| {
         for (p, l) in names {
-            let Some(s) = child_text(e, p, l) else {
-                continue;
-            };
-            match dates::parse_feed_date(&s, ctx.timezone, ctx.date_formats) {
-                Some(d) => return Some(d),
-                None => problems.push(format!("entry {n}: date `{s}` not understood: ignored")),
+            let written: Vec<String> = e
+                .elements()
+                .filter(|c| is(c, p, l))
+                .map(|c| clean(&c.text()))
+                .filter(|s| !s.is_empty())
+                .collect();
+            for s in written.iter().rev() {
+                match dates::parse_feed_date(s, ctx.timezone, ctx.date_formats) {
+                    Some(d) => return Some(d),
+                    None => problems.push(format!("entry {n}: date `{s}` not understood: ignored")),
+                }
             }
         }
         None
@@ -552,14 +613,21 @@ fn authors(e: &Element) -> Vec<Author> {
     out
 }
 
+/// An Atom person; without a name, its e-mail address or web address
+/// names it. Atom 0.3 drafts wrote `url` or `homepage` for `uri`.
 fn atom_person(e: &Element) -> Option<Author> {
     let email = child_text(e, "", "email");
-    let name = child_text(e, "", "name").or_else(|| email.clone())?;
+    let url = child_text(e, "", "uri")
+        .or_else(|| child_text(e, "", "url"))
+        .or_else(|| child_text(e, "", "homepage"));
+    let name = child_text(e, "", "name")
+        .or_else(|| email.clone())
+        .or_else(|| url.clone())?;
     Some(Author {
         name,
         role: None,
         email,
-        url: child_text(e, "", "uri").or_else(|| child_text(e, "", "url")),
+        url,
     })
 }
 
@@ -660,4 +728,132 @@ fn enclosures(e: &Element, base: Option<&Url>) -> Vec<Enclosure> {
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn feed(doc: &str) -> ParsedFeed {
+        let tree = super::super::xml::read(doc).expect("a document");
+        let base = Url::parse("http://example.org/feed.xml").expect("a URL");
+        read(&tree.root, Some(&base), chrono_tz::UTC, &[])
+            .expect("a feed")
+            .0
+    }
+
+    #[test]
+    fn rss_body_without_namespace_is_the_content() {
+        let f = feed(
+            r#"<rss version="2.0"><channel><item><title>t</title><body><p>Hello <a href="/x">there</a></p></body></item></channel></rss>"#,
+        );
+        assert_eq!(
+            f.entries[0].content_html.as_deref(),
+            Some(r#"<p>Hello <a href="/x">there</a></p>"#)
+        );
+    }
+
+    #[test]
+    fn media_description_is_a_summary_in_or_out_of_a_group() {
+        let f = feed(
+            r#"<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel>
+            <item><guid>1</guid><media:group><media:title>v</media:title><media:description>Grouped &amp; plain</media:description></media:group></item>
+            <item><guid>2</guid><media:description>Alone</media:description></item>
+            </channel></rss>"#,
+        );
+        let s: Vec<_> = f
+            .entries
+            .iter()
+            .map(|e| e.summary_html.as_deref())
+            .collect();
+        assert_eq!(s, [Some("Grouped &amp; plain"), Some("Alone")]);
+    }
+
+    #[test]
+    fn a_repeated_date_counts_by_its_last_value() {
+        let f = feed(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>x</id>
+            <updated>2011-05-01T00:00:00Z</updated><updated>2009-02-03T04:05:06Z</updated>
+            <updated>not a date</updated></entry></feed>"#,
+        );
+        assert_eq!(
+            f.entries[0].updated.map(|d| d.to_rfc3339()).as_deref(),
+            Some("2009-02-03T04:05:06+00:00")
+        );
+    }
+
+    #[test]
+    fn the_content_xml_base_resolves_its_links() {
+        let f = feed(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="http://example.com/parent/"><entry><id>x</id>
+            <summary type="html" xml:base="http://example.com/info/">s</summary>
+            <content type="xhtml" xml:base="../test/"><div xmlns="http://www.w3.org/1999/xhtml"><a href="a.html">a</a></div></content>
+            </entry><entry><id>y</id><content type="html">&lt;a href="b.html"&gt;b&lt;/a&gt;</content></entry></feed>"#,
+        );
+        let bases: Vec<_> = f
+            .entries
+            .iter()
+            .map(|e| e.base.as_ref().map(Url::as_str))
+            .collect();
+        assert_eq!(
+            bases,
+            [
+                Some("http://example.com/test/"),
+                Some("http://example.com/parent/")
+            ]
+        );
+    }
+
+    #[test]
+    fn rss_text_with_character_references_is_html() {
+        let f = feed(
+            r#"<rss version="2.0"><channel>
+            <item><guid>1</guid><description>don&amp;#146;t &amp;eacute; &amp;#x61;</description></item>
+            <item><guid>2</guid><description>AT&amp;T; Q&amp;A &amp; more</description></item>
+            </channel></rss>"#,
+        );
+        let s: Vec<_> = f
+            .entries
+            .iter()
+            .map(|e| e.summary_html.as_deref())
+            .collect();
+        assert_eq!(
+            s,
+            [
+                Some("don&#146;t &eacute; &#x61;"),
+                Some("AT&amp;T; Q&amp;A &amp; more")
+            ]
+        );
+    }
+
+    #[test]
+    fn atom_people_named_by_their_address_and_early_namespaces() {
+        let f = feed(
+            r#"<feed version="0.3" xmlns="http://purl.org/echo/"><title>Early</title><entry><id>x</id>
+            <author><uri>http://one.example/</uri></author>
+            <author><name>Two</name><homepage>http://two.example/</homepage></author>
+            </entry></feed>"#,
+        );
+        assert_eq!(f.title.as_deref(), Some("Early"));
+        let a: Vec<_> = f.entries[0]
+            .authors
+            .iter()
+            .map(|a| (a.name.as_str(), a.url.as_deref()))
+            .collect();
+        assert_eq!(
+            a,
+            [
+                ("http://one.example/", Some("http://one.example/")),
+                ("Two", Some("http://two.example/"))
+            ]
+        );
+    }
+
+    #[test]
+    fn channel_dc_title_names_the_feed() {
+        let f = feed(
+            r#"<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><dc:title>DC</dc:title><item><guid>1</guid></item></channel></rss>"#,
+        );
+        assert_eq!(f.title.as_deref(), Some("DC"));
+    }
 }
