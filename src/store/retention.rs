@@ -58,11 +58,6 @@ pub(super) fn was_pruned(
 /// unique indexes of a million entries stay in it.
 const IMPORT_CACHE_KIB: i64 = -131_072;
 
-/// `PRAGMA mmap_size` while importing: building an index reads the whole
-/// table back, and through a mapping it is not copied page by page (the
-/// mapped pages are the system's file cache, not the process's memory).
-const IMPORT_MMAP_BYTES: i64 = 1 << 40;
-
 /// The entry table's secondary indexes (migrations 1, 3 and 5), by name and
 /// definition. An import into an empty store drops them and builds each
 /// once at the end — one sorted pass instead of a random insert per entry
@@ -262,10 +257,7 @@ impl SqliteStore {
     pub(super) async fn sqlite_end_bulk_load(&self) -> Result<(), StoreError> {
         self.with(|c| {
             c.pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?;
-            c.pragma_update(None, "mmap_size", IMPORT_MMAP_BYTES)?;
-            let built = ensure_entry_indexes(c);
-            c.pragma_update(None, "mmap_size", 0)?;
-            built
+            ensure_entry_indexes(c)
         })
         .await
     }
