@@ -121,3 +121,24 @@ async fn status_page_is_small_failing_first_and_compressed() {
         .unwrap();
     assert_eq!(json.headers()["content-encoding"], "gzip");
 }
+
+/// A stale status is answered at once while a new one is gathered behind
+/// it: no reader waits for a gathering once one exists.
+#[tokio::test]
+async fn a_stale_status_is_served_while_a_new_one_is_gathered() {
+    let (base, _dir) = setup().await;
+    let first = json(&format!("{base}/status.json?limit=1")).await["generated"].clone();
+    assert!(first.is_string(), "{first}");
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let stale = json(&format!("{base}/status.json?limit=1")).await["generated"].clone();
+    assert_eq!(stale, first, "the stale status, answered at once");
+    let mut fresh = stale.clone();
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        fresh = json(&format!("{base}/status.json?limit=1")).await["generated"].clone();
+        if fresh != first {
+            break;
+        }
+    }
+    assert_ne!(fresh, first, "gathered anew in the background");
+}

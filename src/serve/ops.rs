@@ -110,14 +110,39 @@ const STATUS_PAGE: usize = 100;
 #[derive(Default)]
 pub struct StatusCache {
     last: tokio::sync::Mutex<Option<(std::time::Instant, std::sync::Arc<Status>)>>,
+    /// A gathering runs in the background for the readers of a stale one.
+    refreshing: std::sync::atomic::AtomicBool,
 }
 
+/// A stale status is answered at once (and gathered anew behind it) up to
+/// this age; older, the request waits for the new one.
+const STATUS_STALE_MAX: std::time::Duration = std::time::Duration::from_secs(60);
+
 async fn gather_cached(app: &AppState) -> Result<std::sync::Arc<Status>, crate::store::StoreError> {
+    use std::sync::atomic::Ordering;
     let mut last = app.status.last.lock().await;
-    if let Some((at, status)) = last.as_ref()
-        && at.elapsed() < STATUS_FRESH
-    {
-        return Ok(status.clone());
+    if let Some((at, status)) = last.as_ref() {
+        if at.elapsed() < STATUS_FRESH {
+            return Ok(status.clone());
+        }
+        // During a pass a gathering takes a second: readers get the last
+        // one (seconds old, and saying when it was gathered) meanwhile.
+        if at.elapsed() < STATUS_STALE_MAX {
+            if !app.status.refreshing.swap(true, Ordering::AcqRel) {
+                let app = app.clone();
+                tokio::spawn(async move {
+                    match gather(&app).await {
+                        Ok(fresh) => {
+                            *app.status.last.lock().await =
+                                Some((std::time::Instant::now(), std::sync::Arc::new(fresh)));
+                        }
+                        Err(e) => tracing::warn!(error = %e, "cannot gather the status"),
+                    }
+                    app.status.refreshing.store(false, Ordering::Release);
+                });
+            }
+            return Ok(status.clone());
+        }
     }
     let status = std::sync::Arc::new(gather(app).await?);
     *last = Some((std::time::Instant::now(), status.clone()));
