@@ -415,7 +415,17 @@ async fn trim_loop(mut stop: watch::Receiver<bool>) {
             _ = tokio::time::sleep(TRIM_EVERY) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
-        // Off the async workers: a trim walks the heap (milliseconds).
-        let _ = tokio::task::spawn_blocking(crate::memory::trim).await;
+        // Off the async workers: a trim walks the heap (milliseconds, and
+        // allocations wait for it meanwhile: logged when it is not).
+        let took = tokio::task::spawn_blocking(|| {
+            let t = std::time::Instant::now();
+            crate::memory::trim();
+            t.elapsed()
+        })
+        .await
+        .unwrap_or_default();
+        if took > Duration::from_millis(20) {
+            tracing::info!(took_ms = took.as_millis() as u64, "allocator trim was slow");
+        }
     }
 }
