@@ -504,7 +504,8 @@ async fn pages_over_the_parse_budget_fail_their_source_with_a_clear_kind() {
 /// One article page of a scraped list over the budget counts as a failed
 /// article; the list and the other article are kept. The slow page is a
 /// real CPU trap: 40,000 chrome spans (`打印本页`) 200 `<div>`s deep, which
-/// the cleaning pass compares pairwise (hours of CPU unbounded); the budget
+/// cleaning compares pairwise through their ancestors (~10¹¹ steps,
+/// minutes of CPU unbounded; meta-line search ~10⁹); the budget
 /// is the floor `huiliu check` allows, 1s, and every other page here takes
 /// milliseconds — the outcome asserted does not depend on timing within
 /// two orders of magnitude.

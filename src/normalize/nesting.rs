@@ -6,13 +6,19 @@
 //! the process. Browsers cap the depth too (WebKit at 512). Here one lexical
 //! pass — no tree, no allocation unless something is cut — follows the open
 //! elements as the HTML parser would (void elements, implied end tags, end
-//! tags stopped by block elements, formatting elements that the parser
-//! reopens) and *unwraps* every element that would open beyond the limit: its
-//! start and end tags are dropped, its text and everything after it stay.
+//! tags stopped by block elements and scope boundaries, formatting elements
+//! that the parser reopens, the namespace of each element: SVG and MathML
+//! content has no implied end tags, self-closing tags and CDATA; text the
+//! tokenizer reads as text: raw-text elements, script escapes, comments)
+//! and *unwraps* every element that would open beyond the limit: its start
+//! and end tags are dropped, its text and everything after it stay.
 //!
-//! The model errs on the deep side (it never sees fewer open elements than
-//! the parser keeps, but for the `<tbody>`/`<tr>` a table implies), so the
-//! parser's real depth stays within a small multiple of the limit.
+//! The model errs on the deep side: where it cannot tell what the parser
+//! does, it keeps elements open, so it never sees fewer open elements than
+//! the parser keeps — but for the `<tbody>`/`<tr>` a table implies and the
+//! copies of an `<a>` or `<b>` the adoption agency leaves in blocks —, and
+//! the parser's real depth stays within a small multiple of the limit (3
+//! in the tests and in `tests/fuzz.rs`).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
