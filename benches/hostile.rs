@@ -8,7 +8,9 @@
 //! decode → parse → normalize path as HTTP bodies): a 13 MB JSON Feed of
 //! 1,000,000 items, a 15 MB content field, 100,000 nested `<div>`s in an
 //! entry and in JSON Feed `content_html`, 20,000 nested tables, 50,000
-//! nested media elements, and a good feed.
+//! nested media elements, a CPU trap (40,000 chrome `<span>`s 200 `<div>`s
+//! deep in an entry, which cleaning compares pairwise: stopped by
+//! `fetch.parse_budget`, 10s), and a good feed.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -72,6 +74,15 @@ fn sources() -> Vec<(&'static str, String)> {
         (
             "media",
             rss_with(&nested("<video>", "</video>", 50_000, "deep")),
+        ),
+        (
+            "chrome",
+            rss_with(&nested(
+                "<div>",
+                "</div>",
+                200,
+                &"<span>打印本页</span>".repeat(40_000),
+            )),
         ),
         ("good", rss_with("<p>good</p>")),
     ]

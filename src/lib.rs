@@ -17,6 +17,7 @@ pub mod publish;
 pub mod serve;
 pub mod store;
 
+pub mod budget;
 pub mod lease;
 pub mod liveness;
 pub mod memory;

@@ -18,6 +18,7 @@ use futures_util::FutureExt;
 use sha2::{Digest, Sha256};
 use url::Url;
 
+use crate::budget::{self, StepError};
 use crate::config::{SourceConfig, SourceKind};
 use crate::dedup::{Clusterer, DedupConfig, Loaded};
 use crate::fetch::{FetchError, FetchErrorKind, Fetched, Fetcher, Validators};
@@ -118,7 +119,7 @@ impl Failure {
     /// scrape health they reached.
     fn of_pages(kind: &str, f: scrape::ScrapeFailure) -> Failure {
         Failure {
-            kind: kind.to_string(),
+            kind: f.kind.unwrap_or(kind).to_string(),
             message: f.message,
             retry_after: None,
             http_status: None,
@@ -139,12 +140,17 @@ impl Failure {
 
 impl Failure {
     /// A panic caught while refreshing: a bug, reported on the source.
-    fn panic(payload: &(dyn std::any::Any + Send)) -> Failure {
+    fn panic_payload(payload: &(dyn std::any::Any + Send)) -> Failure {
         let what = payload
             .downcast_ref::<&str>()
             .map(|s| s.to_string())
             .or_else(|| payload.downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "unknown panic".into());
+        Failure::panic(&what)
+    }
+
+    /// A panic (its message) caught while refreshing.
+    fn panic(what: &str) -> Failure {
         tracing::error!(panic = %what, "a poll panicked; the source is retried later");
         Failure::new(
             "panic",
@@ -155,17 +161,17 @@ impl Failure {
     }
 }
 
-/// Runs CPU-bound work (decoding, parsing, normalizing) on the blocking
-/// pool, off the async workers that answer HTTP; its panic is a [`Failure`].
-async fn off_runtime<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, Failure> {
-    tokio::task::spawn_blocking(work)
-        .await
-        .map_err(|e| match e.try_into_panic() {
-            Ok(payload) => Failure::panic(payload.as_ref()),
-            Err(e) => Failure::new("panic", format!("the parsing task ended: {e}")),
-        })
+/// CPU-bound work (decoding, parsing, normalizing) runs on the blocking
+/// pool, off the async workers that answer HTTP, within the page's time
+/// budget ([`crate::budget`]): past it the source fails with kind
+/// `parse_budget`; a panic is a failure of kind `panic`.
+impl From<StepError> for Failure {
+    fn from(e: StepError) -> Failure {
+        match e {
+            StepError::OverBudget(over) => Failure::new(budget::KIND, over.to_string()),
+            StepError::Panic(what) => Failure::panic(&what),
+        }
+    }
 }
 
 impl From<FetchError> for Failure {
@@ -227,7 +233,7 @@ pub async fn refresh_source_with(
         .await
     {
         Ok(step) => step,
-        Err(panic) => Err(Failure::panic(panic.as_ref())),
+        Err(panic) => Err(Failure::panic_payload(panic.as_ref())),
     };
     drop(permits);
     let http = source.kind != SourceKind::File;
@@ -450,6 +456,11 @@ async fn fetch_and_normalize(
     url: &Url,
     state: &SourceState,
 ) -> Result<Step, Failure> {
+    // Parsing of this source that ran past its budget and still runs: not
+    // started again until it ends (so such threads cannot pile up).
+    if let Some(over) = p.fetcher.budgets().still_running(&source.id) {
+        return Err(Failure::new(budget::KIND, over.to_string()));
+    }
     if source.kind == SourceKind::Html {
         return scrape_and_normalize(p, source, url, state).await;
     }
@@ -464,7 +475,13 @@ async fn fetch_and_normalize(
     let validators = body.validators.clone();
     let moved_to = body.moved_permanently.clone();
     let (source_c, max_entries) = (source.clone(), p.fetcher.max_entries());
-    let mut read = off_runtime(move || read_feed(&body, &source_c, max_entries))
+    // One budget for the document: reading it and normalizing its entries.
+    let budgets = p.fetcher.budgets();
+    let mut document = budgets.page(&body.url);
+    let mut read = budgets
+        .run(&source.id, &mut document, move || {
+            read_feed(&body, &source_c, max_entries)
+        })
         .await?
         .map_err(|e| Failure::new("parse", e))?;
     // `full_text`: the new items' article pages, before normalizing.
@@ -480,7 +497,11 @@ async fn fetch_and_normalize(
     }
     let source_c = source.clone();
     let (parsed, base) = (read.parsed, read.base);
-    let entries = off_runtime(move || normalize_feed(&parsed, &source_c, &base)).await?;
+    let entries = budgets
+        .run(&source.id, &mut document, move || {
+            normalize_feed(&parsed, &source_c, &base)
+        })
+        .await?;
     Ok(Step::Entries {
         entries,
         validators,
@@ -563,18 +584,54 @@ async fn scrape_and_normalize(
         scrape::Scrape::NotModified => return Ok(Step::NotModified { fresh_for: None }),
         scrape::Scrape::Pages(pages) => pages,
     };
-    let pages = *pages;
-    let (raws, list_url, source_c) = (pages.entries, pages.url.clone(), source.clone());
-    let entries = off_runtime(move || {
-        let mut entries: Vec<Entry> = raws
-            .iter()
-            .map(|raw| normalize_entry(raw, &source_c, &list_url, None))
-            .collect();
-        let mut seen = std::collections::HashSet::new();
-        entries.retain(|e| seen.insert(e.key.clone()));
-        entries
-    })
-    .await?;
+    let mut pages = *pages;
+    // Each entry is one article page (cleaning its body is most of the
+    // work): each is normalized within its own budget; one over it counts
+    // as a failed article, the others are kept.
+    let budgets = p.fetcher.budgets();
+    let (source_c, list_url) = (Arc::new(source.clone()), Arc::new(pages.url.clone()));
+    let mut entries: Vec<Entry> = Vec::with_capacity(pages.entries.len());
+    let mut seen = std::collections::HashSet::new();
+    let mut over_budget: Option<String> = None;
+    for raw in std::mem::take(&mut pages.entries) {
+        let page_url = raw
+            .link
+            .as_deref()
+            .and_then(|l| Url::parse(l).ok())
+            .unwrap_or_else(|| pages.url.clone());
+        let mut page = budgets.page(&page_url);
+        let (s, u) = (source_c.clone(), list_url.clone());
+        match budgets
+            .run(&source.id, &mut page, move || {
+                normalize_entry(&raw, &s, &u, None)
+            })
+            .await
+        {
+            Ok(e) => {
+                if seen.insert(e.key.clone()) {
+                    entries.push(e);
+                }
+            }
+            Err(StepError::OverBudget(over)) => {
+                // Not stored now; cleared validators make the next poll retry it.
+                let message = over.to_string();
+                tracing::warn!(source = %source.id, error = %message, "article over the parse budget");
+                let health = &mut pages.health;
+                health.articles_fetched = health.articles_fetched.saturating_sub(1);
+                health.articles_failed += 1;
+                scrape::note(health, message.clone());
+                pages.validators = Validators::default();
+                over_budget.get_or_insert(message);
+            }
+            Err(e @ StepError::Panic(_)) => return Err(e.into()),
+        }
+    }
+    if let (true, Some(message)) = (entries.is_empty(), over_budget) {
+        return Err(Failure {
+            scrape: Some(pages.health),
+            ..Failure::new(budget::KIND, message)
+        });
+    }
     Ok(Step::Entries {
         entries,
         validators: pages.validators,
@@ -734,16 +791,41 @@ mod tests {
 
     #[tokio::test]
     async fn a_panic_while_parsing_is_a_failure_of_kind_panic() {
-        let failure = off_runtime(|| -> u32 { panic!("boom at depth 3") })
+        let budgets = budget::Budgets::new(Duration::from_secs(60));
+        let url = Url::parse("http://example.org/feed").unwrap();
+        let failure: Failure = budgets
+            .run("s", &mut budgets.page(&url), || -> u32 {
+                panic!("boom at depth 3")
+            })
             .await
-            .unwrap_err();
+            .unwrap_err()
+            .into();
         assert_eq!(failure.kind, "panic");
         assert!(
             failure.message.contains("boom at depth 3"),
             "{}",
             failure.message
         );
-        assert_eq!(off_runtime(|| 7).await.ok(), Some(7));
+        let ok = budgets.run("s", &mut budgets.page(&url), || 7).await;
+        assert_eq!(ok.ok(), Some(7));
+    }
+
+    #[tokio::test]
+    async fn work_past_the_budget_is_a_failure_of_kind_parse_budget() {
+        let budgets = budget::Budgets::new(Duration::ZERO);
+        let url = Url::parse("http://example.org/feed.xml").unwrap();
+        let failure: Failure = budgets
+            .run("s", &mut budgets.page(&url), || 7)
+            .await
+            .unwrap_err()
+            .into();
+        assert_eq!(failure.kind, "parse_budget");
+        assert!(
+            failure.message.contains("http://example.org/feed.xml")
+                && failure.message.contains("fetch.parse_budget"),
+            "{}",
+            failure.message
+        );
     }
 
     #[tokio::test]

@@ -726,6 +726,16 @@ fn the_config_refuses_what_would_hammer_break_or_inject() {
             "at least 1s",
         ),
         (
+            "[fetch]\nparse_budget = \"0s\"\n",
+            "2:16: fetch.parse_budget",
+            "at least 1s",
+        ),
+        (
+            "[fetch]\nparse_budget = \"10ms\"\n",
+            "2:16: fetch.parse_budget",
+            "at least 1s",
+        ),
+        (
             "[fetch]\nuser_agent = \"huiliu\\r\\nX-Injected: 1\"\n",
             "2:14: fetch.user_agent",
             "control character",

@@ -165,6 +165,7 @@ pub(crate) const FETCH_KEYS: &[&str] = &[
     "host_delay",
     "host_rate_limit_urls",
     "max_entries",
+    "parse_budget",
     "max_backoff",
     "proxy",
 ];
@@ -676,6 +677,18 @@ impl<'a> Loader<'a> {
         }
         if let Some(n) = self.int(sect, "max_entries", 1, 100_000) {
             cfg.max_entries = n as usize;
+        }
+        if let Some(d) = self.duration(sect, "parse_budget") {
+            if d < crate::budget::MIN {
+                let span = self.value_span(sect, "parse_budget");
+                self.error(
+                    span,
+                    "fetch.parse_budget",
+                    "must be at least 1s: a shorter budget fails ordinary pages on a busy machine",
+                );
+            } else {
+                cfg.parse_budget = d;
+            }
         }
         if let Some(d) = self.duration(sect, "max_backoff") {
             if d < Duration::from_secs(1) {
@@ -1851,6 +1864,7 @@ host_concurrency = 3
 host_delay = "250ms"
 host_rate_limit_urls = 5
 max_backoff = "6h"
+parse_budget = "30s"
 proxy = "http://127.0.0.1:3128"
 
 [[host]]
@@ -1880,6 +1894,8 @@ max_interval = "1d"
         assert_eq!(f.host_delay, Duration::from_millis(250));
         assert_eq!(f.host_rate_limit_urls, 5);
         assert_eq!(f.max_backoff, Duration::from_secs(6 * 3600));
+        assert_eq!(f.parse_budget, Duration::from_secs(30));
+        assert_eq!(load("").unwrap().fetch.parse_budget, crate::budget::DEFAULT);
         assert_eq!(f.proxy.as_ref().unwrap().as_str(), "http://127.0.0.1:3128/");
         assert_eq!(
             f.hosts,

@@ -154,6 +154,9 @@ pub struct FetchConfig {
     /// Entries read from one feed document; the rest are left out (and the
     /// cut is shown in the source's health).
     pub max_entries: usize,
+    /// The longest decoding, parsing, extraction and cleaning of one page
+    /// or document may take (see [`crate::budget`]).
+    pub parse_budget: Duration,
 }
 
 /// A `[[host]]` table: politeness limits for one host, or for a whole
@@ -216,6 +219,7 @@ impl Default for FetchConfig {
             max_backoff: Duration::from_secs(24 * 3600),
             proxy: None,
             max_entries: crate::parse::cut::DEFAULT_MAX_ENTRIES,
+            parse_budget: crate::budget::DEFAULT,
         }
     }
 }

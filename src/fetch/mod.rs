@@ -159,6 +159,7 @@ pub struct Fetcher {
     max_backoff: Duration,
     render: browser::RenderOptions,
     max_entries: usize,
+    budgets: crate::budget::Budgets,
 }
 
 impl Fetcher {
@@ -191,6 +192,7 @@ impl Fetcher {
                 user_agent: cfg.user_agent.clone(),
             },
             max_entries: cfg.max_entries,
+            budgets: crate::budget::Budgets::new(cfg.parse_budget),
         })
     }
 
@@ -211,6 +213,12 @@ impl Fetcher {
     /// `fetch.max_entries`: entries read from one feed document.
     pub fn max_entries(&self) -> usize {
         self.max_entries
+    }
+
+    /// `fetch.parse_budget`: the time budget of processing each page, and
+    /// the steps still running past theirs.
+    pub fn budgets(&self) -> &crate::budget::Budgets {
+        &self.budgets
     }
 
     /// The per-host limits every request of this fetcher obeys.

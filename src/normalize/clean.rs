@@ -95,6 +95,10 @@ pub fn clean(html: &str, steps: &CleanSteps) -> Cleaned {
     let mut doomed: Vec<NodeId> = Vec::new();
     let mut bylines: Vec<Author> = Vec::new();
     for node in doc.tree.root().descendants() {
+        if crate::budget::exceeded() {
+            // Past the page's time budget: the caller throws this away.
+            break;
+        }
         let Node::Element(e) = node.value() else {
             continue;
         };

@@ -27,11 +27,14 @@ use crate::parse::{ParsedFeed, RawEntry};
 /// Normalizes every entry of a parsed document fetched from `doc_url`.
 pub fn normalize_feed(parsed: &ParsedFeed, source: &SourceConfig, doc_url: &Url) -> Vec<Entry> {
     let feed_language = parsed.language.as_deref();
-    let mut entries: Vec<Entry> = parsed
-        .entries
-        .iter()
-        .map(|raw| normalize_entry(raw, source, doc_url, feed_language))
-        .collect();
+    let mut entries: Vec<Entry> = Vec::with_capacity(parsed.entries.len());
+    for raw in &parsed.entries {
+        if crate::budget::exceeded() {
+            // Past the document's time budget: the caller throws this away.
+            break;
+        }
+        entries.push(normalize_entry(raw, source, doc_url, feed_language));
+    }
     // A feed listing the same item twice yields it once (the first wins).
     let mut seen = std::collections::HashSet::new();
     entries.retain(|e| seen.insert(e.key.clone()));
@@ -62,12 +65,17 @@ pub fn normalize_entry(
         .map(|h| clean::clean(limits::head(h, limits::MAX_CONTENT_BYTES), &source.clean));
     let cleaned_summary = summary_html
         .map(|h| clean::clean(limits::head(h, limits::MAX_SUMMARY_BYTES), &source.clean));
+    // Past the page's time budget (cleaning stopped early): the caller
+    // throws this entry away, so no more parsing is spent on it.
+    let over_budget = crate::budget::exceeded();
     let content = cleaned_content
         .as_ref()
+        .filter(|_| !over_budget)
         .map(|c| html::sanitize(&c.html, Some(base)))
         .filter(|h| !h.is_empty());
     let summary = cleaned_summary
         .as_ref()
+        .filter(|_| !over_budget)
         .map(|c| html::sanitize(&c.html, Some(base)))
         .filter(|h| !h.is_empty() && Some(h) != content.as_ref());
     // What the body said about itself (meta lines, bylines): the content's first.

@@ -6,13 +6,19 @@
 //! the process. Browsers cap the depth too (WebKit at 512). Here one lexical
 //! pass — no tree, no allocation unless something is cut — follows the open
 //! elements as the HTML parser would (void elements, implied end tags, end
-//! tags stopped by block elements, formatting elements that the parser
-//! reopens) and *unwraps* every element that would open beyond the limit: its
-//! start and end tags are dropped, its text and everything after it stay.
+//! tags stopped by block elements and scope boundaries, formatting elements
+//! that the parser reopens, the namespace of each element: SVG and MathML
+//! content has no implied end tags, self-closing tags and CDATA; text the
+//! tokenizer reads as text: raw-text elements, script escapes, comments)
+//! and *unwraps* every element that would open beyond the limit: its start
+//! and end tags are dropped, its text and everything after it stay.
 //!
-//! The model errs on the deep side (it never sees fewer open elements than
-//! the parser keeps, but for the `<tbody>`/`<tr>` a table implies), so the
-//! parser's real depth stays within a small multiple of the limit.
+//! The model errs on the deep side: where it cannot tell what the parser
+//! does, it keeps elements open, so it never sees fewer open elements than
+//! the parser keeps — but for the `<tbody>`/`<tr>` a table implies and the
+//! copies of an `<a>` or `<b>` the adoption agency leaves in blocks —, and
+//! the parser's real depth stays within a small multiple of the limit (3
+//! in the tests and in `tests/fuzz.rs`).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -36,7 +42,8 @@ const VOID: &[&str] = &[
     "area", "base", "basefont", "bgsound", "br", "col", "embed", "frame", "hr", "image", "img",
     "input", "keygen", "link", "meta", "param", "source", "track", "wbr",
 ];
-/// Elements whose content is text up to their end tag.
+/// Elements whose content is text up to their end tag (in HTML content;
+/// `noscript` too: every parser here runs with scripting enabled).
 const RAW_TEXT: &[&str] = &[
     "script",
     "style",
@@ -46,6 +53,7 @@ const RAW_TEXT: &[&str] = &[
     "iframe",
     "noembed",
     "noframes",
+    "noscript",
     "plaintext",
 ];
 /// Reopened by the parser when a block closes them implicitly.
@@ -115,39 +123,138 @@ const SPECIAL: &[&str] = &[
     "tr",
     "ul",
 ];
-/// Start tags that close an open element of the same group on top.
+/// Start tags that close an open `<p>` (in button scope; the model only
+/// closes the innermost one). Not `table` (documents without a doctype
+/// are parsed in quirks mode, where it does not) nor `form` (ignored when
+/// one is open).
+const CLOSES_P: &[&str] = &[
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "center",
+    "details",
+    "dialog",
+    "dir",
+    "div",
+    "dl",
+    "fieldset",
+    "figcaption",
+    "figure",
+    "footer",
+    "header",
+    "hgroup",
+    "main",
+    "nav",
+    "ol",
+    "p",
+    "search",
+    "section",
+    "summary",
+    "ul",
+    "menu",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "pre",
+    "listing",
+    "li",
+    "dd",
+    "dt",
+    "plaintext",
+];
+/// Start tags that close an open element of the same group, looking past
+/// formatting elements (`<li><b><li>`: the parser closes both, reopens `<b>`).
+/// Not `rt`/`rp` (only inside a `<ruby>`) nor `option`/`optgroup` (below).
 const SIBLINGS: &[&[&str]] = &[
     &["li"],
     &["dt", "dd"],
-    &["option", "optgroup"],
     &["tr"],
     &["td", "th"],
     &["thead", "tbody", "tfoot"],
-    &["rt", "rp"],
 ];
+/// Start tags that break out of SVG and MathML: the parser closes the
+/// foreign elements and reads them as HTML (`font` only with a `color`,
+/// `face` or `size` attribute).
+const BREAKOUT: &[&str] = &[
+    "b",
+    "big",
+    "blockquote",
+    "body",
+    "br",
+    "center",
+    "code",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "embed",
+    "font",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "head",
+    "hr",
+    "i",
+    "img",
+    "li",
+    "listing",
+    "menu",
+    "meta",
+    "nobr",
+    "ol",
+    "p",
+    "pre",
+    "ruby",
+    "s",
+    "small",
+    "span",
+    "strong",
+    "strike",
+    "sub",
+    "sup",
+    "table",
+    "tt",
+    "u",
+    "ul",
+    "var",
+];
+/// SVG elements whose content is HTML again (HTML integration points).
+const SVG_INTEGRATION: &[&str] = &["foreignobject", "desc", "title"];
+/// MathML elements whose content is HTML again (text integration points).
+/// (`annotation-xml` is one only for a parser that looks at its
+/// `encoding`; html5ever as scraper and ammonia use it does not.)
+const MATH_INTEGRATION: &[&str] = &["mi", "mo", "mn", "ms", "mtext"];
 
 /// A short ASCII-lower-cased tag name (longer names are in no list).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 struct Name {
-    bytes: [u8; 12],
+    bytes: [u8; 16],
     len: u8,
 }
 
 impl Name {
     fn of(raw: &str) -> Name {
-        let mut bytes = [0u8; 12];
-        let len = raw.len().min(12);
+        let mut bytes = [0u8; 16];
+        let len = raw.len().min(16);
         for (b, c) in bytes.iter_mut().zip(raw.bytes()) {
             *b = c.to_ascii_lowercase();
         }
         // Long custom names: the length keeps them apart from short ones.
         Name {
             bytes,
-            len: if raw.len() > 12 { 255 } else { len as u8 },
+            len: if raw.len() > 16 { 255 } else { len as u8 },
         }
     }
     fn as_str(&self) -> &str {
-        let len = usize::from(self.len).min(12);
+        let len = usize::from(self.len).min(16);
         std::str::from_utf8(&self.bytes[..len]).unwrap_or("")
     }
     fn is(&self, list: &[&str]) -> bool {
@@ -155,19 +262,49 @@ impl Name {
     }
 }
 
+/// The namespace the parser gives an element.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ns {
+    Html,
+    Svg,
+    Math,
+}
+
 /// An element the model has open.
 #[derive(Clone, Copy)]
 struct Open {
     name: Name,
+    ns: Ns,
 }
 
+impl Open {
+    fn html(&self, list: &[&str]) -> bool {
+        self.ns == Ns::Html && self.name.is(list)
+    }
+
+    /// An SVG/MathML element that ends the parser's scope for HTML end
+    /// tags: the integration points and `annotation-xml`.
+    fn foreign_boundary(&self) -> bool {
+        self.integration_point() || (self.ns == Ns::Math && self.name.as_str() == "annotation-xml")
+    }
+
+    /// SVG or MathML content that is read as HTML again.
+    fn integration_point(&self) -> bool {
+        match self.ns {
+            Ns::Html => false,
+            Ns::Svg => self.name.is(SVG_INTEGRATION),
+            Ns::Math => self.name.is(MATH_INTEGRATION),
+        }
+    }
+}
+
+/// Follows the parser's stack of open elements, erring on the deep side:
+/// where it cannot tell what the parser does, it keeps elements open.
 struct Model {
     stack: Vec<Open>,
     formatting: usize,
     /// Unwrapped elements still "open", by name: their end tags are dropped too.
     unwrapped: HashMap<Name, usize>,
-    /// Inside `<svg>`/`<math>`, where `<x/>` closes itself.
-    foreign: usize,
     max: usize,
 }
 
@@ -177,32 +314,125 @@ enum Verdict {
 }
 
 impl Model {
-    fn start(&mut self, name: Name, self_closing: bool) -> Verdict {
-        if name.is(VOID) || (self_closing && self.foreign > 0) {
+    /// The namespace the parser gives an element started by `name`, and
+    /// whether it reads the start tag by the foreign-content rules (inside
+    /// `<svg>`/`<math>`, outside their integration points): no implied end
+    /// tags, `<x/>` closes itself, no raw text.
+    fn placement(&self, tag: &Tag) -> (Ns, bool) {
+        let (ns, foreign, _) = self.placement_and_breakout(tag);
+        (ns, foreign)
+    }
+
+    /// [`Model::placement`], and whether the tag breaks out of foreign
+    /// content (the parser first closes the SVG/MathML elements up to the
+    /// nearest HTML element or integration point).
+    fn placement_and_breakout(&self, tag: &Tag) -> (Ns, bool, bool) {
+        let name = tag.name;
+        let breakout = name.is(BREAKOUT) && (name.as_str() != "font" || tag.font_attributes);
+        let html = match name.as_str() {
+            "svg" => Ns::Svg,
+            "math" => Ns::Math,
+            _ => Ns::Html,
+        };
+        let Some(top) = self.stack.last() else {
+            return (html, false, false);
+        };
+        let foreign_rules = if top.ns == Ns::Html {
+            false
+        } else if top.integration_point() {
+            top.ns == Ns::Math && name.is(&["mglyph", "malignmark"])
+        } else if top.ns == Ns::Math && top.name.as_str() == "annotation-xml" {
+            !breakout && name.as_str() != "svg"
+        } else {
+            !breakout
+        };
+        if foreign_rules {
+            (top.ns, true, false)
+        } else {
+            let in_foreign = top.ns != Ns::Html && !top.integration_point();
+            (html, false, in_foreign && breakout)
+        }
+    }
+
+    fn start(&mut self, tag: &Tag) -> Verdict {
+        let (name, self_closing) = (tag.name, tag.self_closing);
+        let (ns, foreign, breakout) = self.placement_and_breakout(tag);
+        // Closed by the breakout; put back if the tag is dropped after all.
+        let broken_out = if breakout {
+            self.break_out()
+        } else {
+            Vec::new()
+        };
+        if foreign || ns != Ns::Html {
+            // `<x/>` in SVG/MathML, and `<svg/>` anywhere, closes itself.
+            if self_closing {
+                return Verdict::Keep;
+            }
+        } else if name.is(VOID) || name.is(&["html", "body", "head"]) {
+            // Void; or merged into the element the parser already has.
             return Verdict::Keep;
         }
         // Implied end tags: a new `<li>` closes the open one, a block closes `<p>`.
-        if let Some(top) = self.top_structural() {
-            let top_name = self.stack[top].name;
-            let sibling = SIBLINGS.iter().any(|g| name.is(g) && top_name.is(g));
-            let closes_p = top_name.as_str() == "p" && name.is(SPECIAL);
-            if sibling || closes_p {
-                self.close_at(top);
-            }
-        }
-        let formatting = name.is(FORMATTING);
-        if self.stack.len() >= self.max || (formatting && self.formatting >= MAX_FORMATTING) {
+        let closes = if foreign {
+            None
+        } else {
+            self.implied_close(name)
+        };
+        let depth_after = match closes {
+            Some(i) => i + self.kept_above(i) + 1,
+            None => self.stack.len() + 1,
+        };
+        let formatting = ns == Ns::Html && name.is(FORMATTING);
+        if depth_after > self.max || (formatting && self.formatting >= MAX_FORMATTING) {
+            // Dropped before closing anything: the parser never sees it.
+            self.stack.extend(broken_out.into_iter().rev());
             *self.unwrapped.entry(name).or_insert(0) += 1;
             return Verdict::Drop;
+        }
+        if let Some(i) = closes {
+            self.close_at(i);
         }
         if formatting {
             self.formatting += 1;
         }
-        if matches!(name.as_str(), "svg" | "math") {
-            self.foreign += 1;
-        }
-        self.stack.push(Open { name });
+        self.stack.push(Open { name, ns });
         Verdict::Keep
+    }
+
+    /// Closes the SVG/MathML elements on top, up to the nearest HTML element
+    /// or integration point (what an HTML tag in foreign content does);
+    /// returns them, topmost first.
+    fn break_out(&mut self) -> Vec<Open> {
+        let mut closed = Vec::new();
+        while self
+            .stack
+            .last()
+            .is_some_and(|o| o.ns != Ns::Html && !o.integration_point())
+        {
+            closed.extend(self.stack.pop());
+        }
+        closed
+    }
+
+    /// The open element a start tag `name` (read as HTML) closes, if any.
+    fn implied_close(&self, name: Name) -> Option<usize> {
+        let top = self.stack.len().checked_sub(1)?;
+        let structural = self.top_structural()?;
+        let s = self.stack[structural];
+        if s.ns != Ns::Html {
+            return None;
+        }
+        if SIBLINGS.iter().any(|g| name.is(g) && s.name.is(g)) {
+            return Some(structural);
+        }
+        if name.is(CLOSES_P) && s.name.as_str() == "p" {
+            return Some(structural);
+        }
+        // Only an `<option>` right on top (`<option><b><option>` nests).
+        if matches!(name.as_str(), "option" | "optgroup") && self.stack[top].html(&["option"]) {
+            return Some(top);
+        }
+        None
     }
 
     fn end(&mut self, name: Name) -> Verdict {
@@ -213,28 +443,84 @@ impl Model {
             }
             return Verdict::Drop;
         }
+        // `</p>` and `</br>` break out of foreign content like HTML start tags.
+        if name.is(&["p", "br"]) {
+            self.break_out();
+        }
+        // Foreign content: the nearest SVG/MathML element of that name
+        // closes (and all above it), up to the first HTML element.
+        if self.stack.last().is_some_and(|o| o.ns != Ns::Html) {
+            for i in (0..self.stack.len()).rev() {
+                let open = self.stack[i];
+                if open.ns == Ns::Html {
+                    break;
+                }
+                if open.name == name {
+                    self.close_at(i);
+                    return Verdict::Keep;
+                }
+            }
+        }
+        match name.as_str() {
+            // The parser never closes these before the end of the input.
+            "html" | "body" | "head" => return Verdict::Keep,
+            // Takes the form out of the stack, not what is open in it.
+            "form" => {
+                if let Some(i) = self.stack.iter().rposition(|o| o.html(&["form"])) {
+                    self.remove(i);
+                }
+                return Verdict::Keep;
+            }
+            _ => {}
+        }
         let formatting = name.is(FORMATTING);
         for i in (0..self.stack.len()).rev() {
-            let open = self.stack[i].name;
-            if open == name {
+            let open = self.stack[i];
+            if open.ns == Ns::Html && open.name == name {
                 if formatting {
-                    // The adoption agency closes just this one.
-                    self.remove(i);
+                    self.end_formatting(i);
                 } else {
                     self.close_at(i);
                 }
                 return Verdict::Keep;
             }
-            if open.is(SPECIAL) && !formatting {
+            // The parser's scope: special elements (here by name, whatever
+            // their namespace: more stays open) and integration points.
+            let boundary = open.name.is(MARKERS) || open.name.is(&["table"]);
+            if (open.name.is(SPECIAL) && (!formatting || boundary)) || open.foreign_boundary() {
                 break;
             }
         }
         Verdict::Keep
     }
 
-    /// The topmost open element that is not a formatting element.
+    /// `</b>` for the open `<b>` at `i` (the adoption agency): with a block
+    /// opened inside it, the parser moves that block out and reopens a copy
+    /// of `<b>` inside it — as many elements as before stay open; without,
+    /// it closes `<b>`.
+    fn end_formatting(&mut self, i: usize) {
+        let block_inside = self.stack[i + 1..]
+            .iter()
+            .any(|o| o.html(SPECIAL) || o.ns != Ns::Html);
+        if !block_inside {
+            self.remove(i);
+        }
+    }
+
+    /// The topmost open element that is not an HTML formatting element.
     fn top_structural(&self) -> Option<usize> {
-        self.stack.iter().rposition(|o| !o.name.is(FORMATTING))
+        self.stack.iter().rposition(|o| !o.html(FORMATTING))
+    }
+
+    /// How many of the elements above `i` stay open when it closes.
+    fn kept_above(&self, i: usize) -> usize {
+        if self.stack[i].html(MARKERS) {
+            return 0;
+        }
+        self.stack[i + 1..]
+            .iter()
+            .filter(|o| o.html(FORMATTING))
+            .count()
     }
 
     fn remove(&mut self, i: usize) {
@@ -243,21 +529,18 @@ impl Model {
     }
 
     fn forget(&mut self, open: Open) {
-        if open.name.is(FORMATTING) {
+        if open.html(FORMATTING) {
             self.formatting -= 1;
-        }
-        if matches!(open.name.as_str(), "svg" | "math") {
-            self.foreign -= 1;
         }
     }
 
     /// Closes the element at `i` and those above it; formatting elements
     /// above it stay counted (the parser reopens them) unless it is a marker.
     fn close_at(&mut self, i: usize) {
-        let marker = self.stack[i].name.is(MARKERS);
+        let marker = self.stack[i].html(MARKERS);
         let above: Vec<Open> = self.stack.drain(i..).collect();
         for (k, open) in above.into_iter().enumerate() {
-            if k > 0 && !marker && open.name.is(FORMATTING) {
+            if k > 0 && !marker && open.html(FORMATTING) {
                 self.stack.push(open);
             } else {
                 self.forget(open);
@@ -273,7 +556,6 @@ pub fn bound_depth_to(html: &str, max: usize) -> Cow<'_, str> {
         stack: Vec::new(),
         formatting: 0,
         unwrapped: HashMap::new(),
-        foreign: 0,
         max,
     };
     // Filled from the first dropped tag on; `copied` is how much of `html` it holds.
@@ -282,19 +564,24 @@ pub fn bound_depth_to(html: &str, max: usize) -> Cow<'_, str> {
     let mut i = 0;
     while let Some(off) = memchr_lt(&bytes[i..]) {
         let start = i + off;
-        let Some(tag) = read_tag(bytes, start) else {
+        let cdata = model.stack.last().is_some_and(|o| o.ns != Ns::Html);
+        let Some(tag) = read_tag(bytes, start, cdata) else {
             i = start + 1;
             continue;
         };
         let verdict = match tag.kind {
-            TagKind::Start if tag.name.is(RAW_TEXT) && model.foreign == 0 => {
+            TagKind::Start if tag.name.is(RAW_TEXT) && !model.placement(&tag).1 => {
                 // Raw text up to `</name`: no elements inside, so no depth
                 // beyond its own level; always kept. (Inside `<svg>` and
                 // `<math>` these are ordinary elements with markup inside.)
-                i = find_end_tag(bytes, tag.end, tag.name.as_str());
+                i = if tag.name.as_str() == "script" {
+                    find_script_end(bytes, tag.end)
+                } else {
+                    find_end_tag(bytes, tag.end, tag.name.as_str())
+                };
                 continue;
             }
-            TagKind::Start => model.start(tag.name, tag.self_closing),
+            TagKind::Start => model.start(&tag),
             TagKind::End => model.end(tag.name),
             TagKind::Other => Verdict::Keep,
         };
@@ -330,21 +617,40 @@ struct Tag {
     kind: TagKind,
     name: Name,
     self_closing: bool,
+    /// Has a `color`, `face` or `size` attribute (a `<font>` breaking out
+    /// of SVG/MathML).
+    font_attributes: bool,
     /// Byte offset just after the tag.
     end: usize,
 }
 
-/// The tag starting at `bytes[start] == b'<'`, or `None` when the `<` is text.
-fn read_tag(bytes: &[u8], start: usize) -> Option<Tag> {
+/// The tag starting at `bytes[start] == b'<'`, or `None` when the `<` is
+/// text. `cdata`: inside SVG/MathML, where `<![CDATA[…]]>` is text.
+fn read_tag(bytes: &[u8], start: usize, cdata: bool) -> Option<Tag> {
     let rest = &bytes[start + 1..];
     let other = |end: usize| Tag {
         kind: TagKind::Other,
         name: Name::of(""),
         self_closing: false,
+        font_attributes: false,
         end,
     };
     if rest.starts_with(b"!--") {
-        let end = find(bytes, start + 4, b"-->").map_or(bytes.len(), |p| p + 3);
+        // Ends at `-->` or `--!>`; `<!-->` and `<!--->` are whole comments.
+        let body = start + 4;
+        let end = if bytes[body..].starts_with(b">") {
+            body + 1
+        } else if bytes[body..].starts_with(b"->") {
+            body + 2
+        } else {
+            let a = find(bytes, body, b"-->").map(|p| p + 3);
+            let b = find(bytes, body, b"--!>").map(|p| p + 4);
+            a.into_iter().chain(b).min().unwrap_or(bytes.len())
+        };
+        return Some(other(end));
+    }
+    if cdata && rest.starts_with(b"![CDATA[") {
+        let end = find(bytes, start + 9, b"]]>").map_or(bytes.len(), |p| p + 3);
         return Some(other(end));
     }
     match rest.first() {
@@ -371,60 +677,133 @@ fn read_tag(bytes: &[u8], start: usize) -> Option<Tag> {
     }
     // `name_at..j` is ASCII-started; slicing on a char boundary (j stops at ASCII).
     let name = Name::of(std::str::from_utf8(&bytes[name_at..j]).unwrap_or(""));
-    let (end, self_closing) = attributes_end(bytes, j);
+    let (end, self_closing, font_attributes) = attributes_end(bytes, j);
     Some(Tag {
         kind,
         name,
         self_closing,
+        font_attributes,
         end,
     })
 }
 
-/// Where the tag whose attributes start at `j` ends (after `>`), and whether
-/// it ended with `/>`. Quoted values may contain `>`.
-fn attributes_end(bytes: &[u8], mut j: usize) -> (usize, bool) {
-    let mut after_eq = false;
-    let mut slash = false;
+/// Where the tag whose attributes start at `j` ends (after `>`), whether it
+/// ended with `/>`, and whether it has a `color`, `face` or `size`
+/// attribute — as the tokenizer reads it: quoted values may contain `>`,
+/// an unquoted value takes a `/` (`<math id=x/>` is not self-closing).
+fn attributes_end(bytes: &[u8], mut j: usize) -> (usize, bool, bool) {
+    enum State {
+        BeforeName,
+        /// In an attribute name that started at this offset, or after it.
+        Name(usize),
+        AfterName,
+        BeforeValue,
+        Unquoted,
+    }
+    let space = |c: u8| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0c);
+    let mut font = false;
+    let mut state = State::BeforeName;
     while j < bytes.len() {
-        match bytes[j] {
-            b'>' => return (j + 1, slash),
-            b'=' => {
-                after_eq = true;
-                slash = false;
-                j += 1;
-                continue;
-            }
-            b' ' | b'\t' | b'\n' | b'\r' | 0x0c => {}
-            q @ (b'"' | b'\'') if after_eq => {
-                j = find(bytes, j + 1, &[q]).map_or(bytes.len(), |p| p + 1);
-                after_eq = false;
-                slash = false;
-                continue;
-            }
-            b'/' => {
-                slash = true;
-                after_eq = false;
-            }
-            _ => {
-                slash = false;
-                after_eq = false;
+        let c = bytes[j];
+        if let State::Name(from) = state {
+            if space(c) || matches!(c, b'/' | b'>' | b'=') {
+                let name = &bytes[from..j];
+                font |= [&b"color"[..], b"face", b"size"]
+                    .iter()
+                    .any(|n| name.eq_ignore_ascii_case(n));
+                state = State::AfterName;
             }
         }
+        state = match state {
+            State::BeforeName | State::AfterName if c == b'>' => return (j + 1, false, font),
+            State::BeforeName | State::AfterName if c == b'/' => {
+                if bytes.get(j + 1) == Some(&b'>') {
+                    return (j + 2, true, font);
+                }
+                State::BeforeName
+            }
+            State::BeforeName | State::AfterName if space(c) => state,
+            State::AfterName if c == b'=' => State::BeforeValue,
+            // A new name (`=` first is part of it).
+            State::BeforeName | State::AfterName => State::Name(j),
+            State::Name(from) => State::Name(from),
+            State::BeforeValue if space(c) => State::BeforeValue,
+            State::BeforeValue if c == b'"' || c == b'\'' => {
+                j = find(bytes, j + 1, &[c]).map_or(bytes.len(), |p| p + 1);
+                state = State::BeforeName;
+                continue;
+            }
+            State::BeforeValue if c == b'>' => return (j + 1, false, font),
+            State::BeforeValue => State::Unquoted,
+            State::Unquoted if space(c) => State::BeforeName,
+            State::Unquoted if c == b'>' => return (j + 1, false, font),
+            State::Unquoted => State::Unquoted,
+        };
         j += 1;
     }
-    (bytes.len(), false)
+    (bytes.len(), false, font)
 }
 
-/// Offset of the end tag `</name` at or after `from` (or the end of input).
+/// Offset of the end tag `</name` (then a space, `/` or `>`) at or after
+/// `from` (or the end of input).
 fn find_end_tag(bytes: &[u8], from: usize, name: &str) -> usize {
     let mut i = from;
     while let Some(p) = find(bytes, i, b"</") {
-        let after = p + 2;
-        let candidate = bytes.get(after..after + name.len());
-        if candidate.is_some_and(|c| c.eq_ignore_ascii_case(name.as_bytes())) {
+        if names_at(bytes, p + 2, name) {
             return p;
         }
-        i = after;
+        i = p + 2;
+    }
+    bytes.len()
+}
+
+/// `name` at `at`, followed by what ends a tag name (or the input).
+fn names_at(bytes: &[u8], at: usize, name: &str) -> bool {
+    let candidate = bytes.get(at..at + name.len());
+    candidate.is_some_and(|c| c.eq_ignore_ascii_case(name.as_bytes()))
+        && bytes
+            .get(at + name.len())
+            .is_none_or(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0c | b'/' | b'>'))
+}
+
+/// Where a `<script>`'s text ends (its `</script`), following the
+/// tokenizer's escapes: inside `<!--`, a `<script>` hides the next
+/// `</script>`, up to `-->`.
+fn find_script_end(bytes: &[u8], from: usize) -> usize {
+    #[derive(PartialEq)]
+    enum State {
+        Data,
+        Escaped,
+        DoubleEscaped,
+    }
+    let mut state = State::Data;
+    let mut i = from;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'<' if bytes[i + 1..].starts_with(b"/") && names_at(bytes, i + 2, "script") => {
+                if state == State::DoubleEscaped {
+                    state = State::Escaped;
+                } else {
+                    return i;
+                }
+            }
+            b'<' if state == State::Data && bytes[i + 1..].starts_with(b"!--") => {
+                // Past `<!` only: `<!-->` is escaped and back at once.
+                state = State::Escaped;
+                i += 2;
+                continue;
+            }
+            b'<' if state == State::Escaped && names_at(bytes, i + 1, "script") => {
+                state = State::DoubleEscaped;
+            }
+            b'-' if state != State::Data && bytes[i..].starts_with(b"-->") => {
+                state = State::Data;
+                i += 3;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
     }
     bytes.len()
 }
@@ -464,6 +843,30 @@ mod tests {
         tree_depth(scraper::Html::parse_fragment(html).tree.root())
     }
 
+    /// The deeper of the two parses every caller makes (fragments for
+    /// entry content, documents for pages).
+    fn parsed_depth(html: &str) -> usize {
+        let document = tree_depth(scraper::Html::parse_document(html).tree.root());
+        depth_after_parse(html).max(document)
+    }
+
+    /// Each shape repeated `n` times (and its prefix once) stays within
+    /// three times the limit once bounded, whichever way it is parsed.
+    fn assert_bounded(prefix: &str, shapes: &[&str]) {
+        let (n, limit) = (1500, 64);
+        let mut deep = Vec::new();
+        for shape in shapes {
+            let html = format!("{prefix}{}", shape.repeat(n));
+            let out = bound_depth_to(&html, limit);
+            let d = parsed_depth(&out);
+            if d > limit * 3 {
+                let raw = parsed_depth(&html);
+                deep.push(format!("{prefix}{shape}: depth {d} ({raw} unbounded)"));
+            }
+        }
+        assert!(deep.is_empty(), "over 3 × {limit}: {deep:#?}");
+    }
+
     #[test]
     fn ordinary_markup_is_untouched() {
         for html in [
@@ -472,6 +875,11 @@ mod tests {
             "<script>if (a<b) { document.write('<div><div>') }</script><p>z",
             "<!-- <div><div> --><svg><path d=''/><path/></svg><?php x ?>",
             "a < b and <3 hearts",
+            "<template><tr><td>1<td>2</template><select><optgroup label=a><option>x<option>y</select>",
+            "<math><mi>x</mi><mo>=</mo><mfrac><mn>1</mn><mn>2</mn></mfrac></math>",
+            "<svg><foreignObject><p>a<p>b</foreignObject><title>t</title></svg>",
+            "<ruby>漢<rt>kan<rt>ji</ruby><script><!--<script></script>--></script>",
+            "<noscript><img src=x></noscript><form><div></div></form>",
         ] {
             assert!(
                 matches!(bound_depth_to(html, 8), Cow::Borrowed(_)),
@@ -521,6 +929,133 @@ mod tests {
             let d = depth_after_parse(&out);
             assert!(d <= 64 * 3, "{}: depth {d}", &html[..30]);
         }
+    }
+
+    /// Template contents are parsed in their own modes (`<td>` directly in
+    /// a template is a cell, no row implied), and a template is a scope
+    /// boundary: end tags and formatting elements do not cross it.
+    #[test]
+    fn template_contents_stay_bounded() {
+        assert_bounded(
+            "",
+            &[
+                "<template>",
+                "<template><div>",
+                "<template><td>",
+                "<template><tr><td>",
+                "<template><li><template><li>",
+                "<b><template></b>",
+                "<template><b></template>",
+                "<div><template></div>",
+                "<table><template><tr><template>",
+                "<template><svg><template>",
+            ],
+        );
+        assert_bounded("<template>", &["<td><template><td>", "<caption><div>"]);
+    }
+
+    /// Inside `<svg>`/`<math>` there are no implied end tags (`<td>` after
+    /// `<td>` nests), `<x/>` closes itself, `<![CDATA[…]]>` is text, and
+    /// HTML tags break out (`<div/>` then opens a `<div>`); `foreignObject`,
+    /// `title`, `desc` and MathML's `mi`… read HTML again.
+    #[test]
+    fn foreign_content_stays_bounded() {
+        assert_bounded(
+            "<svg>",
+            &[
+                "<td>",
+                "<tr>",
+                "<option>",
+                "<thead>",
+                "<image>",
+                "<g><![CDATA[></g>]]>",
+            ],
+        );
+        assert_bounded("<math>", &["<td>", "<rt>", "<mi><mglyph><td>"]);
+        assert_bounded("<math><mi><mglyph>", &["<td>"]);
+        assert_bounded("<math><annotation-xml>", &["<td>", "<svg><td>"]);
+        assert_bounded("<svg><div>", &["<span/>", "<div/>"]);
+        // After the breakout the SVG elements are closed: `</div>` leaves HTML.
+        assert_bounded("<svg><g><div></div>", &["<span/>", "<g><![CDATA[</g>]]>"]);
+        // `</p>` breaks out too: the `<textarea>` after it is raw text.
+        assert_bounded("", &["<svg></p><textarea><p><title></textarea><b><x-y>"]);
+        assert_bounded("<svg></p>", &["<span/>"]);
+        assert_bounded("<div><math><annotation-xml></div>", &["<td>"]);
+        assert_bounded("<svg><foreignObject>", &["<span/>", "<svg><foreignObject>"]);
+        assert_bounded("<svg><title>", &["<i/>", "<svg><title>"]);
+        assert_bounded(
+            "",
+            &[
+                "<svg><g><td>",
+                "<math><mtext><li>",
+                "<svg><desc><svg><a>",
+                "<svg></svg><div/>",
+                "<svg><p><svg><td>",
+                // A `<font>` without color/face/size stays SVG; its `<title>` is no raw text.
+                "<math><font style=x><title x><h1><font>",
+                "<svg><font color=red><title>x</title><font>",
+            ],
+        );
+        // Self-closing foreign elements are void, not nesting.
+        let html = "<svg>".to_string() + &"<path d=''/>".repeat(500) + "</svg>";
+        assert!(matches!(bound_depth_to(&html, 8), Cow::Borrowed(_)));
+    }
+
+    /// Misnested tables: content in a table outside a cell is moved in
+    /// front of the table (foster parenting) but stays open; a `<table>` in a
+    /// table closes the first; rows and bodies are implied.
+    #[test]
+    fn misnested_tables_stay_bounded() {
+        assert_bounded(
+            "",
+            &[
+                "<table><div>",
+                "<table><b><div>",
+                "<table><tr><div><td>",
+                "<table><td><table><tr>",
+                "<table><a><tr><td><a>",
+                "<table><b><div></b>",
+                "<table><caption><table><caption>",
+                "<table><svg><td>",
+                "<table><template><td><div>",
+                "<table><form><div></form>",
+                "<p><table><p><object>",
+            ],
+        );
+        assert_bounded("<table>", &["<div><span>", "<tbody><tr><td><table>"]);
+    }
+
+    /// What the parser keeps open where a simpler model would close it.
+    #[test]
+    fn parser_quirks_stay_bounded() {
+        assert_bounded(
+            "",
+            &[
+                // `</form>` takes the form out, not what is open in it.
+                "<form><div></form>",
+                // `</body>` and `</html>` close nothing.
+                "<body><div></body>",
+                "<html><div></html>",
+                // An `<optgroup>` closes only an `<option>`; `<rt>` nests outside `<ruby>`.
+                "<optgroup>",
+                "<option><b><option>",
+                "<rt>",
+                // `</b>` with a block inside reopens a `<b>` in it.
+                "<b><div></b>",
+                "<a><div><a>",
+                "<b><object></b>",
+                // Raw text the parser reads as text.
+                "<div><script><!--<script></script></div>--></script>",
+                "<div><noscript></div></noscript>",
+                "<div><style></div></stylex></style>",
+                "<!-- --!><div>",
+                "<!--><div>",
+                // An unquoted value ending in `/` is no self-closing tag.
+                "<math id=x/><source>",
+                "<svg class=a/><image>",
+            ],
+        );
+        assert_bounded("<!-- --!>", &["<div>"]);
     }
 
     #[test]

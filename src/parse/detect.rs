@@ -110,6 +110,11 @@ pub fn detect_list(html: &str, page_url: &Url) -> Option<DetectedList> {
     let best = item_selectors(&doc, &base)
         .into_iter()
         .filter_map(|css| {
+            // Past the page's time budget: the rest is skipped (and the
+            // caller throws the result away).
+            if crate::budget::exceeded() {
+                return None;
+            }
             let sel = Selector::parse(&css).ok()?;
             let score = score_items(&doc, &sel, &base)?;
             Some((css, sel, score))

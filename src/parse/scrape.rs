@@ -124,6 +124,10 @@ pub fn parse_list(
     let mut items = Vec::new();
     let mut skipped = 0;
     for el in &elements {
+        if crate::budget::exceeded() {
+            // Past the page's time budget: the caller throws this away.
+            break;
+        }
         // Rows without an article link (header, spacer, pager, "more") are no items.
         let link = field_value(*el, &rules.link, true).and_then(|href| resolve_link(&href, &base));
         let Some(link) = link.filter(|_| !is_nav_row(*el, &rules.link)) else {
@@ -295,6 +299,11 @@ pub fn parse_article(
         base: Some(base.clone()),
         ..ArticlePage::default()
     };
+    // Past the page's time budget, the rest is skipped: the caller throws
+    // the page away (checked between the steps below too).
+    if crate::budget::exceeded() {
+        return page;
+    }
 
     page.title = match rules.and_then(|r| r.title.as_ref()) {
         Some(rule) => field_value(root, rule, false),
@@ -308,7 +317,11 @@ pub fn parse_article(
             page.extracted = true;
             let elements = doc.tree.values().filter(|n| n.is_element()).count();
             let depth = crate::normalize::nesting::tree_depth(doc.tree.root());
-            if depth > 3 * crate::normalize::nesting::MAX_DEPTH {
+            if crate::budget::exceeded() {
+                // Past the page's time budget (parsing took it all): the
+                // caller throws this page away; no extraction started.
+                None
+            } else if depth > 3 * crate::normalize::nesting::MAX_DEPTH {
                 // The extractor recurses per level: never past what the
                 // nesting bound is meant to leave.
                 tracing::warn!(url = %page_url, depth, "page nested too deep for main-content extraction: set a content selector");
@@ -324,7 +337,10 @@ pub fn parse_article(
             }
         }
     }
-    .filter(|h| has_text_or_media(h));
+    .filter(|h| !crate::budget::exceeded() && has_text_or_media(h));
+    if crate::budget::exceeded() {
+        return page;
+    }
 
     let mut formats: Vec<String> = Vec::new();
     if let Some(f) = rules
@@ -375,6 +391,9 @@ pub fn parse_article(
         }
     };
 
+    if crate::budget::exceeded() {
+        return page;
+    }
     page.authors = match rules.and_then(|r| r.author.as_ref()) {
         Some(rule) => field_value(root, rule, false)
             .map(|v| authors_from(&v))
@@ -621,6 +640,10 @@ fn meta_line(doc: &Html) -> article::MetaLine {
     };
     let mut out = article::MetaLine::default();
     for el in doc.select(&body) {
+        if crate::budget::exceeded() {
+            // Past the page's time budget: the caller throws this away.
+            break;
+        }
         if matches!(el.value().name(), "script" | "style" | "head" | "title") {
             continue;
         }
@@ -656,12 +679,19 @@ fn meta_line(doc: &Html) -> article::MetaLine {
 /// A `□ 职务 姓名` byline anywhere in the body.
 fn find_byline(doc: &Html) -> Option<Author> {
     let sel = Selector::parse("body *").ok()?;
-    doc.select(&sel).find_map(|el| {
-        if el.children().filter_map(ElementRef::wrap).next().is_some() {
-            return None; // innermost elements only
+    for el in doc.select(&sel) {
+        if crate::budget::exceeded() {
+            // Past the page's time budget: the caller throws this away.
+            return None;
         }
-        parse_byline(&visible_text(el))
-    })
+        if el.children().filter_map(ElementRef::wrap).next().is_some() {
+            continue; // innermost elements only
+        }
+        if let Some(author) = parse_byline(&visible_text(el)) {
+            return Some(author);
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use url::Url;
 
+use crate::budget::StepError;
 use crate::config::{ArticleRules, FullTextConfig, ListRules, SourceConfig};
 use crate::fetch::robots::Robots;
 use crate::fetch::{FetchErrorKind, Fetched, Fetcher, Validators};
@@ -51,6 +52,9 @@ pub struct Pages {
 pub struct ScrapeFailure {
     pub message: String,
     pub health: Option<ScrapeHealth>,
+    /// The error kind, when it is not the caller's (`scrape`, `full_text`):
+    /// `parse_budget` for a page over its time budget.
+    pub kind: Option<&'static str>,
 }
 
 impl ScrapeFailure {
@@ -59,6 +63,22 @@ impl ScrapeFailure {
         ScrapeFailure {
             message: crate::redact::text(&message).into_owned(),
             health: health.cloned(),
+            kind: None,
+        }
+    }
+
+    /// A page step that gave no result: over its budget, or a panic.
+    fn of_step(e: StepError, health: &ScrapeHealth) -> ScrapeFailure {
+        let kind = match &e {
+            StepError::OverBudget(_) => Some(crate::budget::KIND),
+            StepError::Panic(what) => {
+                tracing::error!(panic = %what, "page parsing panicked");
+                None
+            }
+        };
+        ScrapeFailure {
+            kind,
+            ..ScrapeFailure::new(e.to_string(), Some(health))
         }
     }
 }
@@ -141,26 +161,31 @@ pub async fn scrape(
                 body.url.clone(),
             ));
         }
-        // Decoding, list detection and parsing run off the async workers.
+        // Decoding, list detection and parsing run off the async workers,
+        // within the page's time budget.
         let (prior, source_c, health_c) = (list.take(), source.clone(), health.clone());
-        let (rules_now, parsed) = off_runtime(move || {
-            let (text, _, _) = decode(&body.bytes, body.content_type.as_deref(), source_c.encoding);
-            let rules_now = match prior {
-                Some(l) => l,
-                None => detected_rules(&source_c, &text, &body.url, &health_c)?,
-            };
-            let page = parse_list(
-                &text,
-                &body.url,
-                &rules_now,
-                source_c.timezone,
-                &source_c.date_formats,
-                now,
-            );
-            Ok::<_, ScrapeFailure>((rules_now, page))
-        })
-        .await
-        .map_err(|message| ScrapeFailure::new(message, Some(&health)))??;
+        let budgets = fetcher.budgets();
+        let mut budget = budgets.page(&body.url);
+        let (rules_now, parsed) = budgets
+            .run(&source.id, &mut budget, move || {
+                let (text, _, _) =
+                    decode(&body.bytes, body.content_type.as_deref(), source_c.encoding);
+                let rules_now = match prior {
+                    Some(l) => l,
+                    None => detected_rules(&source_c, &text, &body.url, &health_c)?,
+                };
+                let page = parse_list(
+                    &text,
+                    &body.url,
+                    &rules_now,
+                    source_c.timezone,
+                    &source_c.date_formats,
+                    now,
+                );
+                Ok::<_, ScrapeFailure>((rules_now, page))
+            })
+            .await
+            .map_err(|e| ScrapeFailure::of_step(e, &health))??;
         let rules_now = &*list.insert(rules_now);
         let page = match parsed {
             Ok(p) => p,
@@ -430,7 +455,7 @@ fn item_key(link: &Url) -> String {
     identity_key(None, url.as_deref(), "", None)
 }
 
-fn note(health: &mut ScrapeHealth, problem: String) {
+pub(crate) fn note(health: &mut ScrapeHealth, problem: String) {
     let problem = crate::redact::text(&problem).into_owned();
     tracing::debug!(problem = %problem, "scrape problem");
     if health.problems.len() < MAX_PROBLEMS {
@@ -509,6 +534,10 @@ async fn fetch_article(
     link: &Url,
     now: DateTime<Utc>,
 ) -> Result<ArticlePage, String> {
+    let budgets = fetcher.budgets();
+    if let Some(over) = budgets.still_running(&source.id) {
+        return Err(format!("article {link}: {over}"));
+    }
     let body = {
         let _turn = fetcher.politeness().page_turn(link, delay).await;
         let fetched = if browser {
@@ -518,39 +547,29 @@ async fn fetch_article(
         };
         fetched.map_err(|e| format!("article {link}: {e}"))?
     };
-    let (article_rules, source) = (rules.cloned(), source.clone());
-    off_runtime(move || {
-        let (text, _, _) = decode(&body.bytes, body.content_type.as_deref(), source.encoding);
-        parse_article(
-            &text,
-            &body.url,
-            article_rules.as_ref(),
-            source.timezone,
-            &source.date_formats,
-            now,
-        )
-    })
-    .await
-    .map_err(|message| format!("article {link}: {message}"))
-}
-
-/// Runs page parsing on the blocking pool, off the async workers that
-/// answer HTTP; a panic in it becomes an error message.
-async fn off_runtime<T: Send + 'static>(
-    work: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, String> {
-    tokio::task::spawn_blocking(work).await.map_err(|e| {
-        let what = e
-            .try_into_panic()
-            .ok()
-            .and_then(|p| {
-                p.downcast_ref::<&str>()
-                    .map(|s| s.to_string())
-                    .or_else(|| p.downcast_ref::<String>().cloned())
-            })
-            .unwrap_or_else(|| "unknown".into());
-        tracing::error!(panic = %what, "page parsing panicked");
-        format!("internal error while parsing the page ({what}); please report it")
+    let (article_rules, source_c) = (rules.cloned(), source.clone());
+    let mut budget = budgets.page(&body.url);
+    let parsed = budgets
+        .run(&source.id, &mut budget, move || {
+            let (text, _, _) = decode(&body.bytes, body.content_type.as_deref(), source_c.encoding);
+            parse_article(
+                &text,
+                &body.url,
+                article_rules.as_ref(),
+                source_c.timezone,
+                &source_c.date_formats,
+                now,
+            )
+        })
+        .await;
+    parsed.map_err(|e| match e {
+        // Names the page (and the budget) itself.
+        StepError::OverBudget(over) if !over.still_running => over.to_string(),
+        StepError::OverBudget(over) => format!("article {link}: {over}"),
+        StepError::Panic(ref what) => {
+            tracing::error!(panic = %what, "page parsing panicked");
+            format!("article {link}: {e}")
+        }
     })
 }
 
