@@ -26,8 +26,9 @@ use url::Url;
 
 use crate::config::SourceConfig;
 use crate::refresh::{Pipeline, PollReport};
-use crate::schedule::{Polls, backoff, jittered, stored_states, url_of};
+use crate::schedule::{Polls, stored_states, url_of};
 use crate::store::LeaseSource;
+use crate::timing::{backoff, jittered};
 
 /// How often a node asks for due sources.
 pub const LEASE_TICK: Duration = Duration::from_millis(500);

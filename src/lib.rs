@@ -24,6 +24,7 @@ pub mod memory;
 pub mod migrate;
 pub mod refresh;
 pub mod schedule;
+pub mod timing;
 
 pub mod health;
 pub mod service;

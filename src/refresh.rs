@@ -26,8 +26,8 @@ use crate::model::{Entry, PollStatus, ScrapeHealth, SourceState};
 use crate::normalize::{normalize_entry, normalize_feed};
 use crate::parse::{decode::decode, parse_feed, syndication_period};
 use crate::redact;
-use crate::schedule;
 use crate::store::{PollCounts, Store};
+use crate::timing;
 
 /// Everything a refresh needs; shared by all workers.
 #[derive(Clone)]
@@ -384,9 +384,9 @@ fn succeeded(
         .map(Duration::from_secs)
         .unwrap_or(source.interval);
     let interval =
-        schedule::adapt_interval(current, changed, source.min_interval, source.max_interval);
+        timing::adapt_interval(current, changed, source.min_interval, source.max_interval);
     state.interval_secs = Some(interval.as_secs());
-    state.next_due = Some(now + schedule::next_delay(interval, hint, source.max_interval));
+    state.next_due = Some(now + timing::next_delay(interval, hint, source.max_interval));
 }
 
 /// A failure: recorded with its kind, then backoff — or `Retry-After`, or
@@ -410,10 +410,10 @@ fn failed(
         message.push_str(": the source is disabled; change its url in the config to poll it again");
         tracing::warn!(source = %source.id, url = %redact::url(&source.url), "source is gone (410): disabled");
     } else if let Some(wait) = f.retry_after {
-        state.next_due = Some(now + schedule::retry_after_delay(wait, source.min_interval));
+        state.next_due = Some(now + timing::retry_after_delay(wait, source.min_interval));
     } else {
         state.next_due =
-            Some(now + schedule::backoff(source.interval, state.consecutive_failures, max_backoff));
+            Some(now + timing::backoff(source.interval, state.consecutive_failures, max_backoff));
     }
     // Stored and shown on the status page: never with a URL's secrets.
     let message = redact::text(&message).into_owned();
