@@ -280,7 +280,8 @@ fn headline_grams(title: &str, out: &mut Vec<u32>, toks: &mut Vec<Tok>, word: &m
             continue;
         };
         let stock = STOCK_ZH.iter().find(|w| {
-            w.chars().next() == Some(c)
+            // Not `starts_with(c)`: that compares through a memcmp call.
+            w.chars().next().is_some_and(|f| f == c)
                 && w.chars()
                     .skip(1)
                     .zip(&toks[i + 1..])
@@ -521,7 +522,7 @@ fn names(text: &str, title_len: usize, buf: &mut String, mut emit: impl FnMut(&s
                     if buf.bytes().all(|c| c.is_ascii_alphabetic())
                         && !MONTHS.contains(&buf.as_str())
                     {
-                        emit(&buf);
+                        emit(buf);
                     }
                 }
                 at_start = false;
@@ -561,7 +562,7 @@ fn names(text: &str, title_len: usize, buf: &mut String, mut emit: impl FnMut(&s
                 buf.push(c);
                 let tail = buf.char_indices().nth(1).map_or("", |(k, _)| &buf[k..]);
                 if !NOT_NAMES.contains(&tail) {
-                    emit(&buf);
+                    emit(buf);
                 }
             }
         }
