@@ -176,19 +176,48 @@ fn stock_en(w: &str) -> bool {
 /// Facts of an entry: `title` is its folded headline, `text` the folded
 /// headline and body as compared. Sorted, deduplicated, kind-tagged hashes.
 pub fn facts(title: &str, text: &str) -> Vec<u32> {
-    let mut out = Vec::with_capacity(16);
-    headline_grams(title, &mut out);
-    numbers(text, &mut out);
-    names(text, title.len(), |n| out.push(tag(NAME, str_hash(n))));
+    facts_with(&mut FactScratch::default(), title, text)
+}
+
+/// Buffers reused from one [`facts_with`] to the next.
+#[derive(Debug, Default)]
+pub struct FactScratch {
+    out: Vec<u32>,
+    toks: Vec<Tok>,
+    word: String,
+    num: String,
+    buf: String,
+}
+
+/// [`facts`] with buffers kept between calls; the result is exact-size.
+pub fn facts_with(sc: &mut FactScratch, title: &str, text: &str) -> Vec<u32> {
+    let out = &mut sc.out;
+    out.clear();
+    headline_grams(title, out, &mut sc.toks, &mut sc.word);
+    numbers(text, out, &mut sc.num, &mut sc.word);
+    names(text, title.len(), &mut sc.buf, |n| {
+        out.push(tag(NAME, str_hash(n)))
+    });
     out.sort_unstable();
     out.dedup();
-    out
+    out.as_slice().to_vec()
+}
+
+/// A headline token.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Tok {
+    Cjk(char),
+    /// Hash, and whether it has four digits (a year before `年`).
+    Num(u64, bool),
+    /// A Latin word's hash; `None` for a stock word.
+    Word(Option<u64>),
+    Break,
 }
 
 /// Character bigrams of the headline after dropping a `湖塘镇：`-style
 /// prefix, a leading place name, years and stock words; Latin words and
 /// numbers count alone. Tokens are hashed as read: no string per gram.
-fn headline_grams(title: &str, out: &mut Vec<u32>) {
+fn headline_grams(title: &str, out: &mut Vec<u32>, toks: &mut Vec<Tok>, word: &mut String) {
     let mut t = title.trim();
     if let Some(rest) = t.strip_prefix('【').and_then(|r| r.split_once('】')) {
         t = rest.1.trim();
@@ -199,17 +228,7 @@ fn headline_grams(title: &str, out: &mut Vec<u32>) {
     {
         t = rest.trim();
     }
-    #[derive(Clone, Copy, PartialEq)]
-    enum Tok {
-        Cjk(char),
-        /// Hash, and whether it has four digits (a year before `年`).
-        Num(u64, bool),
-        /// A Latin word's hash; `None` for a stock word.
-        Word(Option<u64>),
-        Break,
-    }
-    let mut toks: Vec<Tok> = Vec::with_capacity(t.len() / 2);
-    let mut word = String::new();
+    toks.clear();
     let mut rest = t;
     while let Some(c) = rest.chars().next() {
         if is_cjk(c) {
@@ -227,8 +246,8 @@ fn headline_grams(title: &str, out: &mut Vec<u32>) {
                 .unwrap_or(rest.len());
             word.clear();
             word.extend(rest[..n].chars().flat_map(char::to_lowercase));
-            let keep = !stock_en(&word) && word.chars().count() > 1;
-            toks.push(Tok::Word(keep.then(|| str_hash(unit_word(&word)))));
+            let keep = !stock_en(word) && word.chars().count() > 1;
+            toks.push(Tok::Word(keep.then(|| str_hash(unit_word(word)))));
             rest = &rest[n..];
         } else {
             if toks.last() != Some(&Tok::Break) {
@@ -261,7 +280,8 @@ fn headline_grams(title: &str, out: &mut Vec<u32>) {
             continue;
         };
         let stock = STOCK_ZH.iter().find(|w| {
-            w.starts_with(c)
+            // Not `starts_with(c)`: that compares through a memcmp call.
+            w.chars().next().is_some_and(|f| f == c)
                 && w.chars()
                     .skip(1)
                     .zip(&toks[i + 1..])
@@ -319,13 +339,15 @@ impl Unit {
 /// Every number with its unit: the next CJK char (after `余`/`多`…), `%`,
 /// or the next Latin word. Dates are told apart: a Chinese date unit, a
 /// preceding month name, or a bare year.
-fn numbers(text: &str, out: &mut Vec<u32>) {
+fn numbers(text: &str, out: &mut Vec<u32>, num: &mut String, word: &mut String) {
     let b = text.as_bytes();
     let mut i = 0;
-    let mut num = String::new();
-    let mut word = String::new();
     while i < b.len() {
-        if !b[i].is_ascii_digit() || (i > 0 && (b[i - 1].is_ascii_digit() || b[i - 1] == b'.')) {
+        if !b[i].is_ascii_digit() {
+            i += next_digit(&b[i..]);
+            continue;
+        }
+        if i > 0 && (b[i - 1].is_ascii_digit() || b[i - 1] == b'.') {
             i += 1;
             continue;
         }
@@ -349,7 +371,7 @@ fn numbers(text: &str, out: &mut Vec<u32>) {
             }
             i += 1;
         }
-        let unit = unit_after(&text[i..], &mut word);
+        let unit = unit_after(&text[i..], word);
         let before = text[..start].trim_end_matches([' ', '$']);
         let prev_word = before
             .rsplit(|c: char| !c.is_ascii_alphabetic())
@@ -365,7 +387,7 @@ fn numbers(text: &str, out: &mut Vec<u32>) {
             _ if num.contains('.') || num.len() >= 2 => NUM_BIG,
             _ => NUM_SMALL,
         };
-        let bare = str_hash(&num);
+        let bare = str_hash(num);
         // A year's unit is the noun after it (`2024 budget`), not part of it.
         let fact = if kind == DATE && year {
             bare
@@ -411,6 +433,64 @@ fn unit_after(rest: &str, word: &mut String) -> Unit {
     }
 }
 
+/// Eight copies of a byte.
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// The high bit of each byte of `v` (all bytes ≤ 0x7F) that is ≥ `lo`
+/// (1..=0x80): no byte sum carries into the next.
+fn ge(v: u64, lo: u8) -> u64 {
+    v.wrapping_add(LO * (0x80 - lo) as u64) & HI
+}
+
+/// The high bit of each ASCII digit byte of `x`.
+fn digit_bytes(x: u64) -> u64 {
+    let v = x & !HI;
+    ge(v, b'0') & !ge(v, b'9' + 1) & !(x & HI)
+}
+
+/// The high bit of each ASCII letter or digit byte of `x`.
+fn alnum_bytes(x: u64) -> u64 {
+    let v = x & !HI;
+    // `| 0x20` folds upper- to lowercase and maps no other byte to a letter.
+    let w = v | (LO * 0x20);
+    (digit_bytes(x) | (ge(w, b'a') & !ge(w, b'z' + 1))) & !(x & HI)
+}
+
+/// Length of the ASCII letter-or-digit run at the start of `b`, eight
+/// bytes a step (words end without a mispredicted branch per byte).
+fn alnum_run(b: &[u8]) -> usize {
+    let mut n = 0;
+    while let Some(w) = b[n..].first_chunk::<8>() {
+        let stop = !alnum_bytes(u64::from_le_bytes(*w)) & HI;
+        if stop != 0 {
+            return n + (stop.trailing_zeros() / 8) as usize;
+        }
+        n += 8;
+    }
+    n + b[n..]
+        .iter()
+        .position(|c| !c.is_ascii_alphanumeric())
+        .unwrap_or(b.len() - n)
+}
+
+/// Offset of the first ASCII digit in `b` (`b.len()` if none), eight
+/// bytes a step.
+fn next_digit(b: &[u8]) -> usize {
+    let mut n = 0;
+    while let Some(w) = b[n..].first_chunk::<8>() {
+        let d = digit_bytes(u64::from_le_bytes(*w));
+        if d != 0 {
+            return n + (d.trailing_zeros() / 8) as usize;
+        }
+        n += 8;
+    }
+    n + b[n..]
+        .iter()
+        .position(u8::is_ascii_digit)
+        .unwrap_or(b.len() - n)
+}
+
 /// Name suffix chars (one-char suffixes and the second char of two-char
 /// ones): the only CJK chars that need a closer look.
 fn suffix_char(c: char) -> bool {
@@ -424,21 +504,17 @@ fn suffix_char(c: char) -> bool {
 /// (`青石镇`, `住建局`, `发展大会`); in Latin text, capitalized words that
 /// do not open a sentence (headlines are Title Case and are skipped).
 /// Walks bytes: ASCII runs are skipped whole, only CJK chars are decoded.
-fn names(text: &str, title_len: usize, mut emit: impl FnMut(&str)) {
+fn names(text: &str, title_len: usize, buf: &mut String, mut emit: impl FnMut(&str)) {
     let b = text.as_bytes();
     let mut prev: [char; 3] = ['\0'; 3];
     let mut at_start = true;
-    let mut buf = String::new();
     let mut i = 0;
     while i < b.len() {
         let x = b[i];
         if x.is_ascii() {
             prev = ['\0'; 3];
             if x.is_ascii_alphanumeric() {
-                let n = b[i..]
-                    .iter()
-                    .position(|c| !c.is_ascii_alphanumeric())
-                    .unwrap_or(b.len() - i);
+                let n = alnum_run(&b[i..]);
                 if x.is_ascii_uppercase() && !at_start && i >= title_len && n > 1 {
                     buf.clear();
                     buf.push_str(&text[i..i + n]);
@@ -446,7 +522,7 @@ fn names(text: &str, title_len: usize, mut emit: impl FnMut(&str)) {
                     if buf.bytes().all(|c| c.is_ascii_alphabetic())
                         && !MONTHS.contains(&buf.as_str())
                     {
-                        emit(&buf);
+                        emit(buf);
                     }
                 }
                 at_start = false;
@@ -486,7 +562,7 @@ fn names(text: &str, title_len: usize, mut emit: impl FnMut(&str)) {
                 buf.push(c);
                 let tail = buf.char_indices().nth(1).map_or("", |(k, _)| &buf[k..]);
                 if !NOT_NAMES.contains(&tail) {
-                    emit(&buf);
+                    emit(buf);
                 }
             }
         }
@@ -498,15 +574,17 @@ fn names(text: &str, title_len: usize, mut emit: impl FnMut(&str)) {
 /// so a digest and its report pick the same ones first): a digest that
 /// rewords shares no shingle sample with its report, but it shares these.
 /// Even like the sampled shingle keys, so the same rare-key rule applies.
-pub fn keys(facts: &[u32], keys: usize) -> impl Iterator<Item = u32> + '_ {
-    let mut ks: Vec<u32> = facts
-        .iter()
-        .filter(|&&f| kind_of(f) == NUM_BIG)
-        .map(|&f| (mix64(f as u64 ^ 0x00D1_6E57) >> 32) as u32 & !1)
-        .collect();
-    ks.sort_unstable();
-    ks.truncate(keys);
-    ks.into_iter()
+/// Appended to `out`, sorted among themselves.
+pub fn keys_into(facts: &[u32], keys: usize, out: &mut Vec<u32>) {
+    let from = out.len();
+    out.extend(
+        facts
+            .iter()
+            .filter(|&&f| kind_of(f) == NUM_BIG)
+            .map(|&f| (mix64(f as u64 ^ 0x00D1_6E57) >> 32) as u32 & !1),
+    );
+    out[from..].sort_unstable();
+    out.truncate(from + keys.min(out.len() - from));
 }
 
 /// Shared facts of each kind: `[kind] = (shared, short side's count)`.
@@ -740,6 +818,41 @@ mod tests {
         );
     }
 
+    /// The eight-byte scans agree with a byte loop on every byte value,
+    /// at every offset and length.
+    #[test]
+    fn byte_scans_match_byte_loops() {
+        let mut x = 0x5EEDu64;
+        let mut b = Vec::new();
+        for round in 0..20_000 {
+            b.clear();
+            for _ in 0..round % 29 {
+                x = mix64(x);
+                // Mostly letters and digits, so that runs are long.
+                b.push(match x % 4 {
+                    0 => (x >> 8) as u8,
+                    1 => b'a' + (x >> 8) as u8 % 26,
+                    2 => b'0' + (x >> 8) as u8 % 10,
+                    _ => b'A' + (x >> 8) as u8 % 26,
+                });
+            }
+            let run = b.iter().position(|c| !c.is_ascii_alphanumeric());
+            assert_eq!(alnum_run(&b), run.unwrap_or(b.len()), "{b:?}");
+            let d = b.iter().position(u8::is_ascii_digit);
+            assert_eq!(next_digit(&b), d.unwrap_or(b.len()), "{b:?}");
+        }
+        for v in 0..=255u8 {
+            let w = [v; 9];
+            let want = if v.is_ascii_alphanumeric() { 9 } else { 0 };
+            assert_eq!(alnum_run(&w), want, "{v}");
+            assert_eq!(
+                next_digit(&w),
+                if v.is_ascii_digit() { 0 } else { 9 },
+                "{v}"
+            );
+        }
+    }
+
     #[test]
     fn english_units_fold() {
         let a = f(
@@ -759,7 +872,7 @@ mod tests {
 
     fn name_list(text: &str) -> Vec<String> {
         let mut v = Vec::new();
-        names(text, 0, |n| v.push(n.to_string()));
+        names(text, 0, &mut String::new(), |n| v.push(n.to_string()));
         v
     }
 

@@ -9,8 +9,8 @@
 
 use super::df::DfTable;
 use super::digest::{self, Decision};
-use super::sketch::{MultiMap, band_keys, minhash, sample_keys};
-use super::text::{Prepared, prepare};
+use super::sketch::{MultiMap, band_keys, minhash_into, sample_keys};
+use super::text::{Prepared, Scratch, prepare_with};
 use super::verify::{DedupConfig, Rule, Verdict, verify};
 use std::collections::HashMap;
 use std::fmt;
@@ -102,6 +102,18 @@ fn fingerprint(rec: &DedupRecord) -> u64 {
     ))
 }
 
+/// Removes repeats from the sorted tail `v[from..]`, leaving `v[..from]`.
+fn dedup_tail(v: &mut Vec<u32>, from: usize) {
+    let mut out = from;
+    for i in from..v.len() {
+        if out == from || v[i] != v[out - 1] {
+            v[out] = v[i];
+            out += 1;
+        }
+    }
+    v.truncate(out);
+}
+
 struct Clusters {
     /// Document frequencies over the set the clusters were built from.
     df: DfTable,
@@ -127,6 +139,16 @@ pub struct Engine {
     /// The document frequencies of the last clustering, kept after a change
     /// for [`Engine::component_of`]'s estimate.
     last_df: DfTable,
+    /// Buffers reused by every insert.
+    scratch: InsertScratch,
+}
+
+/// What an insert computes and does not keep, allocated once.
+#[derive(Default)]
+struct InsertScratch {
+    text: Scratch,
+    sig: Vec<u32>,
+    keys: Vec<u32>,
 }
 
 impl Engine {
@@ -137,8 +159,10 @@ impl Engine {
     /// Pre-sizes the index for `n` feed-length entries (batch use); it
     /// grows by half when full.
     pub fn with_capacity(cfg: DedupConfig, n: usize) -> Self {
-        // Bands plus ~8 sampled keys: a feed entry of ~130 shingles.
-        let per = cfg.minhash_bins / cfg.band_rows.max(1) + 8;
+        // Bands plus ~8 sampled keys (a feed entry of ~130 shingles) plus
+        // ~2 fact keys: sized so that a batch of feed entries never grows
+        // the table (growing rehashes every key once more).
+        let per = cfg.minhash_bins / cfg.band_rows.max(1) + 8 + cfg.digest_keys.min(2);
         Engine {
             cfg: cfg.clone(),
             entries: Vec::with_capacity(n),
@@ -148,6 +172,7 @@ impl Engine {
             index: MultiMap::with_capacity(n * per, cfg.key_cap),
             cache: OnceLock::new(),
             last_df: DfTable::default(),
+            scratch: InsertScratch::default(),
         }
     }
 
@@ -164,29 +189,37 @@ impl Engine {
     /// there.
     pub fn insert(&mut self, rec: DedupRecord) -> bool {
         let fingerprint = fingerprint(&rec);
-        if self
-            .by_id
-            .get(&rec.id)
-            .and_then(|&s| self.entry(s))
-            .is_some_and(|e| e.fingerprint == fingerprint)
-        {
-            return false;
+        // One lookup for a new id (the common case), not a second in `remove`.
+        if let Some(&s) = self.by_id.get(&rec.id) {
+            if self.entry(s).is_some_and(|e| e.fingerprint == fingerprint) {
+                return false;
+            }
+            self.remove(&rec.id);
         }
-        self.remove(&rec.id);
         let c = &self.cfg;
-        let prep = prepare(&rec.title, &rec.text, c.cjk_ngram, c.word_ngram);
-        let sig = minhash(&prep.shingles, c.minhash_bins);
-        let mut keys: Vec<u32> = band_keys(&sig, c.band_rows).collect();
+        let sc = &mut self.scratch;
+        let prep = prepare_with(
+            &mut sc.text,
+            &rec.title,
+            &rec.text,
+            c.cjk_ngram,
+            c.word_ngram,
+        );
+        minhash_into(&prep.shingles, c.minhash_bins, &mut sc.sig);
+        let keys = &mut sc.keys;
+        keys.clear();
+        keys.extend(band_keys(&sc.sig, c.band_rows));
         // Bottom-k of the sampled keys: bounds index bytes for long texts and
         // stays consistent between texts (the smallest keys are shared first).
-        let mut sampled: Vec<u32> = sample_keys(&prep.shingles, c.sample_shift).collect();
-        sampled.sort_unstable();
-        sampled.dedup();
-        sampled.truncate(c.max_sample_keys);
-        keys.extend(sampled);
-        keys.extend(digest::keys(&prep.facts, c.digest_keys));
+        let from = keys.len();
+        keys.extend(sample_keys(&prep.shingles, c.sample_shift));
+        keys[from..].sort_unstable();
+        dedup_tail(keys, from);
+        keys.truncate(from + c.max_sample_keys.min(keys.len() - from));
+        digest::keys_into(&prep.facts, c.digest_keys, keys);
         keys.sort_unstable();
         keys.dedup();
+        let keys = keys.as_slice().to_vec();
         let slot = match self.free.pop() {
             Some(s) => s,
             None => {
@@ -461,7 +494,7 @@ impl Engine {
         // formed: a report and its republications are one story, not two
         // that a digest would fit equally.
         let roots: Vec<u32> = (0..n as u32).map(|i| find(&mut parent, i)).collect();
-        let digests = self.digest_decisions(&start, &partners, &roots);
+        let digests = self.digest_decisions(&start, &partners, &roots, &published);
         for d in &digests {
             if let Some(l) = d.linked {
                 let (ri, rj) = (find(&mut parent, d.short), find(&mut parent, l));
@@ -525,14 +558,26 @@ impl Engine {
     }
 
     /// [`digest::decide`] over every candidate pair with a short side.
-    fn digest_decisions(&self, start: &[usize], partners: &[u32], roots: &[u32]) -> Vec<Decision> {
+    fn digest_decisions(
+        &self,
+        start: &[usize],
+        partners: &[u32],
+        roots: &[u32],
+        published: &[Option<i64>],
+    ) -> Vec<Decision> {
         let len = |s: u32| self.entry(s).map_or(0, |e| e.prep.shingles.len());
         let lens: Vec<usize> = (0..roots.len() as u32).map(len).collect();
         let mut fits = Vec::new();
         for i in 0..roots.len() {
             for &j in &partners[start[i]..start[i + 1]] {
                 let (a, b) = (lens[i], lens[j as usize]);
-                if !digest::eligible(a, b, &self.cfg) {
+                // Cheap refusals first: length ratio, then publication gap
+                // (`digest::score` refuses the same pairs, after scoring).
+                if !digest::eligible(a, b, &self.cfg)
+                    || published[i]
+                        .zip(published[j as usize])
+                        .is_some_and(|(p, q)| (p - q).abs() > self.cfg.digest_window_secs)
+                {
                     continue;
                 }
                 if let Some(d) = self.digest_score(i as u32, j).filter(|d| d.fits()) {
@@ -608,16 +653,16 @@ impl Engine {
     pub fn clusters(&self) -> Vec<ClusterView> {
         let c = self.clusters_cached();
         let id = |s: u32| self.entry(s).map_or("", |e| e.id.as_str());
-        // Representatives by id; an 8-byte prefix settles most comparisons
-        // without reading both strings.
+        // Representatives by id; a 16-byte prefix settles most comparisons
+        // (ids with a common 8-byte head too) without reading both strings.
         let prefix = |s: u32| {
-            let mut p = [0u8; 8];
+            let mut p = [0u8; 16];
             let b = id(s).as_bytes();
-            let k = b.len().min(8);
+            let k = b.len().min(16);
             p[..k].copy_from_slice(&b[..k]);
-            u64::from_be_bytes(p)
+            u128::from_be_bytes(p)
         };
-        let mut reps: Vec<(u64, u32)> = (0..c.rep.len() as u32)
+        let mut reps: Vec<(u128, u32)> = (0..c.rep.len() as u32)
             .filter(|&s| c.rep[s as usize] == s)
             .map(|s| (prefix(s), s))
             .collect();

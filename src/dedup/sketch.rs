@@ -47,23 +47,40 @@ pub type IntMap<K, V> = std::collections::HashMap<K, V, std::hash::BuildHasherDe
 /// O(shingles × bins). Empty bins borrow the next non-empty bin's value
 /// (rotation densification) so two sketches stay comparable.
 pub fn minhash(shingles: &[u32], bins: usize) -> Vec<u32> {
+    let mut sig = Vec::new();
+    minhash_into(shingles, bins, &mut sig);
+    sig
+}
+
+/// [`minhash`] into a reused buffer.
+pub fn minhash_into(shingles: &[u32], bins: usize, sig: &mut Vec<u32>) {
     let bins = bins.max(1);
-    let mut sig = vec![u32::MAX; bins];
-    let mut filled = vec![false; bins];
+    sig.clear();
+    sig.resize(bins, u32::MAX);
+    // Which bins got a shingle: a bit set, on the stack for up to 256 bins.
+    let mut small = [0u64; 4];
+    let mut big = Vec::new();
+    let filled: &mut [u64] = if bins <= 256 {
+        &mut small
+    } else {
+        big.resize(bins.div_ceil(64), 0);
+        &mut big
+    };
+    let is_filled = |f: &[u64], b: usize| f[b / 64] >> (b % 64) & 1 == 1;
     for &s in shingles {
         let h = mix64(s as u64 ^ 0x5EED);
         let b = (((h >> 32) * bins as u64) >> 32) as usize;
         // Branch-free: the first value of a bin is the minimum of it and
         // the initial u32::MAX, so no "filled" test is needed.
         sig[b] = sig[b].min(h as u32);
-        filled[b] = true;
+        filled[b / 64] |= 1 << (b % 64);
     }
-    if filled.iter().any(|f| *f) {
+    if !shingles.is_empty() {
         for i in 0..bins {
-            if !filled[i] {
+            if !is_filled(filled, i) {
                 let mut j = (i + 1) % bins;
                 let mut hop = 1u32;
-                while !filled[j] {
+                while !is_filled(filled, j) {
                     j = (j + 1) % bins;
                     hop += 1;
                 }
@@ -71,7 +88,6 @@ pub fn minhash(shingles: &[u32], bins: usize) -> Vec<u32> {
             }
         }
     }
-    sig
 }
 
 /// LSH band keys: `rows` consecutive minima hashed together, tagged by band.

@@ -210,7 +210,8 @@ fn is_boilerplate(line: &str) -> bool {
     byline
         || DROP_PREFIXES
             .iter()
-            .any(|p| p.starts_with(first) && starts(p))
+            // Not `starts_with(first)`: that compares through a memcmp call.
+            .any(|p| p.chars().next().is_some_and(|c| c == first) && starts(p))
         || (first == '(' && t.contains("全文见"))
 }
 
@@ -267,10 +268,42 @@ impl Word {
     }
 }
 
+/// Buffers reused from one [`prepare_with`] to the next: an engine that
+/// prepares many entries allocates only what it keeps, each vector at its
+/// exact size.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    kept: String,
+    tok: Tokens,
+    facts: super::digest::FactScratch,
+}
+
+/// The tokenizer's working vectors.
+#[derive(Debug, Default)]
+struct Tokens {
+    tokens: Vec<u64>,
+    shingles: Vec<u32>,
+    anchors: Vec<u64>,
+    known: Vec<u64>,
+}
+
 /// Normalizes title + body into shingles and anchors.
 /// `cjk_n` / `word_n` are the shingle lengths for CJK-dominant and other text.
 pub fn prepare(title: &str, body: &str, cjk_n: usize, word_n: usize) -> Prepared {
-    let mut kept = String::with_capacity(title.len() + body.len() + 1);
+    prepare_with(&mut Scratch::default(), title, body, cjk_n, word_n)
+}
+
+/// [`prepare`] with buffers kept between calls.
+pub fn prepare_with(
+    sc: &mut Scratch,
+    title: &str,
+    body: &str,
+    cjk_n: usize,
+    word_n: usize,
+) -> Prepared {
+    let kept = &mut sc.kept;
+    kept.clear();
+    kept.reserve(title.len() + body.len() + 1);
     kept.push_str(&strip_inline(&fold(title)));
     let title_len = kept.len();
     for line in fold(body).lines() {
@@ -282,15 +315,18 @@ pub fn prepare(title: &str, body: &str, cjk_n: usize, word_n: usize) -> Prepared
         kept.push('\n');
         kept.push_str(&strip_inline(line));
     }
-    let mut p = tokenize(&kept, cjk_n, word_n);
-    p.facts = super::digest::facts(&kept[..title_len], &kept);
+    let mut p = tokenize(kept, cjk_n, word_n, &mut sc.tok);
+    p.facts = super::digest::facts_with(&mut sc.facts, &kept[..title_len], kept);
     p
 }
 
-fn tokenize(s: &str, cjk_n: usize, word_n: usize) -> Prepared {
-    let mut tokens: Vec<u64> = Vec::with_capacity(s.len() / 2);
-    let mut anchors = Vec::new();
-    let mut known = Vec::new();
+fn tokenize(s: &str, cjk_n: usize, word_n: usize, t: &mut Tokens) -> Prepared {
+    let mut tokens = std::mem::take(&mut t.tokens);
+    tokens.clear();
+    tokens.reserve(s.len() / 2);
+    let (anchors, known) = (&mut t.anchors, &mut t.known);
+    anchors.clear();
+    known.clear();
     let mut cjk = 0usize;
     let mut word = Word::EMPTY;
     let mut word_kind = Kind::Sep;
@@ -385,32 +421,35 @@ fn tokenize(s: &str, cjk_n: usize, word_n: usize) -> Prepared {
     } else {
         word_n
     };
-    finish(&tokens, n, anchors, known)
+    let p = finish(&tokens, n, t);
+    t.tokens = tokens;
+    p
 }
 
 /// Shingles of `n` tokens (one shingle for a shorter text), each set sorted
-/// and deduplicated.
-fn finish(tokens: &[u64], n: usize, mut anchors: Vec<u64>, mut known: Vec<u64>) -> Prepared {
+/// and deduplicated; `t` holds the anchors and known words. The kept
+/// vectors are exact-size copies of the working ones.
+fn finish(tokens: &[u64], n: usize, t: &mut Tokens) -> Prepared {
     let n = n.max(1);
-    let mut shingles: Vec<u32> = if tokens.len() <= n {
-        if tokens.is_empty() {
-            Vec::new()
-        } else {
-            vec![gram(tokens)]
+    let shingles = &mut t.shingles;
+    shingles.clear();
+    if tokens.len() <= n {
+        if !tokens.is_empty() {
+            shingles.push(gram(tokens));
         }
     } else {
-        tokens.windows(n).map(gram).collect()
-    };
+        shingles.extend(tokens.windows(n).map(gram));
+    }
     shingles.sort_unstable();
     shingles.dedup();
-    anchors.sort_unstable();
-    anchors.dedup();
-    known.sort_unstable();
-    known.dedup();
+    t.anchors.sort_unstable();
+    t.anchors.dedup();
+    t.known.sort_unstable();
+    t.known.dedup();
     Prepared {
-        shingles,
-        anchors,
-        known,
+        shingles: shingles.as_slice().to_vec(),
+        anchors: t.anchors.as_slice().to_vec(),
+        known: t.known.as_slice().to_vec(),
         facts: Vec::new(),
     }
 }
@@ -582,7 +621,12 @@ mod tests {
         } else {
             word_n
         };
-        finish(&tokens, n, anchors, known)
+        let mut t = Tokens {
+            anchors,
+            known,
+            ..Tokens::default()
+        };
+        finish(&tokens, n, &mut t)
     }
 
     #[test]
@@ -593,6 +637,8 @@ mod tests {
             "Ωmega", "x1", "1x", "a.b", "(", ")", "-", "’", "٣", "Ⅻ", "\u{301}", "",
         ];
         let mut x = 0x9E37_79B9u64;
+        // One set of buffers for every call, as an engine uses them.
+        let mut reused = Tokens::default();
         for round in 0..4000 {
             let mut s = String::new();
             for _ in 0..(round % 40) {
@@ -600,7 +646,8 @@ mod tests {
                 s.push_str(parts[(x % parts.len() as u64) as usize]);
             }
             for (c, w) in [(3, 3), (2, 1), (1, 4)] {
-                let (a, b) = (tokenize(&s, c, w), tokenize_reference(&s, c, w));
+                let a = tokenize(&s, c, w, &mut reused);
+                let b = tokenize_reference(&s, c, w);
                 assert_eq!(
                     (a.shingles, a.anchors, a.known),
                     (b.shingles, b.anchors, b.known),
