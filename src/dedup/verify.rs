@@ -77,7 +77,7 @@ impl Default for DedupConfig {
     fn default() -> Self {
         DedupConfig {
             window_secs: 30 * 86_400,
-            window_entries: 50_000,
+            window_entries: 30_000,
             cjk_ngram: 3,
             word_ngram: 3,
             minhash_bins: 16,
