@@ -105,6 +105,9 @@ const MIN_TITLE: usize = 4;
 
 /// Finds the list on a page. `None` when no block repeats with article links.
 pub fn detect_list(html: &str, page_url: &Url) -> Option<DetectedList> {
+    // A page from the network, like any scraped page: nesting bounded
+    // before the tree is built (its walkers then stay shallow).
+    let html = &*crate::normalize::nesting::bound_depth(html);
     let doc = Html::parse_document(html);
     let base = document_base(&doc, page_url);
     let best = item_selectors(&doc, &base)

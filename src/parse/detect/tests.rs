@@ -76,3 +76,20 @@ fn advertised_feeds_are_found() {
 fn toml_strings_are_escaped() {
     assert_eq!(quote(r#"a[title="x"]"#), r#""a[title=\"x\"]""#);
 }
+
+#[test]
+fn a_deeply_nested_page_is_bounded_before_detection() {
+    let mut html = String::from("<html><body>");
+    html.push_str(&"<div>".repeat(100_000));
+    for i in 0..5 {
+        html.push_str(&format!(
+            "<li><a href=\"/news/{i}.html\">Town council meeting number {i}</a> 2024-03-0{}</li>",
+            i + 1
+        ));
+    }
+    html.push_str(&"</div>".repeat(100_000));
+    // No stack overflow, and whatever is found links the items.
+    if let Some(d) = detect_list(&html, &Url::parse("http://x.example/").unwrap()) {
+        assert!(!d.item.is_empty());
+    }
+}
