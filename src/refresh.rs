@@ -24,7 +24,7 @@ use crate::dedup::{Clusterer, DedupConfig, Loaded};
 use crate::fetch::{FetchError, FetchErrorKind, Fetched, Fetcher, Validators};
 use crate::model::{Entry, PollStatus, ScrapeHealth, SourceState};
 use crate::normalize::{normalize_entry, normalize_feed};
-use crate::parse::{decode::decode, parse_feed, syndication_period};
+use crate::parse::{decode::decode_checked, parse_feed, syndication_period};
 use crate::redact;
 use crate::store::{PollCounts, Store};
 use crate::timing;
@@ -531,10 +531,16 @@ fn read_feed(
     source: &SourceConfig,
     max_entries: usize,
 ) -> Result<FeedRead, String> {
-    let (text, _, _) = decode(&body.bytes, body.content_type.as_deref(), source.encoding);
+    let (text, encoding, _, malformed) =
+        decode_checked(&body.bytes, body.content_type.as_deref(), source.encoding);
     let cut = crate::parse::cut::first_entries(&text, max_entries);
-    let parsed = parse_feed(&cut.text, &body.url, source.timezone, &source.date_formats)
+    let mut parsed = parse_feed(&cut.text, &body.url, source.timezone, &source.date_formats)
         .map_err(|e| e.to_string())?;
+    if malformed {
+        parsed
+            .problems
+            .insert(0, crate::parse::decode::malformed_problem(encoding));
+    }
     let feed_hint = parsed
         .ttl_minutes
         .map(|m| Duration::from_secs(u64::from(m) * 60))

@@ -5,8 +5,11 @@ use scraper::{Html, Node};
 use url::Url;
 
 /// Removes scripts, event handlers, `javascript:` URLs, iframes and styles;
-/// makes relative links and images absolute against `base`. Nesting deeper
-/// than [`super::nesting::MAX_DEPTH`] is unwrapped first.
+/// makes relative links and images absolute against `base` when it is a web
+/// address (`http`/`https`); without one they are dropped: resolved against
+/// a local file (a `kind = "file"` source with no link or `xml:base`) they
+/// would publish `file:///local/path/…`. Nesting deeper than
+/// [`super::nesting::MAX_DEPTH`] is unwrapped first.
 pub fn sanitize(html: &str, base: Option<&Url>) -> String {
     let html = super::nesting::bound_depth(html);
     thread_local! {
@@ -25,8 +28,10 @@ pub fn sanitize(html: &str, base: Option<&Url>) -> String {
     let cleaned = BUILDER.with(|b| {
         let mut builder = b.borrow_mut();
         builder.url_relative(match base {
-            Some(b) => UrlRelative::RewriteWithBase(b.clone()),
-            None => UrlRelative::Deny,
+            Some(b) if matches!(b.scheme(), "http" | "https") => {
+                UrlRelative::RewriteWithBase(b.clone())
+            }
+            _ => UrlRelative::Deny,
         });
         builder.clean(&html).to_string()
     });
@@ -203,6 +208,22 @@ mod tests {
         let none = sanitize(html, None);
         assert!(!none.contains("p.html"), "{none}");
         assert!(sanitize(html, Some(&a)).contains("http://a.example/x/p.html"));
+    }
+
+    #[test]
+    fn relative_links_never_resolve_against_a_local_file() {
+        let file = Url::parse("file:///srv/private/feeds/a.xml").unwrap();
+        let out = sanitize(
+            r#"<p><a href="b.html">b</a><img src="../i.png" alt="i"><a href="https://example.org/ok">ok</a></p>"#,
+            Some(&file),
+        );
+        assert!(!out.contains("file:") && !out.contains("/srv/"), "{out}");
+        assert!(!out.contains("b.html") && !out.contains("i.png"), "{out}");
+        assert!(out.contains(r#"href="https://example.org/ok""#), "{out}");
+        assert!(
+            out.contains(">b</a>") && out.contains(r#"alt="i""#),
+            "{out}"
+        );
     }
 
     #[test]

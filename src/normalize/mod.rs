@@ -376,6 +376,39 @@ mod tests {
     }
 
     #[test]
+    fn a_local_file_feed_publishes_no_file_urls() {
+        // A `kind = "file"` source whose feed gives no link or base: the
+        // document's own address is a local path, never a base for links.
+        let url = Url::parse("file:///home/ops/feeds/local.xml").unwrap();
+        let src = SourceConfig::new("local", SourceKind::File, url.clone());
+        let raw = RawEntry {
+            guid: Some("g".into()),
+            title: Some("t".into()),
+            summary_html: Some(r#"<a href="s.html">s</a>"#.into()),
+            content_html: Some(
+                r#"<p><a href="more.html">more</a> <img src="img/a.png" alt="a"> <a href="https://example.org/x">x</a></p>"#
+                    .into(),
+            ),
+            ..RawEntry::default()
+        };
+        let e = normalize_entry(&raw, &src, &url, None);
+        for body in [e.content.as_deref(), e.summary.as_deref()] {
+            let body = body.unwrap_or_default();
+            assert!(
+                !body.contains("file:") && !body.contains("/home/ops"),
+                "{body}"
+            );
+        }
+        let content = e.content.unwrap_or_default();
+        assert!(
+            content.contains(r#"href="https://example.org/x""#),
+            "{content}"
+        );
+        assert!(content.contains(">more</a>"), "{content}");
+        assert_eq!(e.url, None);
+    }
+
+    #[test]
     fn hex_is_lower_case_two_digits_a_byte() {
         assert_eq!(hex(&[0, 9, 10, 255, 0x5a]), "00090aff5a");
         assert_eq!(hex(&[]), "");

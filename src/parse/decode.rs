@@ -21,10 +21,26 @@ pub fn decode(
     content_type: Option<&str>,
     overridden: Option<&'static Encoding>,
 ) -> (String, &'static Encoding, Decided) {
+    let (text, encoding, decided, _) = decode_checked(bytes, content_type, overridden);
+    (text, encoding, decided)
+}
+
+/// [`decode`], also telling whether some bytes were malformed in the
+/// encoding chosen (each became U+FFFD): a repair a feed's health reports.
+pub fn decode_checked(
+    bytes: &[u8],
+    content_type: Option<&str>,
+    overridden: Option<&'static Encoding>,
+) -> (String, &'static Encoding, Decided, bool) {
     let (encoding, decided) = decide(bytes, content_type, overridden);
     // `decode` strips a BOM of the chosen encoding; malformed bytes become U+FFFD.
-    let (text, _, _) = encoding.decode(bytes);
-    (text.into_owned(), encoding, decided)
+    let (text, _, malformed) = encoding.decode(bytes);
+    (text.into_owned(), encoding, decided, malformed)
+}
+
+/// The problem listed for a document with malformed bytes.
+pub fn malformed_problem(encoding: &'static Encoding) -> String {
+    format!("bytes invalid in {} replaced with U+FFFD", encoding.name())
 }
 
 fn decide(
@@ -150,6 +166,20 @@ pub fn strip_xml_declaration(text: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn malformed_bytes_are_told() {
+        let mut doc =
+            b"<?xml version=\"1.0\" encoding=\"utf-8\"?><rss><t>\xe2\x80\x99 ok \xa9</t></rss>"
+                .to_vec();
+        let (text, enc, _, malformed) = decode_checked(&doc, None, None);
+        assert_eq!(enc, UTF_8);
+        assert!(malformed);
+        assert!(text.contains("\u{2019} ok \u{fffd}"), "{text}");
+        assert!(malformed_problem(enc).contains("UTF-8"));
+        doc.retain(|b| *b != 0xa9);
+        assert!(!decode_checked(&doc, None, None).3);
+    }
 
     #[test]
     fn utf8_bytes_under_a_stale_gb2312_declaration_are_utf8() {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use serde_json::{Value, json};
 use url::Url;
 
-use super::decode::{Decided, decode};
+use super::decode::{Decided, decode_checked, malformed_problem};
 use super::{ParsedFeed, parse_feed};
 use crate::config::{FetchConfig, SourceConfig, SourceKind};
 use crate::fetch::{Fetched, Fetcher, Validators};
@@ -53,10 +53,15 @@ pub async fn run(source: &SourceConfig, url: &Url, fetch: &FetchConfig, as_json:
             return ExitCode::from(1);
         }
     };
-    let (text, encoding, decided) =
-        decode(&body.bytes, body.content_type.as_deref(), source.encoding);
+    let (text, encoding, decided, malformed) =
+        decode_checked(&body.bytes, body.content_type.as_deref(), source.encoding);
     let parsed = match parse_feed(&text, &body.url, source.timezone, &source.date_formats) {
-        Ok(p) => p,
+        Ok(mut p) => {
+            if malformed {
+                p.problems.insert(0, malformed_problem(encoding));
+            }
+            p
+        }
         Err(e) => {
             if as_json {
                 println!("{}", json!({"url": url.as_str(), "error": e.to_string()}));

@@ -193,8 +193,7 @@ pub fn read(
     let language = child_text(channel, "", "language")
         .or_else(|| child_text(channel, "dc", "language"))
         .or_else(|| root.attr("xml:lang").map(str::to_string))
-        .filter(|l| !l.is_empty())
-        .map(|l| l.to_lowercase());
+        .and_then(|l| language_tag(&l));
     let feed = ParsedFeed {
         // The feed's name is shown as text: markup in it is dropped.
         title: child(channel, "", "title")
@@ -354,21 +353,30 @@ fn entry(
         Some((t, html)) if !t.trim().is_empty() => (Some(t), html),
         _ => (None, false),
     };
-    let summary_el = child(e, "", "summary")
-        .or_else(|| child(e, "", "description"))
+    let (first_summary, second_summary) = summary_pair(e);
+    let summary_el = first_summary
         .or_else(|| child(e, "", "abstract"))
-        .or_else(|| child(e, "dc", "description"))
-        .or_else(|| child(e, "itunes", "summary"))
-        .or_else(|| child(e, "itunes", "subtitle"))
-        .or_else(|| child(e, "media", "description"))
-        .or_else(|| child(e, "media", "group").and_then(|g| child(g, "media", "description")));
+        .or_else(|| child(e, "itunes", "subtitle"));
     let summary_html = summary_el
         .and_then(|s| html_of(s, ctx.atom))
         .filter(|s| !s.trim().is_empty());
-    let content_el = content(e);
-    let content_html = content_el
-        .and_then(|c| content_html(c, ctx.atom))
-        .filter(|c| !c.trim().is_empty());
+    // The full text; else, as feedparser reads it, a second summary-like
+    // element (`<description>` and `<summary>` both in an item).
+    let (content_el, content_html) = match content(e).and_then(|c| {
+        content_html(c, ctx.atom)
+            .filter(|h| !h.trim().is_empty())
+            .map(|h| (c, h))
+    }) {
+        Some((c, h)) => (Some(c), Some(h)),
+        None => match second_summary.and_then(|s| {
+            html_of(s, ctx.atom)
+                .filter(|h| !h.trim().is_empty())
+                .map(|h| (s, h))
+        }) {
+            Some((s, h)) => (Some(s), Some(h)),
+            None => (content(e), None),
+        },
+    };
     // Relative URLs in the body resolve against the body's own `xml:base`
     // (the content's, else the summary's when it is the only body), else
     // the entry's, else its page.
@@ -396,12 +404,46 @@ fn entry(
         updated,
         categories: categories(e),
         enclosures: enclosures(e, base),
-        language: e
-            .attr("xml:lang")
-            .filter(|l| !l.is_empty())
-            .map(str::to_lowercase),
+        language: e.attr("xml:lang").and_then(language_tag),
         origin: None,
     }
+}
+
+/// Elements that are the entry's summary: `<summary>`, `<description>`,
+/// `dc:description`, `itunes:summary`, `media:description` (also in a
+/// `media:group`).
+fn is_summary_like(c: &Element) -> bool {
+    is(c, "", "summary")
+        || is(c, "", "description")
+        || is(c, "dc", "description")
+        || is(c, "itunes", "summary")
+        || is(c, "media", "description")
+}
+
+/// The entry's summary — the first summary-like element in document
+/// order — and, as feedparser reads it, the next one when no full-text
+/// element (`content:encoded`, `<fullitem>`, `<content>`) came before it:
+/// that second one is the entry's content (an item with both
+/// `<description>` and `<summary>` has a summary and a body).
+fn summary_pair(e: &Element) -> (Option<&Element>, Option<&Element>) {
+    let mut first = None;
+    let mut full_text_seen = false;
+    let nested = e.elements().flat_map(|c| {
+        let group = is(c, "media", "group");
+        std::iter::once(c).chain(c.elements().filter(move |_| group))
+    });
+    for c in nested {
+        if is(c, "content", "encoded") || is(c, "", "fullitem") || is(c, "", "content") {
+            full_text_seen = true;
+        } else if is_summary_like(c) {
+            if first.is_none() {
+                first = Some(c);
+            } else if !full_text_seen {
+                return (first, Some(c));
+            }
+        }
+    }
+    (first, None)
 }
 
 /// The element holding the full text: `content:encoded`, `xhtml:body` (or
@@ -671,8 +713,36 @@ fn text_person(raw: &str) -> Option<Author> {
     })
 }
 
+/// A language tag as BCP 47 writes it, lower-cased (tags are
+/// case-insensitive): `en_US` → `en-us`.
+fn language_tag(l: &str) -> Option<String> {
+    let l = l.trim();
+    (!l.is_empty()).then(|| l.replace('_', "-").to_lowercase())
+}
+
+/// Categories in document order: `<category>` (an Atom one by its `label`,
+/// the name shown, else its `term`), `dc:subject`, `media:category`,
+/// `itunes:category` and its subcategories, and the terms of a
+/// comma-separated `<tags>` element (as feedparser reads it).
 fn categories(e: &Element) -> Vec<String> {
     e.elements()
+        .flat_map(|c| {
+            if is(c, "", "tags") {
+                c.text()
+                    .split(',')
+                    .map(clean)
+                    .filter(|t| !t.is_empty())
+                    .collect()
+            } else {
+                categories_of(c)
+            }
+        })
+        .collect()
+}
+
+/// The categories one element gives (none when it is no category).
+fn categories_of(c: &Element) -> Vec<String> {
+    std::iter::once(c)
         .filter(|c| {
             is(c, "", "category")
                 || is(c, "dc", "subject")
@@ -767,6 +837,52 @@ mod tests {
             .map(|e| e.summary_html.as_deref())
             .collect();
         assert_eq!(s, [Some("Grouped &amp; plain"), Some("Alone")]);
+    }
+
+    #[test]
+    fn a_second_summary_like_element_is_the_content() {
+        let f = feed(
+            r#"<rss version="2.0" xmlns:itunes="http://www.itunes.com/dtds/podcast-1.0.dtd"
+            xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>
+            <item><guid>1</guid><description>Short</description><summary>Long body</summary></item>
+            <item><guid>2</guid><summary>First</summary><description>Second</description></item>
+            <item><guid>3</guid><itunes:summary>Pod</itunes:summary><description>Notes</description></item>
+            <item><guid>4</guid><description>D</description><content:encoded>Full</content:encoded><summary>S</summary></item>
+            <item><guid>5</guid><description>Only</description></item>
+            </channel></rss>"#,
+        );
+        let got: Vec<_> = f
+            .entries
+            .iter()
+            .map(|e| (e.summary_html.as_deref(), e.content_html.as_deref()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some("Short"), Some("Long body")),
+                (Some("First"), Some("Second")),
+                (Some("Pod"), Some("Notes")),
+                // A full-text element before the second: it is the content.
+                (Some("D"), Some("Full")),
+                (Some("Only"), None),
+            ]
+        );
+    }
+
+    #[test]
+    fn tags_element_terms_and_underscored_languages() {
+        let f = feed(
+            r#"<rss><channel><language>en_US</language><item><guid>1</guid>
+            <tags>tag one, tag two,</tags><category>category one</category></item>
+            <item xml:lang="pt_BR"><guid>2</guid><category>c</category></item></channel></rss>"#,
+        );
+        assert_eq!(f.language.as_deref(), Some("en-us"));
+        assert_eq!(
+            f.entries[0].categories,
+            ["tag one", "tag two", "category one"]
+        );
+        assert_eq!(f.entries[1].language.as_deref(), Some("pt-br"));
+        assert_eq!(f.entries[1].categories, ["c"]);
     }
 
     #[test]
