@@ -180,21 +180,21 @@ impl SqliteStore {
         })
     }
 
-    /// Runs `f` with a read-only connection, in place: the first free one,
-    /// else waits for one (each use is a short indexed lookup).
-    fn read<T>(
-        &self,
-        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
-    ) -> Result<T, StoreError> {
+    /// Runs `f` with a read-only connection, in place when one is free (a
+    /// primary-key lookup of microseconds); when all are busy (scans of
+    /// feed pages or the status), on the blocking pool: an async worker
+    /// never waits for a connection.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
         for r in self.readers.iter() {
             if let Ok(c) = r.try_lock() {
                 return f(&c);
             }
         }
-        let c = self.readers[0]
-            .lock()
-            .map_err(|_| StoreError("database lock poisoned by an earlier panic".into()))?;
-        f(&c)
+        self.read_off(f).await
     }
 
     /// Runs `f` with a read-only connection on the blocking pool: reads
@@ -521,15 +521,17 @@ fn upsert(
 #[async_trait]
 impl Store for SqliteStore {
     async fn state(&self, source_id: &str) -> Result<SourceState, StoreError> {
-        self.read(|c| {
+        let id = source_id.to_string();
+        self.read(move |c| {
             let found = c
                 .prepare_cached(&format!(
                     "SELECT {STATE_COLUMNS} FROM source_state WHERE source_id = ?1"
                 ))?
-                .query_row([source_id], state_from_row)
+                .query_row([&id], state_from_row)
                 .optional()?;
-            Ok(found.unwrap_or_else(|| SourceState::new(source_id)))
+            Ok(found.unwrap_or_else(|| SourceState::new(&id)))
         })
+        .await
     }
 
     async fn states(&self) -> Result<Vec<SourceState>, StoreError> {
