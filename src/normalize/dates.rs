@@ -3,7 +3,8 @@
 //!
 //! Handles RFC 3339 / 822, ISO without a zone, `2024/1/20`, `2024.01.20`,
 //! `2024年1月20日 09:30`, labels (`发布时间：`), year-less `03-21` and
-//! `1月20日` (the latest such date not in the future), relative dates
+//! `1月20日` (the latest such date not in the future), Minguo-calendar dates
+//! of Taiwanese sites (`115.03.19`, `民國115年3月19日`), relative dates
 //! (`3小时前`, `昨天`, `2 hours ago`), English month names, epoch numbers,
 //! and per-source strftime formats.
 
@@ -58,6 +59,7 @@ pub fn parse_date(s: &str, tz: Tz, formats: &[String], now: DateTime<Utc>) -> Op
         .or_else(|| structured(s, tz))
         .or_else(|| epoch(s))
         .or_else(|| numeric(s, tz))
+        .or_else(|| minguo(s, tz))
         .or_else(|| relative(s, tz, now))
         .or_else(|| yearless(s, tz, now))
         .or_else(|| english(s, tz))
@@ -180,6 +182,27 @@ fn numeric(s: &str, tz: Tz) -> Option<ParsedDate> {
         None => local(tz, naive)?,
     };
     Some(dated(utc, precision))
+}
+
+/// Minguo (ROC) calendar dates of Taiwanese sites: year 1 is 1912, so
+/// `115.03.19` and `民國115年3月19日` are 19 March 2026. Only three-digit
+/// years (100–199, that is 2011–2110) with a full month and day are read:
+/// shorter ones are too easily something else.
+fn minguo(s: &str, tz: Tz) -> Option<ParsedDate> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = re(
+        &RE,
+        r"(?:^|[^\d.])(?:民國\s*)?(1\d{2})\s*([./-]|年)\s*(\d{1,2})\s*(?:[./-]|月)\s*(\d{1,2})\s*日?(?:\s+(\d{1,2})[:：](\d{2}))?(?:$|[^\d.])",
+    );
+    let c = re.captures(s)?;
+    let num = |i: usize| c.get(i).and_then(|m| m.as_str().parse::<u32>().ok());
+    let year = 1911 + i32::try_from(num(1)?).ok()?;
+    let date = NaiveDate::from_ymd_opt(year, num(3)?, num(4)?)?;
+    let (time, precision) = match (num(5), num(6)) {
+        (Some(h), Some(m)) => (NaiveTime::from_hms_opt(h, m, 0)?, Precision::Minute),
+        _ => (NaiveTime::MIN, Precision::Day),
+    };
+    Some(dated(local(tz, date.and_time(time))?, precision))
 }
 
 /// `3小时前`, `刚刚`, `昨天 10:30`, `前天`, `2 hours ago`, `yesterday`.
@@ -367,6 +390,17 @@ mod tests {
         assert_eq!(at("2024年01月20日 09:30"), "2024-01-20 09:30");
         assert_eq!(at("发布时间：2024-01-20 09:30:15"), "2024-01-20 09:30");
         assert_eq!(at("[2024-02-26]"), "2024-02-26 00:00");
+    }
+
+    #[test]
+    fn minguo_dates_of_taiwanese_sites() {
+        assert_eq!(at("115.03.19"), "2026-03-19 00:00");
+        assert_eq!(at("113/02/29"), "2024-02-29 00:00");
+        assert_eq!(at("民國113年1月20日"), "2024-01-20 00:00");
+        assert_eq!(at("發布日期：112-12-05 09:30"), "2023-12-05 09:30");
+        // Not a Minguo date: a version or an address, an impossible day.
+        assert!(parse_date("192.168.1.10", Shanghai, &[], now()).is_none());
+        assert!(parse_date("115.13.40", Shanghai, &[], now()).is_none());
     }
 
     #[test]

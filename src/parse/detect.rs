@@ -30,6 +30,10 @@ pub struct DetectedList {
     pub link: String,
     /// The title is the link's `title` attribute (its text is empty).
     pub title_attr: bool,
+    /// The title's own element inside the item, when the link wraps a
+    /// whole card (date, title, a view count): `div.title`. `None`: the
+    /// link's text (or `title` attribute) is the title.
+    pub title: Option<String>,
     pub date: Option<DetectedDate>,
     pub next_page: Option<NextPage>,
     /// Items (blocks with an article link) the selectors give on the page.
@@ -57,8 +61,9 @@ pub enum NextPage {
     Script,
 }
 
-/// What a date looks like in a list. Group 1 is the date itself.
-const DATE_PATTERN: &str = r"(\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?|\d{1,2}[-/月]\d{1,2}日?(?:\s+\d{1,2}:\d{2})?|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2},?\s+\d{4}|\d{1,2}\s+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{4})";
+/// What a date looks like in a list. Group 1 is the date itself. The last
+/// two forms are Minguo-calendar dates (`115.03.19`) of Taiwanese sites.
+const DATE_PATTERN: &str = r"(\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?|\d{1,2}[-/月]\d{1,2}日?(?:\s+\d{1,2}:\d{2})?|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2},?\s+\d{4}|\d{1,2}\s+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{4}|\b1\d{2}[./]\d{1,2}[./]\d{1,2}\b|民國\s*1\d{2}年\d{1,2}月\d{1,2}日)";
 
 static DATE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(DATE_PATTERN).unwrap_or_else(|_| never()));
@@ -91,6 +96,9 @@ const NEXT_TEXTS: &[&str] = &[
     "下一页>",
     "下一页>>",
     "下一页 >",
+    "下一頁",
+    "下頁",
+    "下頁 ›",
     "Next",
     "next",
     "Next »",
@@ -122,11 +130,12 @@ pub fn detect_list(html: &str, page_url: &Url) -> Option<DetectedList> {
             let score = score_items(&doc, &sel, &base)?;
             Some((css, sel, score))
         })
-        // Higher score; on a near tie the shorter selector.
+        // Higher score; on a near tie the one catching nothing from
+        // elsewhere on the page, then the shorter selector.
         .max_by(|a, b| {
             let (sa, sb) = (a.2.score, b.2.score);
             if (sa - sb).abs() <= 0.01 * sa.abs().max(sb.abs()) {
-                b.0.len().cmp(&a.0.len())
+                b.2.stray.cmp(&a.2.stray).then(b.0.len().cmp(&a.0.len()))
             } else {
                 sa.total_cmp(&sb)
             }
@@ -138,11 +147,17 @@ pub fn detect_list(html: &str, page_url: &Url) -> Option<DetectedList> {
         .collect();
     let item_ids: HashSet<_> = doc.select(&item_sel).map(|e| e.id()).collect();
     let (link, title_attr) = link_selector(&items, &base)?;
+    let title = if title_attr {
+        None
+    } else {
+        title_selector(&items, &base)
+    };
     let date = date_selector(&items, &item_ids);
     Some(DetectedList {
         item,
         link,
         title_attr,
+        title,
         date,
         next_page: next_page(&doc, html, &base),
         items: scored.good,
@@ -173,7 +188,10 @@ impl DetectedList {
         Some(ListRules {
             item: rule(&self.item, None)?,
             link: rule(&self.link, Some("href"))?,
-            title: Some(rule(&self.link, self.title_attr.then_some("title"))?),
+            title: Some(match &self.title {
+                Some(css) => rule(css, None)?,
+                None => rule(&self.link, self.title_attr.then_some("title"))?,
+            }),
             date,
             date_format: None,
             summary: None,
@@ -188,7 +206,9 @@ impl DetectedList {
         let mut out = String::from("  [source.list]\n");
         out += &format!("  item  = {}\n", quote(&self.item));
         out += &format!("  link  = {}\n", quote(&self.link));
-        if self.title_attr {
+        if let Some(css) = &self.title {
+            out += &format!("  title = {}\n", quote(css));
+        } else if self.title_attr {
             out += &format!(
                 "  title = {{ selector = {}, attr = \"title\" }}\n",
                 quote(&self.link)
@@ -420,6 +440,9 @@ fn is_state_class(c: &str) -> bool {
 struct Scored {
     score: f64,
     good: usize,
+    /// Article links caught under other parents than the list's (a tab bar
+    /// with the same class): the near-tie breaker before the length.
+    stray: usize,
 }
 
 /// How list-like what `sel` selects is; `None` when it is no list.
@@ -483,9 +506,11 @@ fn score_items(doc: &Html, sel: &Selector, base: &Url) -> Option<Scored> {
         .map(|(p, q)| if p == main { *q } else { -0.5 * q })
         .sum::<f64>()
         - 10.0 * junk as f64;
+    let stray = good.iter().filter(|(p, _)| p != main).count();
     Some(Scored {
         score,
         good: good.len(),
+        stray,
     })
 }
 
@@ -598,15 +623,68 @@ fn link_selector(items: &[ElementRef<'_>], base: &Url) -> Option<(String, bool)>
     Some((best.0, title_attr))
 }
 
+/// The title's element when the article link wraps a whole card: the link's
+/// text then holds the date (and often a count) besides the title, and the
+/// title is the longest element inside it without a date. `None` when the
+/// link's text is the title on most items.
+fn title_selector(items: &[ElementRef<'_>], base: &Url) -> Option<String> {
+    let mut wanted: Vec<(ElementRef<'_>, String)> = Vec::new();
+    for item in items {
+        let (a, _, _) = title_anchor(*item, base)?;
+        let text = collapse_whitespace(&visible_text(a));
+        if !DATE.is_match(&text) {
+            return None; // a plain link: its text is the title
+        }
+        let best = a
+            .descendants()
+            .skip(1)
+            .filter_map(ElementRef::wrap)
+            .map(|e| (e, collapse_whitespace(&visible_text(e))))
+            .filter(|(_, t)| looks_like_title(t) && !DATE.is_match(t))
+            .max_by_key(|(_, t)| t.chars().count())?;
+        wanted.push(best);
+    }
+    if wanted.len() < 2 {
+        return None;
+    }
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    for (el, _) in &wanted {
+        let own = describe(*el);
+        let tag = el.value().name().to_string();
+        for css in [own.clone(), tag, format!("a {own}")] {
+            *counts.entry(css).or_insert(0) += 1;
+        }
+    }
+    let mut proposals: Vec<(String, usize)> = counts.into_iter().collect();
+    proposals.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.len().cmp(&b.0.len())));
+    let best = proposals
+        .iter()
+        .filter_map(|(css, _)| {
+            let r = rule(css, None)?;
+            let hits = items
+                .iter()
+                .zip(&wanted)
+                .filter(|(item, (_, t))| field_value(**item, &r, true).as_deref() == Some(t))
+                .count();
+            Some((css.clone(), hits))
+        })
+        .fold(None::<(String, usize)>, |acc, (css, hits)| match acc {
+            Some((c, h)) if h >= hits => Some((c, h)),
+            _ => Some((css, hits)),
+        })?;
+    (best.1 * 10 >= items.len() * 9).then_some(best.0)
+}
+
 /// The date selector inside an item (or in the elements after it).
 fn date_selector(
     items: &[ElementRef<'_>],
     ids: &HashSet<ego_tree::NodeId>,
 ) -> Option<DetectedDate> {
-    let found: Vec<(ElementRef<'_>, String)> = items
+    let per_item: Vec<Option<(ElementRef<'_>, String)>> = items
         .iter()
-        .filter_map(|i| date_in(*i).or_else(|| tail_date(*i, ids)))
+        .map(|i| date_in(*i).or_else(|| tail_date(*i, ids)))
         .collect();
+    let found: Vec<(ElementRef<'_>, String)> = per_item.iter().flatten().cloned().collect();
     if found.len() * 2 < items.len() {
         return None; // no date on most items: leave it to the article pages
     }
@@ -637,9 +715,20 @@ fn date_selector(
                 regex: compiled_regex.clone(),
                 ..rule(css, None)?
             };
+            // A hit gives the item's own date element, not a larger block
+            // that merely holds a date (`div` selecting the whole item).
             let hits = items
                 .iter()
-                .filter(|item| {
+                .zip(&per_item)
+                .filter(|(item, found)| {
+                    let Some((el, date)) = found else {
+                        return false;
+                    };
+                    let want = if compiled_regex.is_some() {
+                        date.clone()
+                    } else {
+                        collapse_whitespace(&visible_text(*el))
+                    };
                     let v = field_value(**item, &r, true).or_else(|| {
                         item.next_siblings()
                             .filter_map(ElementRef::wrap)
@@ -647,7 +736,7 @@ fn date_selector(
                             .take_while(|s| !ids.contains(&s.id()))
                             .find_map(|s| field_value(s, &r, true))
                     });
-                    v.is_some_and(|v| DATE.is_match(&v))
+                    v.is_some_and(|v| v == want)
                 })
                 .count();
             Some((css.clone(), hits))
@@ -728,6 +817,10 @@ fn date_proposals(el: ElementRef<'_>, items: &HashSet<ego_tree::NodeId>) -> Vec<
 fn date_format(dates: &[&str]) -> Option<String> {
     let fits = |f: &str, d: &str| {
         let d = d.trim();
+        // `%Y` reads any number of digits: a Minguo `115.03.19` is no year 115.
+        if f.starts_with("%Y") && d.chars().take_while(char::is_ascii_digit).count() != 4 {
+            return false;
+        }
         NaiveDateTime::parse_from_str(d, f).is_ok() || NaiveDate::parse_from_str(d, f).is_ok()
     };
     FORMATS

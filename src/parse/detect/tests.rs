@@ -93,3 +93,74 @@ fn a_deeply_nested_page_is_bounded_before_detection() {
         assert!(!d.item.is_empty());
     }
 }
+
+/// `huiliu discover-eval` on the mock sites and on the real pages of
+/// `tests/fixtures/lists-real` (see its SOURCES.md): every mock item right,
+/// and at least 95% of the real pages' items right with nothing extra.
+#[test]
+fn discover_eval_on_mock_and_real_list_pages() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    for (dir, min) in [("lists", 1.0), ("lists-real", 0.95)] {
+        let results = eval::run(&root.join(dir)).expect("the cases load");
+        let expected: usize = results.iter().map(|r| r.expected).sum();
+        let right: usize = results.iter().map(|r| r.right).sum();
+        let extra: usize = results.iter().map(|r| r.extra).sum();
+        let report: Vec<String> = results
+            .iter()
+            .map(|r| format!("{} {}/{} {:?}", r.name, r.right, r.expected, r.misses))
+            .collect();
+        assert!(
+            right as f64 >= min * expected as f64 && extra == 0,
+            "{dir}: {right}/{expected} right, {extra} extra\n{}",
+            report.join("\n")
+        );
+    }
+}
+
+#[test]
+fn a_link_wrapping_a_card_gets_its_own_title_selector() {
+    let card = |n: u32| {
+        format!(
+            r#"<a href="news/{n}" class="card"><div class="date">115.03.1{n}</div>
+            <div class="title">臺海周邊海空域動態第{n}報</div><div class="views">點閱次數：9{n} 次</div></a>"#
+        )
+    };
+    let html = format!(
+        r#"<html><body><div class="cards">{}{}{}</div></body></html>"#,
+        card(1),
+        card(2),
+        card(3)
+    );
+    let d = detect(&html, "https://mnd.example/news/list");
+    assert_eq!(d.item, "div.cards > a");
+    assert_eq!(d.title.as_deref(), Some("div.title"));
+    // The first `div` of the card is its date: either selector gives it.
+    let date = d.date.as_ref().map(|d| d.selector.as_str());
+    assert!(matches!(date, Some("div" | "div.date")), "{date:?}");
+    assert_eq!(
+        d.date.clone().and_then(|d| d.format),
+        None,
+        "no %Y for a Minguo year"
+    );
+    assert!(d.toml().contains("title = \"div.title\""));
+}
+
+#[test]
+fn the_date_selector_gives_the_date_element_not_the_whole_item() {
+    // `div` would select the item itself, whose text holds the date but
+    // also a user name with four digits (read as a year).
+    let row = |n: u32, user: &str| {
+        format!(
+            r#"<div class="r-ent"><div class="title"><a href="/bbs/M.{n}.html">[正妹] 第{n}篇文章</a></div>
+            <div class="meta"><div class="date"> 7/12</div><div class="author">{user}</div></div></div>"#
+        )
+    };
+    let html = format!(
+        r#"<html><body><div class="r-list">{}{}{}</div></body></html>"#,
+        row(1, "Kyle5566"),
+        row(2, "maroonfire"),
+        row(3, "atp3306")
+    );
+    let d = detect(&html, "https://bbs.example/bbs/Beauty/index.html");
+    assert_eq!(d.date.map(|d| d.selector), Some("div.date".to_string()));
+}
