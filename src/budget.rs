@@ -240,6 +240,12 @@ impl Budgets {
         if let Some(over) = self.still_running(source) {
             return Err(StepError::OverBudget(over));
         }
+        // One step per core at a time: sixty-four polls parsing at once
+        // only share the cores, and the threads that answer readers then
+        // wait behind them (a 1 ms page took 400 ms during a pass). The
+        // wait for a slot is not the page's time. A step given up on
+        // releases its slot (it runs on without one, one per source).
+        let _cpu = cpu_slots().acquire_owned().await.ok();
         let limit = self.limit;
         let name = page.page.clone();
         let over = move |still_running| {
@@ -290,6 +296,16 @@ impl Budgets {
             }
         }
     }
+}
+
+/// Slots for CPU-heavy steps: one per core the process may use.
+fn cpu_slots() -> Arc<tokio::sync::Semaphore> {
+    static SLOTS: std::sync::LazyLock<Arc<tokio::sync::Semaphore>> =
+        std::sync::LazyLock::new(|| {
+            let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+            Arc::new(tokio::sync::Semaphore::new(cores))
+        });
+    SLOTS.clone()
 }
 
 fn panic_message(e: tokio::task::JoinError) -> String {
