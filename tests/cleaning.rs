@@ -7,7 +7,6 @@ mod common;
 
 use common::{MockServer, config_in, fixture_copy, pipeline, serve};
 use huiliu::refresh::{Outcome, refresh_source};
-use huiliu::schedule::poll_once;
 use serde_json::Value;
 
 async fn get_text(url: &str) -> String {
@@ -43,13 +42,7 @@ fn broken_paragraphs(html: &str) -> Vec<String> {
 /// The README's first command, polled once: the demo's seed reports.
 #[tokio::test]
 async fn demo_articles_are_clean_dated_and_attributed() {
-    let work = tempfile::tempdir().unwrap();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut cfg = huiliu::config::load_file(&root.join("config/demo.toml")).unwrap();
-    cfg.storage = huiliu::config::StorageConfig::Sqlite(work.path().join("demo.db"));
-    let p = pipeline(&cfg).await;
-    let reports = poll_once(&p, &cfg.sources, 4).await;
-    assert!(reports.iter().all(|r| !r.failed()), "{reports:?}");
+    let (_work, cfg, p) = common::demo().await;
     let base = serve(&cfg, &p).await;
 
     let feed = get_json(&format!("{base}/feeds/wujin.json")).await;

@@ -9,8 +9,7 @@
 
 mod common;
 
-use common::{pipeline, serve};
-use huiliu::schedule::poll_once;
+use common::{demo, serve};
 
 const OUTPUTS: &[&str] = &[
     "feeds/wujin.rss",
@@ -22,13 +21,8 @@ const OUTPUTS: &[&str] = &[
 
 #[tokio::test]
 async fn demo_outputs_match_the_golden_files() {
-    let work = tempfile::tempdir().unwrap();
+    let (_work, cfg, p) = demo().await;
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut cfg = huiliu::config::load_file(&root.join("config/demo.toml")).unwrap();
-    cfg.storage = huiliu::config::StorageConfig::Sqlite(work.path().join("demo.db"));
-    let p = pipeline(&cfg).await;
-    let reports = poll_once(&p, &cfg.sources, 4).await;
-    assert!(reports.iter().all(|r| !r.failed()), "{reports:?}");
     let base = serve(&cfg, &p).await;
     let client = reqwest::Client::builder()
         .no_gzip()

@@ -8,24 +8,9 @@ use std::collections::HashSet;
 use std::io::Read;
 use std::sync::{Arc, Mutex};
 
-use common::{config_in, pipeline, serve, serve_state};
+use common::{config_in, demo, pipeline, serve, serve_state};
 use huiliu::schedule::poll_once;
 use serde_json::Value;
-
-async fn demo() -> (
-    tempfile::TempDir,
-    huiliu::config::Config,
-    huiliu::refresh::Pipeline,
-) {
-    let work = tempfile::tempdir().unwrap();
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut cfg = huiliu::config::load_file(&root.join("config/demo.toml")).unwrap();
-    cfg.storage = huiliu::config::StorageConfig::Sqlite(work.path().join("demo.db"));
-    let p = pipeline(&cfg).await;
-    let reports = poll_once(&p, &cfg.sources, 4).await;
-    assert!(reports.iter().all(|r| !r.failed()), "{reports:?}");
-    (work, cfg, p)
-}
 
 async fn get(url: &str) -> reqwest::Response {
     reqwest::Client::builder()

@@ -318,3 +318,20 @@ pub async fn serve_state(
     ));
     (format!("http://{addr}"), state)
 }
+
+/// The README's demo (`config/demo.toml`), polled once into a temporary
+/// store: every source must succeed.
+pub async fn demo() -> (
+    tempfile::TempDir,
+    huiliu::config::Config,
+    huiliu::refresh::Pipeline,
+) {
+    let work = tempfile::tempdir().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut cfg = huiliu::config::load_file(&root.join("config/demo.toml")).unwrap();
+    cfg.storage = huiliu::config::StorageConfig::Sqlite(work.path().join("demo.db"));
+    let p = pipeline(&cfg).await;
+    let reports = huiliu::schedule::poll_once(&p, &cfg.sources, 4).await;
+    assert!(reports.iter().all(|r| !r.failed()), "{reports:?}");
+    (work, cfg, p)
+}
