@@ -11,6 +11,7 @@ use scraper::{ElementRef, Html, Node, Selector};
 
 use crate::normalize::article::clean_page_title;
 use crate::normalize::html::collapse_whitespace;
+use crate::parse::scrape::meta_content;
 
 /// Elements whose text is never page content.
 const HIDDEN: &[&str] = &["script", "style", "noscript", "template", "head", "title"];
@@ -57,7 +58,7 @@ fn squash(s: &str) -> String {
 /// contains; else the `<title>` without the site name.
 pub fn headline(doc: &Html) -> Option<String> {
     let page_title = first_text(doc, "title");
-    let og = meta(doc, &["og:title", "twitter:title", "ArticleTitle", "title"]);
+    let og = meta_content(doc, &["og:title", "twitter:title", "ArticleTitle", "title"]);
     let references: Vec<String> = [page_title.clone(), og.clone()]
         .into_iter()
         .flatten()
@@ -136,23 +137,6 @@ fn first_text(doc: &Html, css: &str) -> Option<String> {
             collapse_whitespace(&s)
         })
         .find(|t| !t.is_empty())
-}
-
-fn meta(doc: &Html, names: &[&str]) -> Option<String> {
-    let sel = Selector::parse("meta[content]").ok()?;
-    for name in names {
-        for m in doc.select(&sel) {
-            let v = m.value();
-            let key = v.attr("name").or_else(|| v.attr("property")).unwrap_or("");
-            if key.eq_ignore_ascii_case(name) {
-                let content = collapse_whitespace(v.attr("content").unwrap_or(""));
-                if !content.is_empty() {
-                    return Some(content);
-                }
-            }
-        }
-    }
-    None
 }
 
 fn date_re() -> &'static Regex {

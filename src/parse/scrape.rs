@@ -616,7 +616,7 @@ pub(crate) fn visible_text(el: ElementRef<'_>) -> String {
 }
 
 /// `<meta name="…" content="…">` (or `property=`), first non-empty.
-fn meta_content(doc: &Html, names: &[&str]) -> Option<String> {
+pub(crate) fn meta_content(doc: &Html, names: &[&str]) -> Option<String> {
     let sel = Selector::parse("meta[content]").ok()?;
     for name in names {
         for m in doc.select(&sel) {
