@@ -32,6 +32,23 @@ pub struct MetaLine {
 }
 
 impl MetaLine {
+    /// Adds a later meta line of the same page: the first date and origin
+    /// stay, authors are added once by name, editors all.
+    pub fn absorb(&mut self, m: MetaLine) {
+        if self.published.is_none() {
+            self.published = m.published;
+        }
+        if self.origin.is_none() {
+            self.origin = m.origin;
+        }
+        for a in m.authors {
+            if !self.authors.iter().any(|x| x.name == a.name) {
+                self.authors.push(a);
+            }
+        }
+        self.editors.extend(m.editors);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.published.is_none()
             && self.origin.is_none()

@@ -94,6 +94,7 @@ pub fn clean(html: &str, steps: &CleanSteps) -> Cleaned {
     let mut doc = Html::parse_fragment(&super::nesting::bound_depth(html));
     let mut doomed: Vec<NodeId> = Vec::new();
     let mut bylines: Vec<Author> = Vec::new();
+    let mut meta = super::article::MetaLine::default();
     for node in doc.tree.root().descendants() {
         if crate::budget::exceeded() {
             // Past the page's time budget: the caller throws this away.
@@ -141,18 +142,7 @@ pub fn clean(html: &str, steps: &CleanSteps) -> Cleaned {
             }
         }
         if steps.meta_lines && !inner_block && is_meta_block(&text) {
-            let m = parse_meta_line(&text);
-            if out.published.is_none() {
-                out.published = m.published;
-            }
-            if out.origin.is_none() {
-                out.origin = m.origin;
-            }
-            for a in m.authors {
-                if !out.authors.iter().any(|x| x.name == a.name) {
-                    out.authors.push(a);
-                }
-            }
+            meta.absorb(parse_meta_line(&text));
             doomed.push(node.id());
             continue;
         }
@@ -165,6 +155,9 @@ pub fn clean(html: &str, steps: &CleanSteps) -> Cleaned {
             n.detach();
         }
     }
+    out.published = meta.published;
+    out.origin = meta.origin;
+    out.authors = meta.authors;
     for b in bylines {
         merge_byline(&mut out.authors, b);
     }

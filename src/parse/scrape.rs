@@ -659,19 +659,7 @@ fn meta_line(doc: &Html) -> article::MetaLine {
         if child_is_meta {
             continue;
         }
-        let m = article::parse_meta_line(&text);
-        if out.published.is_none() {
-            out.published = m.published;
-        }
-        if out.origin.is_none() {
-            out.origin = m.origin;
-        }
-        for a in m.authors {
-            if !out.authors.iter().any(|x| x.name == a.name) {
-                out.authors.push(a);
-            }
-        }
-        out.editors.extend(m.editors);
+        out.absorb(article::parse_meta_line(&text));
     }
     out
 }
