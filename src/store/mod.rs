@@ -4,6 +4,7 @@
 mod postgres;
 mod postgres_retention;
 mod retention;
+mod rows;
 mod sqlite;
 
 use std::collections::HashSet;

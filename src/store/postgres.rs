@@ -17,17 +17,18 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio::sync::{mpsc, watch};
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{AsyncMessage, NoTls, Row};
+use tokio_postgres::{AsyncMessage, NoTls};
 
+use super::rows::{self, ENTRY_COLUMNS, STATE_COLUMNS, Value};
 use super::{
     EntryQuery, EntryStats, Lease, LeaseSource, PollCounts, PruneCandidate, Store, StoreError,
 };
 use crate::dedup::Relabel;
-use crate::model::{Entry, PollStatus, SourceState, StoredEntry};
+use crate::model::{Entry, SourceState, StoredEntry};
 
 /// The NOTIFY channel; the payload is the schema, so databases shared by
 /// several installations (or tests) only wake their own nodes.
@@ -222,48 +223,15 @@ impl PgStore {
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let stmt = tx
-            .prepare_cached(&format!(
-                "INSERT INTO entry ({WRITE_COLUMNS}, sort_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-                 ON CONFLICT (source_id, key) DO UPDATE SET guid = EXCLUDED.guid, url = EXCLUDED.url,
-                   title = EXCLUDED.title, authors = EXCLUDED.authors, summary = EXCLUDED.summary,
-                   content = EXCLUDED.content, text = EXCLUDED.text, published = EXCLUDED.published,
-                   updated = EXCLUDED.updated, language = EXCLUDED.language, categories = EXCLUDED.categories,
-                   enclosures = EXCLUDED.enclosures, content_hash = EXCLUDED.content_hash,
-                   first_seen = EXCLUDED.first_seen, changed_at = EXCLUDED.changed_at, sort_time = EXCLUDED.sort_time,
-                   origin = EXCLUDED.origin"
-            ))
-            .await?;
+        let stmt = tx.prepare_cached(&rows::POSTGRES.copy_entry).await?;
         for s in entries {
-            let e = &s.entry;
-            let published = ts(e.published);
-            let first_seen = s.first_seen.timestamp();
-            tx.execute(
-                &stmt,
-                &[
-                    &e.id,
-                    &e.source_id,
-                    &e.key,
-                    &e.guid,
-                    &e.url,
-                    &e.title,
-                    &json(&e.authors)?,
-                    &e.summary,
-                    &e.content,
-                    &e.text,
-                    &published,
-                    &ts(e.updated),
-                    &e.language,
-                    &json(&e.categories)?,
-                    &json(&e.enclosures)?,
-                    &e.content_hash,
-                    &first_seen,
-                    &s.changed_at.timestamp(),
-                    &e.origin,
-                    &published.unwrap_or(first_seen),
-                ],
-            )
-            .await?;
+            let values = rows::insert_values(
+                &s.entry,
+                s.first_seen.timestamp(),
+                s.changed_at.timestamp(),
+                s.cluster.as_deref(),
+            )?;
+            tx.execute(&stmt, &params(&values)).await?;
         }
         if let Some(state) = state {
             write_state(&tx, state).await?;
@@ -313,127 +281,18 @@ async fn migrate(client: &mut deadpool_postgres::Object) -> Result<(), StoreErro
     Ok(())
 }
 
-pub(super) fn ts(d: Option<DateTime<Utc>>) -> Option<i64> {
-    d.map(|d| d.timestamp())
-}
-
-fn from_ts(t: Option<i64>) -> Option<DateTime<Utc>> {
-    t.and_then(|t| Utc.timestamp_opt(t, 0).single())
-}
-
-pub(super) fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(|e| StoreError(format!("encoding JSON: {e}")))
-}
-
-fn unjson<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, StoreError> {
-    serde_json::from_str(s).map_err(|e| StoreError(format!("decoding JSON: {e}")))
-}
-
-const STATE_COLUMNS: &str = "source_id, etag, last_modified, last_attempt, last_success, last_status, last_error, consecutive_failures, next_due, moved_to, error_kind, http_status, disabled_url, interval_secs, feed_hint_secs, fingerprint, last_change, scrape_health";
-
-/// The columns an insert writes (then `sort_time`).
-pub(super) const WRITE_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at, origin";
-/// The columns [`entry_from_row`] reads.
-pub(super) const ENTRY_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at, origin, cluster";
-
-fn state_from_row(r: &Row) -> SourceState {
-    let secs = |i: usize| r.get::<_, Option<i64>>(i).map(|v| v.max(0) as u64);
-    SourceState {
-        source_id: r.get(0),
-        etag: r.get(1),
-        last_modified: r.get(2),
-        last_attempt: from_ts(r.get(3)),
-        last_success: from_ts(r.get(4)),
-        last_status: r
-            .get::<_, Option<String>>(5)
-            .as_deref()
-            .and_then(PollStatus::parse),
-        last_error: r.get(6),
-        consecutive_failures: r.get::<_, i64>(7).clamp(0, u32::MAX as i64) as u32,
-        next_due: from_ts(r.get(8)),
-        moved_to: r.get(9),
-        error_kind: r.get(10),
-        http_status: r
-            .get::<_, Option<i64>>(11)
-            .and_then(|v| u16::try_from(v).ok()),
-        disabled_url: r.get(12),
-        interval_secs: secs(13),
-        feed_hint_secs: secs(14),
-        fingerprint: r.get(15),
-        last_change: from_ts(r.get(16)),
-        scrape: r
-            .get::<_, Option<String>>(17)
-            .and_then(|j| serde_json::from_str(&j).ok()),
-    }
-}
-
-pub(super) fn entry_from_row(r: &Row) -> Result<StoredEntry, StoreError> {
-    let entry = Entry {
-        id: r.get(0),
-        source_id: r.get(1),
-        key: r.get(2),
-        guid: r.get(3),
-        url: r.get(4),
-        title: r.get(5),
-        authors: unjson(r.get(6))?,
-        summary: r.get(7),
-        content: r.get(8),
-        text: r.get(9),
-        published: from_ts(r.get(10)),
-        updated: from_ts(r.get(11)),
-        language: r.get(12),
-        categories: unjson(r.get(13))?,
-        enclosures: unjson(r.get(14))?,
-        origin: r.get(18),
-        content_hash: r.get(15),
-    };
-    Ok(StoredEntry {
-        entry,
-        first_seen: from_ts(r.get(16)).unwrap_or_else(Utc::now),
-        changed_at: from_ts(r.get(17)).unwrap_or_else(Utc::now),
-        cluster: r.get(19),
-    })
+/// The parameters of a statement, as tokio-postgres takes them.
+pub(super) fn params<'a>(values: &'a [Value<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    values.iter().map(|v| v as &(dyn ToSql + Sync)).collect()
 }
 
 async fn write_state(
     tx: &deadpool_postgres::Transaction<'_>,
     state: &SourceState,
 ) -> Result<(), StoreError> {
-    let stmt = tx
-        .prepare_cached(&format!(
-            "INSERT INTO source_state ({STATE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
-             ON CONFLICT (source_id) DO UPDATE SET etag = $2, last_modified = $3, last_attempt = $4,
-               last_success = $5, last_status = $6, last_error = $7, consecutive_failures = $8,
-               next_due = $9, moved_to = $10, error_kind = $11, http_status = $12,
-               disabled_url = $13, interval_secs = $14, feed_hint_secs = $15,
-               fingerprint = $16, last_change = $17, scrape_health = $18"
-        ))
+    let stmt = tx.prepare_cached(&rows::POSTGRES.upsert_state).await?;
+    tx.execute(&stmt, &params(&rows::state_values(state)?))
         .await?;
-    let secs = |v: Option<u64>| v.map(|v| v.min(i64::MAX as u64) as i64);
-    tx.execute(
-        &stmt,
-        &[
-            &state.source_id,
-            &state.etag,
-            &state.last_modified,
-            &ts(state.last_attempt),
-            &ts(state.last_success),
-            &state.last_status.map(|s| s.as_str()),
-            &state.last_error,
-            &(state.consecutive_failures as i64),
-            &ts(state.next_due),
-            &state.moved_to,
-            &state.error_kind,
-            &state.http_status.map(i64::from),
-            &state.disabled_url,
-            &secs(state.interval_secs),
-            &secs(state.feed_hint_secs),
-            &state.fingerprint,
-            &ts(state.last_change),
-            &state.scrape.as_ref().map(json).transpose()?,
-        ],
-    )
-    .await?;
     Ok(())
 }
 
@@ -486,34 +345,6 @@ fn spawn_notifier(pool: Pool, schema: String, dirty: Arc<std::sync::atomic::Atom
     });
 }
 
-/// The JSON columns of an entry.
-struct Fields {
-    authors: String,
-    categories: String,
-    enclosures: String,
-}
-
-/// One statement of a poll.
-enum Write<'a> {
-    Insert {
-        e: &'a Entry,
-        f: Fields,
-        published: Option<i64>,
-        updated: Option<i64>,
-        sort: i64,
-    },
-    Update {
-        e: &'a Entry,
-        f: Fields,
-        published: Option<i64>,
-        updated: Option<i64>,
-        sort: i64,
-    },
-}
-
-/// The stored (hash, published, updated, first_seen) of an entry.
-type Existing = (String, Option<i64>, Option<i64>, i64);
-
 #[async_trait]
 impl Store for PgStore {
     async fn state(&self, source_id: &str) -> Result<SourceState, StoreError> {
@@ -523,10 +354,10 @@ impl Store for PgStore {
                 "SELECT {STATE_COLUMNS} FROM source_state WHERE source_id = $1"
             ))
             .await?;
-        Ok(c.query_opt(&stmt, &[&source_id])
-            .await?
-            .map(|r| state_from_row(&r))
-            .unwrap_or_else(|| SourceState::new(source_id)))
+        match c.query_opt(&stmt, &[&source_id]).await? {
+            Some(r) => rows::state_from_row(&r),
+            None => Ok(SourceState::new(source_id)),
+        }
     }
 
     async fn states(&self) -> Result<Vec<SourceState>, StoreError> {
@@ -537,7 +368,7 @@ impl Store for PgStore {
                 &[],
             )
             .await?;
-        Ok(rows.iter().map(state_from_row).collect())
+        rows.iter().map(rows::state_from_row).collect()
     }
 
     async fn commit_poll(
@@ -550,8 +381,9 @@ impl Store for PgStore {
         let tx = client.transaction().await?;
         let mut counts = PollCounts::default();
         // What is stored already, locked for this transaction: one query.
-        let mut existing: HashMap<(String, String), Existing> = HashMap::new();
-        let mut pruned: std::collections::HashSet<(String, String)> = Default::default();
+        let mut stored: HashMap<(String, String), rows::StoredCopy> = HashMap::new();
+        let mut pruned: HashSet<(String, String)> = HashSet::new();
+        let now = now.timestamp();
         if !entries.is_empty() {
             let sources: Vec<&str> = entries.iter().map(|e| e.source_id.as_str()).collect();
             let keys: Vec<&str> = entries.iter().map(|e| e.key.as_str()).collect();
@@ -564,10 +396,13 @@ impl Store for PgStore {
                 )
                 .await?;
             for r in tx.query(&stmt, &[&sources, &keys]).await? {
-                existing.insert(
-                    (r.get(0), r.get(1)),
-                    (r.get(2), r.get(3), r.get(4), r.get(5)),
-                );
+                let copy = rows::StoredCopy {
+                    hash: r.try_get(2)?,
+                    published: r.try_get(3)?,
+                    updated: r.try_get(4)?,
+                    first_seen: r.try_get(5)?,
+                };
+                stored.insert((r.try_get(0)?, r.try_get(1)?), copy);
             }
             // Pruned entries a feed still lists stay pruned (their
             // tombstone is marked as still seen).
@@ -579,149 +414,51 @@ impl Store for PgStore {
                      RETURNING p.source_id, p.key",
                 )
                 .await?;
-            let now_ts = now.timestamp();
-            for r in tx.query(&stmt, &[&sources, &keys, &now_ts]).await? {
-                pruned.insert((r.get(0), r.get(1)));
+            for r in tx.query(&stmt, &[&sources, &keys, &now]).await? {
+                pruned.insert((r.try_get(0)?, r.try_get(1)?));
             }
         }
-        let insert = tx
-            .prepare_cached(&format!(
-                "INSERT INTO entry ({WRITE_COLUMNS}, sort_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-                 ON CONFLICT (source_id, key) DO NOTHING"
-            ))
-            .await?;
-        let update = tx
-            .prepare_cached(
-                "UPDATE entry SET guid = $3, url = $4, title = $5, authors = $6, summary = $7, content = $8,
-                    text = $9, published = $10, updated = $11, language = $12, categories = $13,
-                    enclosures = $14, content_hash = $15, changed_at = $16, sort_time = $17, origin = $18
-                 WHERE source_id = $1 AND key = $2",
-            )
-            .await?;
-        let now_ts = now.timestamp();
-        // Decide insert / update / unchanged for every entry first (an entry
-        // twice in one poll: the second sees the first), then send all the
-        // statements at once: tokio-postgres pipelines them on the connection.
-        let mut writes: Vec<Write<'_>> = Vec::with_capacity(entries.len());
+        let insert = tx.prepare_cached(&rows::POSTGRES.insert_entry).await?;
+        let update = tx.prepare_cached(&rows::POSTGRES.update_entry).await?;
+        // Decide every entry first (an entry twice in one poll: the second
+        // sees the first), then send all the statements at once:
+        // tokio-postgres pipelines them on the connection.
+        let mut writes = Vec::with_capacity(entries.len());
         for e in entries {
             let k = (e.source_id.clone(), e.key.clone());
-            let fields = || -> Result<Fields, StoreError> {
-                Ok(Fields {
-                    authors: json(&e.authors)?,
-                    categories: json(&e.categories)?,
-                    enclosures: json(&e.enclosures)?,
-                })
+            let before = stored.get(&k);
+            let write = rows::decide(before, pruned.contains(&k), e, now);
+            let values = match write {
+                rows::Write::Insert => rows::insert_values(e, now, now, None)?,
+                rows::Write::Update {
+                    published,
+                    updated,
+                    sort,
+                } => rows::update_values(e, published, updated, sort, now)?,
+                rows::Write::Unchanged => {
+                    counts.unchanged += 1;
+                    continue;
+                }
             };
-            if pruned.contains(&k) && !existing.contains_key(&k) {
-                counts.unchanged += 1;
-                continue;
+            if let Some(after) = write.stored_after(before, e, now) {
+                stored.insert(k, after);
             }
-            match existing.get(&k).cloned() {
-                None => {
-                    let published = ts(e.published);
-                    writes.push(Write::Insert {
-                        e,
-                        f: fields()?,
-                        published,
-                        updated: ts(e.updated),
-                        sort: published.unwrap_or(now_ts),
-                    });
-                    existing.insert(
-                        k,
-                        (e.content_hash.clone(), published, ts(e.updated), now_ts),
-                    );
-                }
-                Some((hash, _, _, _)) if hash == e.content_hash => counts.unchanged += 1,
-                Some((_, old_published, old_updated, first_seen)) => {
-                    // A date once known (or the first-seen time) is never replaced by "now".
-                    let published = ts(e.published).or(old_published);
-                    let updated = match ts(e.updated) {
-                        Some(u) if Some(u) != old_updated => u,
-                        _ => now_ts,
-                    };
-                    writes.push(Write::Update {
-                        e,
-                        f: fields()?,
-                        published,
-                        updated: Some(updated),
-                        sort: published.unwrap_or(first_seen),
-                    });
-                    existing.insert(
-                        k,
-                        (e.content_hash.clone(), published, Some(updated), first_seen),
-                    );
-                }
-            }
+            writes.push((write, values));
         }
-        let sent = writes.iter().map(|w| match w {
-            Write::Insert {
-                e,
-                f,
-                published,
-                updated,
-                sort,
-            } => tx.execute_raw(
-                &insert,
-                vec![
-                    &e.id as &(dyn ToSql + Sync),
-                    &e.source_id,
-                    &e.key,
-                    &e.guid,
-                    &e.url,
-                    &e.title,
-                    &f.authors,
-                    &e.summary,
-                    &e.content,
-                    &e.text,
-                    published,
-                    updated,
-                    &e.language,
-                    &f.categories,
-                    &f.enclosures,
-                    &e.content_hash,
-                    &now_ts,
-                    &now_ts,
-                    &e.origin,
-                    sort,
-                ] as Vec<&(dyn ToSql + Sync)>,
-            ),
-            Write::Update {
-                e,
-                f,
-                published,
-                updated,
-                sort,
-            } => tx.execute_raw(
-                &update,
-                vec![
-                    &e.source_id as &(dyn ToSql + Sync),
-                    &e.key,
-                    &e.guid,
-                    &e.url,
-                    &e.title,
-                    &f.authors,
-                    &e.summary,
-                    &e.content,
-                    &e.text,
-                    published,
-                    updated,
-                    &e.language,
-                    &f.categories,
-                    &f.enclosures,
-                    &e.content_hash,
-                    &now_ts,
-                    sort,
-                    &e.origin,
-                ] as Vec<&(dyn ToSql + Sync)>,
-            ),
+        let sent = writes.iter().map(|(w, values)| {
+            let stmt = match w {
+                rows::Write::Insert => &insert,
+                _ => &update,
+            };
+            tx.execute_raw(stmt, params(values))
         });
         let done = futures_util::future::try_join_all(sent).await?;
-        for (w, n) in writes.iter().zip(done) {
+        for ((w, _), n) in writes.iter().zip(done) {
             match w {
-                Write::Insert { .. } if n == 1 => counts.new += 1,
+                rows::Write::Insert if n == 1 => counts.new += 1,
                 // Written meanwhile by someone else (never by a leased poll).
-                Write::Insert { .. } => counts.unchanged += 1,
-                Write::Update { .. } => counts.updated += 1,
+                rows::Write::Insert | rows::Write::Unchanged => counts.unchanged += 1,
+                rows::Write::Update { .. } => counts.updated += 1,
             }
         }
         write_state(&tx, state).await?;
@@ -751,7 +488,7 @@ impl Store for PgStore {
         c.query(&stmt, &[&query.sources, &limit, &offset])
             .await?
             .iter()
-            .map(entry_from_row)
+            .map(rows::entry_from_row)
             .collect()
     }
 
@@ -768,7 +505,7 @@ impl Store for PgStore {
         c.query(&stmt, &[&ids])
             .await?
             .iter()
-            .map(entry_from_row)
+            .map(rows::entry_from_row)
             .collect()
     }
 
@@ -809,7 +546,7 @@ impl Store for PgStore {
         c.query(&stmt, &[&labels])
             .await?
             .iter()
-            .map(entry_from_row)
+            .map(rows::entry_from_row)
             .collect()
     }
 
@@ -840,7 +577,7 @@ impl Store for PgStore {
         c.query(&stmt, &[&since.timestamp(), &t, &id, &limit])
             .await?
             .iter()
-            .map(entry_from_row)
+            .map(rows::entry_from_row)
             .collect()
     }
 

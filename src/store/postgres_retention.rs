@@ -4,9 +4,9 @@
 //! bring them back, forgotten once no poll has seen them for a while.
 
 use chrono::{DateTime, Utc};
-use tokio_postgres::types::ToSql;
 
-use super::postgres::{ENTRY_COLUMNS, PgStore, WRITE_COLUMNS, entry_from_row, json, ts};
+use super::postgres::{PgStore, params};
+use super::rows::{self, ENTRY_COLUMNS};
 use super::{PruneCandidate, StoreError};
 use crate::model::StoredEntry;
 
@@ -101,7 +101,7 @@ impl PgStore {
         c.query(&stmt, &[&after, &limit])
             .await?
             .iter()
-            .map(entry_from_row)
+            .map(rows::entry_from_row)
             .collect()
     }
 
@@ -111,47 +111,16 @@ impl PgStore {
     ) -> Result<usize, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let stmt = tx
-            .prepare_cached(&format!(
-                "INSERT INTO entry ({WRITE_COLUMNS}, sort_time, cluster)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)
-                 ON CONFLICT DO NOTHING"
-            ))
-            .await?;
+        let stmt = tx.prepare_cached(&rows::POSTGRES.import_entry).await?;
         let mut inserted = 0;
         for s in entries {
-            let e = &s.entry;
-            let published = ts(e.published);
-            let first_seen = s.first_seen.timestamp();
-            let (authors, categories, enclosures) = (
-                json(&e.authors)?,
-                json(&e.categories)?,
-                json(&e.enclosures)?,
-            );
-            let params: [&(dyn ToSql + Sync); 21] = [
-                &e.id,
-                &e.source_id,
-                &e.key,
-                &e.guid,
-                &e.url,
-                &e.title,
-                &authors,
-                &e.summary,
-                &e.content,
-                &e.text,
-                &published,
-                &ts(e.updated),
-                &e.language,
-                &categories,
-                &enclosures,
-                &e.content_hash,
-                &first_seen,
-                &s.changed_at.timestamp(),
-                &e.origin,
-                &published.unwrap_or(first_seen),
-                &s.cluster,
-            ];
-            inserted += tx.execute(&stmt, &params).await? as usize;
+            let values = rows::insert_values(
+                &s.entry,
+                s.first_seen.timestamp(),
+                s.changed_at.timestamp(),
+                s.cluster.as_deref(),
+            )?;
+            inserted += tx.execute(&stmt, &params(&values)).await? as usize;
         }
         tx.commit().await?;
         Ok(inserted)

@@ -8,7 +8,8 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, params};
 
-use super::sqlite::{ENTRY_COLUMNS, WRITE_COLUMNS, entry_from_row, json, ts};
+use super::rows::{self, ENTRY_COLUMNS};
+use super::sqlite::entry_row;
 use super::{SqliteStore, StoreError};
 use crate::model::{Entry, StoredEntry};
 
@@ -182,7 +183,7 @@ impl SqliteStore {
             let mut stmt = c.prepare_cached(&format!(
                 "SELECT {ENTRY_COLUMNS} FROM entry WHERE id > ?1 ORDER BY id LIMIT ?2"
             ))?;
-            let rows = stmt.query_map(params![after, limit], entry_from_row)?;
+            let rows = stmt.query_map(params![after, limit], entry_row)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
@@ -200,36 +201,15 @@ impl SqliteStore {
             let tx = c.transaction()?;
             let mut inserted = 0;
             {
-                let mut stmt = tx.prepare_cached(&format!(
-                    "INSERT OR IGNORE INTO entry ({WRITE_COLUMNS}, sort_time, cluster)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"
-                ))?;
+                let mut stmt = tx.prepare_cached(&rows::SQLITE.import_entry)?;
                 for s in &entries {
-                    let e = &s.entry;
-                    let published = ts(e.published);
-                    inserted += stmt.execute(params![
-                        e.id,
-                        e.source_id,
-                        e.key,
-                        e.guid,
-                        e.url,
-                        e.title,
-                        json(&e.authors)?,
-                        e.summary,
-                        e.content,
-                        e.text,
-                        published,
-                        ts(e.updated),
-                        e.language,
-                        json(&e.categories)?,
-                        json(&e.enclosures)?,
-                        e.content_hash,
+                    let values = rows::insert_values(
+                        &s.entry,
                         s.first_seen.timestamp(),
                         s.changed_at.timestamp(),
-                        e.origin,
-                        published.unwrap_or(s.first_seen.timestamp()),
-                        s.cluster,
-                    ])?;
+                        s.cluster.as_deref(),
+                    )?;
+                    inserted += stmt.execute(rusqlite::params_from_iter(values))?;
                 }
             }
             tx.commit()?;

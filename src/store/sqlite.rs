@@ -6,12 +6,13 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::rows::{self, ENTRY_COLUMNS, STATE_COLUMNS};
 use super::{EntryQuery, EntryStats, PollCounts, Store, StoreError};
 use crate::dedup::Relabel;
-use crate::model::{Entry, PollStatus, SourceState, StoredEntry};
+use crate::model::{Entry, SourceState, StoredEntry};
 
 /// Each migration moves the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -322,42 +323,11 @@ fn write_poll(
 ) -> Result<PollCounts, StoreError> {
     let mut counts = PollCounts::default();
     for e in entries {
-        if super::retention::was_pruned(c, e, now)? {
-            counts.unchanged += 1;
-            continue;
-        }
-        upsert(c, e, now, &mut counts)?;
+        let pruned = super::retention::was_pruned(c, e, now)?;
+        upsert(c, e, pruned, now.timestamp(), &mut counts)?;
     }
-    c.prepare_cached(
-        &format!(
-            "INSERT INTO source_state ({STATE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
-             ON CONFLICT (source_id) DO UPDATE SET etag = ?2, last_modified = ?3, last_attempt = ?4,
-               last_success = ?5, last_status = ?6, last_error = ?7, consecutive_failures = ?8,
-               next_due = ?9, moved_to = ?10, error_kind = ?11, http_status = ?12,
-               disabled_url = ?13, interval_secs = ?14, feed_hint_secs = ?15,
-               fingerprint = ?16, last_change = ?17, scrape_health = ?18"
-        ),
-    )?
-    .execute(params![
-            state.source_id,
-            state.etag,
-            state.last_modified,
-            ts(state.last_attempt),
-            ts(state.last_success),
-            state.last_status.map(|s| s.as_str()),
-            state.last_error,
-            state.consecutive_failures,
-            ts(state.next_due),
-            state.moved_to,
-            state.error_kind,
-            state.http_status,
-            state.disabled_url,
-            state.interval_secs.map(|v| v.min(i64::MAX as u64) as i64),
-            state.feed_hint_secs.map(|v| v.min(i64::MAX as u64) as i64),
-            state.fingerprint,
-            ts(state.last_change),
-            state.scrape.as_ref().map(json).transpose()?,
-        ])?;
+    c.prepare_cached(&rows::SQLITE.upsert_state)?
+        .execute(rusqlite::params_from_iter(rows::state_values(state)?))?;
     Ok(counts)
 }
 
@@ -378,142 +348,67 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-pub(super) fn ts(d: Option<DateTime<Utc>>) -> Option<i64> {
-    d.map(|d| d.timestamp())
-}
-
-fn from_ts(t: Option<i64>) -> Option<DateTime<Utc>> {
-    t.and_then(|t| Utc.timestamp_opt(t, 0).single())
-}
-
-pub(super) fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
-    serde_json::to_string(v).map_err(|e| StoreError(format!("encoding JSON: {e}")))
-}
-
-fn state_from_row(r: &Row<'_>) -> rusqlite::Result<SourceState> {
-    Ok(SourceState {
-        source_id: r.get(0)?,
-        etag: r.get(1)?,
-        last_modified: r.get(2)?,
-        last_attempt: from_ts(r.get(3)?),
-        last_success: from_ts(r.get(4)?),
-        last_status: r
-            .get::<_, Option<String>>(5)?
-            .as_deref()
-            .and_then(PollStatus::parse),
-        last_error: r.get(6)?,
-        consecutive_failures: r.get(7)?,
-        next_due: from_ts(r.get(8)?),
-        moved_to: r.get(9)?,
-        error_kind: r.get(10)?,
-        http_status: r.get(11)?,
-        disabled_url: r.get(12)?,
-        interval_secs: r.get::<_, Option<i64>>(13)?.map(|v| v.max(0) as u64),
-        feed_hint_secs: r.get::<_, Option<i64>>(14)?.map(|v| v.max(0) as u64),
-        fingerprint: r.get(15)?,
-        last_change: from_ts(r.get(16)?),
-        scrape: r
-            .get::<_, Option<String>>(17)?
-            .and_then(|j| serde_json::from_str(&j).ok()),
-    })
-}
-
-const STATE_COLUMNS: &str = "source_id, etag, last_modified, last_attempt, last_success, last_status, last_error, consecutive_failures, next_due, moved_to, error_kind, http_status, disabled_url, interval_secs, feed_hint_secs, fingerprint, last_change, scrape_health";
-
 /// Outputs over more sources than this read the time index, not each
 /// source's own.
 const MANY_SOURCES: usize = 32;
 
-/// The columns an insert writes (then `sort_time`).
-pub(super) const WRITE_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at, origin";
-/// The columns [`entry_from_row`] reads.
-pub(super) const ENTRY_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at, origin, cluster";
+/// [`rows::state_from_row`] where rusqlite wants its own error.
+fn state_row(r: &Row<'_>) -> rusqlite::Result<SourceState> {
+    rows::state_from_row(r).map_err(row_error)
+}
 
-pub(super) fn entry_from_row(r: &Row<'_>) -> rusqlite::Result<StoredEntry> {
-    let parse_json = |i: usize| -> rusqlite::Result<String> { r.get(i) };
-    let bad = |i: usize, e: serde_json::Error| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
-    };
-    let entry = Entry {
-        id: r.get(0)?,
-        source_id: r.get(1)?,
-        key: r.get(2)?,
-        guid: r.get(3)?,
-        url: r.get(4)?,
-        title: r.get(5)?,
-        authors: serde_json::from_str(&parse_json(6)?).map_err(|e| bad(6, e))?,
-        summary: r.get(7)?,
-        content: r.get(8)?,
-        text: r.get(9)?,
-        published: from_ts(r.get(10)?),
-        updated: from_ts(r.get(11)?),
-        language: r.get(12)?,
-        categories: serde_json::from_str(&parse_json(13)?).map_err(|e| bad(13, e))?,
-        enclosures: serde_json::from_str(&parse_json(14)?).map_err(|e| bad(14, e))?,
-        origin: r.get(18)?,
-        content_hash: r.get(15)?,
-    };
-    Ok(StoredEntry {
-        entry,
-        first_seen: from_ts(r.get(16)?).unwrap_or_else(Utc::now),
-        changed_at: from_ts(r.get(17)?).unwrap_or_else(Utc::now),
-        cluster: r.get(19)?,
-    })
+/// [`rows::entry_from_row`] where rusqlite wants its own error.
+pub(super) fn entry_row(r: &Row<'_>) -> rusqlite::Result<StoredEntry> {
+    rows::entry_from_row(r).map_err(row_error)
+}
+
+fn row_error(e: StoreError) -> rusqlite::Error {
+    // Displayed as the message alone.
+    rusqlite::Error::ToSqlConversionFailure(e.0.into())
 }
 
 /// Inserts or updates one entry inside the poll's transaction.
 fn upsert(
     tx: &Connection,
     e: &Entry,
-    now: DateTime<Utc>,
+    pruned: bool,
+    now: i64,
     counts: &mut PollCounts,
 ) -> Result<(), StoreError> {
     // Cached statements: a poll runs these for every entry.
-    let existing: Option<(String, Option<i64>, Option<i64>, i64)> = tx
+    let stored = tx
         .prepare_cached(
             "SELECT content_hash, published, updated, first_seen FROM entry WHERE source_id = ?1 AND key = ?2",
         )?
         .query_row(params![e.source_id, e.key], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            Ok(rows::StoredCopy {
+                hash: r.get(0)?,
+                published: r.get(1)?,
+                updated: r.get(2)?,
+                first_seen: r.get(3)?,
+            })
         })
         .optional()?;
-    let now_ts = now.timestamp();
-    match existing {
-        None => {
-            let published = ts(e.published);
-            tx.prepare_cached(
-                &format!("INSERT INTO entry ({WRITE_COLUMNS}, sort_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"),
-            )?
-            .execute(params![
-                    e.id, e.source_id, e.key, e.guid, e.url, e.title, json(&e.authors)?,
-                    e.summary, e.content, e.text, published, ts(e.updated), e.language,
-                    json(&e.categories)?, json(&e.enclosures)?, e.content_hash,
-                    now_ts, now_ts, e.origin, published.unwrap_or(now_ts),
-                ])?;
-            counts.new += 1;
+    match rows::decide(stored.as_ref(), pruned, e, now) {
+        rows::Write::Insert => {
+            let values = rows::insert_values(e, now, now, None)?;
+            let n = tx
+                .prepare_cached(&rows::SQLITE.insert_entry)?
+                .execute(rusqlite::params_from_iter(values))?;
+            counts.new += n;
+            counts.unchanged += 1 - n.min(1);
         }
-        Some((hash, _, _, _)) if hash == e.content_hash => counts.unchanged += 1,
-        Some((_, old_published, old_updated, first_seen)) => {
-            // A date once known (or the first-seen time) is never replaced by "now".
-            let published = ts(e.published).or(old_published);
-            let updated = match ts(e.updated) {
-                Some(u) if Some(u) != old_updated => u,
-                _ => now_ts,
-            };
-            tx.prepare_cached(
-                "UPDATE entry SET guid = ?3, url = ?4, title = ?5, authors = ?6, summary = ?7, content = ?8,
-                    text = ?9, published = ?10, updated = ?11, language = ?12, categories = ?13,
-                    enclosures = ?14, content_hash = ?15, changed_at = ?16, sort_time = ?17, origin = ?18
-                 WHERE source_id = ?1 AND key = ?2",
-            )?
-            .execute(params![
-                    e.source_id, e.key, e.guid, e.url, e.title, json(&e.authors)?, e.summary,
-                    e.content, e.text, published, updated, e.language, json(&e.categories)?,
-                    json(&e.enclosures)?, e.content_hash, now_ts, published.unwrap_or(first_seen),
-                    e.origin,
-                ])?;
+        rows::Write::Update {
+            published,
+            updated,
+            sort,
+        } => {
+            let values = rows::update_values(e, published, updated, sort, now)?;
+            tx.prepare_cached(&rows::SQLITE.update_entry)?
+                .execute(rusqlite::params_from_iter(values))?;
             counts.updated += 1;
         }
+        rows::Write::Unchanged => counts.unchanged += 1,
     }
     Ok(())
 }
@@ -527,7 +422,7 @@ impl Store for SqliteStore {
                 .prepare_cached(&format!(
                     "SELECT {STATE_COLUMNS} FROM source_state WHERE source_id = ?1"
                 ))?
-                .query_row([&id], state_from_row)
+                .query_row([&id], state_row)
                 .optional()?;
             Ok(found.unwrap_or_else(|| SourceState::new(&id)))
         })
@@ -539,7 +434,7 @@ impl Store for SqliteStore {
             let mut stmt = c.prepare(&format!(
                 "SELECT {STATE_COLUMNS} FROM source_state ORDER BY source_id"
             ))?;
-            let rows = stmt.query_map([], state_from_row)?;
+            let rows = stmt.query_map([], state_row)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
@@ -583,10 +478,8 @@ impl Store for SqliteStore {
                 query.limit, query.offset
             );
             let mut stmt = c.prepare(&sql)?;
-            let rows = stmt.query_map(
-                rusqlite::params_from_iter(query.sources.iter()),
-                entry_from_row,
-            )?;
+            let rows =
+                stmt.query_map(rusqlite::params_from_iter(query.sources.iter()), entry_row)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
@@ -621,8 +514,7 @@ impl Store for SqliteStore {
                 let marks = vec!["?"; chunk.len()].join(", ");
                 let sql = format!("SELECT {ENTRY_COLUMNS} FROM entry WHERE id IN ({marks})");
                 let mut stmt = c.prepare(&sql)?;
-                let rows =
-                    stmt.query_map(rusqlite::params_from_iter(chunk.iter()), entry_from_row)?;
+                let rows = stmt.query_map(rusqlite::params_from_iter(chunk.iter()), entry_row)?;
                 for r in rows {
                     out.push(r?);
                 }
@@ -672,7 +564,7 @@ impl Store for SqliteStore {
                 );
                 let mut stmt = c.prepare(&sql)?;
                 let params = chunk.iter().chain(chunk.iter());
-                for r in stmt.query_map(rusqlite::params_from_iter(params), entry_from_row)? {
+                for r in stmt.query_map(rusqlite::params_from_iter(params), entry_row)? {
                     let r = r?;
                     if seen.insert(r.entry.id.clone()) {
                         out.push(r);
@@ -710,7 +602,7 @@ impl Store for SqliteStore {
                 )
             };
             let mut stmt = c.prepare_cached(&sql)?;
-            let rows = stmt.query_map(params![since, t, id, limit], entry_from_row)?;
+            let rows = stmt.query_map(params![since, t, id, limit], entry_row)?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
@@ -839,6 +731,7 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::TimeZone;
 
     fn entry(key: &str, body: &str) -> Entry {
         Entry {
