@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use huiliu::model::{Author, Entry, PollStatus, ScrapeHealth, SourceState};
-use huiliu::store::{EntryQuery, LeaseSource, PgStore, PollCounts, SqliteStore, Store};
+use huiliu::store::{
+    Coordination, EntryQuery, LeaseSource, Maintenance, PgStore, PollCounts, SqliteStore, Store,
+};
 
 /// Each store test runs twice: `<name>::sqlite` and `<name>::postgres`.
 macro_rules! both {
@@ -526,4 +528,51 @@ async fn sqlite_store_migrates_to_postgres_and_reruns() {
         sqlite.entries(&q).await.unwrap(),
         target.entries(&q).await.unwrap()
     );
+}
+
+/// PostgreSQL's backup (no `pg_dump`): one snapshot as `huiliu import`
+/// lines; restored into a fresh SQLite store it holds the same entries and
+/// clusters, and it never overwrites a file.
+#[tokio::test]
+async fn postgres_backup_restores_into_a_fresh_store() {
+    let Some((_, store)) = pg().await else {
+        return common::pg::skipped("postgres_backup_restores_into_a_fresh_store");
+    };
+    let entries: Vec<Entry> = (0..1500)
+        .map(|i| entry(if i % 2 == 0 { "a" } else { "b" }, &format!("k{i}"), "正文"))
+        .collect();
+    store
+        .commit_poll(&SourceState::new("a"), &entries, t(0))
+        .await
+        .unwrap();
+    let mut labels = huiliu::dedup::Relabel::default();
+    labels
+        .assign
+        .push((entries[1].id.clone(), entries[0].id.clone()));
+    store.set_clusters(&labels).await.unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("pg.jsonl");
+    store.backup_to(&file).await.unwrap();
+    assert!(store.backup_to(&file).await.is_err(), "never overwrites");
+
+    let copy = SqliteStore::open(&dir.path().join("copy.db"))
+        .await
+        .unwrap();
+    let mut input = std::io::BufReader::new(std::fs::File::open(&file).unwrap());
+    let report = huiliu::service::backup::import_jsonl(&copy, &mut input)
+        .await
+        .unwrap();
+    assert_eq!((report.read, report.inserted), (1500, 1500));
+    let all = |s: &'static str| query(&[s], 2000, 0);
+    for source in ["a", "b"] {
+        let want = store.entries(&all(source)).await.unwrap();
+        let got = copy.entries(&all(source)).await.unwrap();
+        assert_eq!(got, want, "source {source}");
+    }
+    let member = copy
+        .entries_by_ids(std::slice::from_ref(&entries[1].id))
+        .await
+        .unwrap();
+    assert_eq!(member[0].cluster.as_deref(), Some(entries[0].id.as_str()));
 }

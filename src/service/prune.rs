@@ -185,13 +185,6 @@ pub async fn execute(
 /// `huiliu run`'s pruning: a minute after start, then every
 /// `[retention] prune_interval` (read again after each reload).
 pub async fn prune_loop(app: crate::serve::AppState, mut stop: watch::Receiver<bool>) {
-    if !app.store.supports_retention() {
-        // Said once, not as an error every hour.
-        tracing::info!(
-            "this store does not implement retention: entries are kept (prune with the database's own tools)"
-        );
-        return;
-    }
     let mut wait = Duration::from_secs(60);
     loop {
         tokio::select! {

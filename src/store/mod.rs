@@ -82,8 +82,12 @@ pub struct Lease {
     pub start_in: Duration,
 }
 
+/// What every store does: source states, polls, entries, clusters.
+/// Its parts are traits of their own, so a backend that lacks one does not
+/// compile: [`Maintenance`] (a year of data) and [`Coordination`] (several
+/// nodes).
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: Maintenance + Coordination + Send + Sync {
     /// The stored state of a source (a fresh one if it was never polled).
     async fn state(&self, source_id: &str) -> Result<SourceState, StoreError>;
 
@@ -150,16 +154,12 @@ pub trait Store: Send + Sync {
         after: Option<(i64, String)>,
         limit: usize,
     ) -> Result<Vec<StoredEntry>, StoreError>;
+}
 
-    // ---- retention, backup and shutdown (`huiliu prune`, `export`, `import`) ----
-    // Defaults let a store without them still compile (and say so at run time).
-
-    /// Whether this store implements retention (the methods below); the
-    /// background pruner does not run without it.
-    fn supports_retention(&self) -> bool {
-        false
-    }
-
+/// Keeping a year of data (`huiliu prune`, `export`, `import`, `backup`)
+/// and shutting down cleanly: every backend implements all of it.
+#[async_trait]
+pub trait Maintenance: Send + Sync {
     /// The entries of a source outside a retention rule: beyond the newest
     /// `keep_newest` or sorted before `older_than` (either); with neither,
     /// every entry of the source. Newest first.
@@ -168,10 +168,7 @@ pub trait Store: Send + Sync {
         source_id: &str,
         keep_newest: Option<usize>,
         older_than: Option<DateTime<Utc>>,
-    ) -> Result<Vec<PruneCandidate>, StoreError> {
-        let _ = (source_id, keep_newest, older_than);
-        Err(unsupported("retention"))
-    }
+    ) -> Result<Vec<PruneCandidate>, StoreError>;
 
     /// Deletes these entries in one transaction and remembers their keys, so
     /// a feed still listing them does not bring them back. Returns how many
@@ -180,37 +177,25 @@ pub trait Store: Send + Sync {
         &self,
         entries: &[PruneCandidate],
         now: DateTime<Utc>,
-    ) -> Result<usize, StoreError> {
-        let _ = (entries, now);
-        Err(unsupported("pruning"))
-    }
+    ) -> Result<usize, StoreError>;
 
     /// After pruning: forgets pruned keys no feed listed since
     /// `forget_unseen_since`, and gives free pages back to the file system.
-    async fn reclaim_space(&self, forget_unseen_since: DateTime<Utc>) -> Result<(), StoreError> {
-        let _ = forget_unseen_since;
-        Ok(())
-    }
+    async fn reclaim_space(&self, forget_unseen_since: DateTime<Utc>) -> Result<(), StoreError>;
 
     /// Every stored entry in id order, `limit` at a time after `after_id`.
     async fn export_entries(
         &self,
         after_id: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<StoredEntry>, StoreError> {
-        let _ = (after_id, limit);
-        Err(unsupported("export"))
-    }
+    ) -> Result<Vec<StoredEntry>, StoreError>;
 
     /// Inserts entries that are not stored yet (same source and key: skipped),
     /// keeping their first-seen times. Returns how many were inserted.
-    async fn import_entries(&self, entries: &[StoredEntry]) -> Result<usize, StoreError> {
-        let _ = entries;
-        Err(unsupported("import"))
-    }
+    async fn import_entries(&self, entries: &[StoredEntry]) -> Result<usize, StoreError>;
 
     /// A bulk import starts. A store may defer index upkeep until
-    /// [`Store::end_bulk_load`] (SQLite does when it holds no entry yet);
+    /// [`Maintenance::end_bulk_load`] (SQLite does when it holds no entry yet);
     /// true when it did.
     async fn begin_bulk_load(&self) -> Result<bool, StoreError> {
         Ok(false)
@@ -222,21 +207,18 @@ pub trait Store: Send + Sync {
     }
 
     /// Copies the whole database to `dest` while it is in use (SQLite backup).
-    async fn backup_to(&self, dest: &std::path::Path) -> Result<(), StoreError> {
-        let _ = dest;
-        Err(unsupported("backup (use the database's own tools)"))
-    }
+    async fn backup_to(&self, dest: &std::path::Path) -> Result<(), StoreError>;
 
     /// Flushes and closes cleanly at shutdown (SQLite: checkpoints the WAL).
-    async fn close(&self) -> Result<(), StoreError> {
-        Ok(())
-    }
+    async fn close(&self) -> Result<(), StoreError>;
+}
 
-    // --- Scale-out (several nodes on one store). The defaults fit a store
-    // --- only one process uses (SQLite): every due source is "leased".
-
+/// Several nodes on one store (scale-out). The provided methods fit a store
+/// only one process uses; [`lease_every_due`] is its `lease_due`.
+#[async_trait]
+pub trait Coordination: Send + Sync {
     /// Whether several nodes may share this store: the scheduler then polls
-    /// only the sources it leased ([`Store::lease_due`]).
+    /// only the sources it leased ([`Coordination::lease_due`]).
     fn shared(&self) -> bool {
         false
     }
@@ -252,33 +234,12 @@ pub trait Store: Send + Sync {
     /// `host_limit` leased at once, and their starts `host_delay` apart.
     async fn lease_due(
         &self,
-        _node: &str,
+        node: &str,
         ids: &[String],
         now: DateTime<Utc>,
         limit: usize,
-        _lease_for: Duration,
-    ) -> Result<Vec<Lease>, StoreError> {
-        let states: std::collections::HashMap<String, SourceState> = self
-            .states()
-            .await?
-            .into_iter()
-            .map(|s| (s.source_id.clone(), s))
-            .collect();
-        Ok(ids
-            .iter()
-            .filter(|id| {
-                states
-                    .get(*id)
-                    .and_then(|s| s.next_due)
-                    .is_none_or(|d| d <= now)
-            })
-            .take(limit)
-            .map(|id| Lease {
-                id: id.clone(),
-                start_in: Duration::ZERO,
-            })
-            .collect())
-    }
+        lease_for: Duration,
+    ) -> Result<Vec<Lease>, StoreError>;
 
     /// Extends `node`'s leases of `ids`; returns how many it still held.
     async fn renew(
@@ -306,8 +267,31 @@ pub trait Store: Send + Sync {
     }
 }
 
-fn unsupported(what: &str) -> StoreError {
-    StoreError(format!("{what} is not supported by this store"))
+/// `lease_due` of a store only one process uses: every due source among
+/// `ids` (never polled, or `next_due <= now`), at once.
+pub fn lease_every_due(
+    states: &[SourceState],
+    ids: &[String],
+    now: DateTime<Utc>,
+    limit: usize,
+) -> Vec<Lease> {
+    let due: std::collections::HashMap<&str, Option<DateTime<Utc>>> = states
+        .iter()
+        .map(|s| (s.source_id.as_str(), s.next_due))
+        .collect();
+    ids.iter()
+        .filter(|id| {
+            due.get(id.as_str())
+                .copied()
+                .flatten()
+                .is_none_or(|d| d <= now)
+        })
+        .take(limit)
+        .map(|id| Lease {
+            id: id.clone(),
+            start_in: Duration::ZERO,
+        })
+        .collect()
 }
 
 /// Opens the configured store, running migrations.

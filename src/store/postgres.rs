@@ -24,9 +24,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::rows::{self, ENTRY_COLUMNS, STATE_COLUMNS, Value};
-use super::{
-    EntryQuery, EntryStats, Lease, LeaseSource, PollCounts, PruneCandidate, Store, StoreError,
-};
+use super::{EntryQuery, EntryStats, Lease, LeaseSource, PollCounts, Store, StoreError};
 use crate::dedup::Relabel;
 use crate::model::{Entry, SourceState, StoredEntry};
 
@@ -659,45 +657,13 @@ impl Store for PgStore {
         c.query_one("SELECT 1", &[]).await?;
         Ok(())
     }
+}
 
-    fn supports_retention(&self) -> bool {
-        true
-    }
+// `Maintenance` (retention, export, import, backup, close) is in
+// `postgres_retention.rs`.
 
-    async fn retention_candidates(
-        &self,
-        source_id: &str,
-        keep_newest: Option<usize>,
-        older_than: Option<DateTime<Utc>>,
-    ) -> Result<Vec<PruneCandidate>, StoreError> {
-        self.pg_retention_candidates(source_id, keep_newest, older_than)
-            .await
-    }
-
-    async fn prune_entries(
-        &self,
-        entries: &[PruneCandidate],
-        now: DateTime<Utc>,
-    ) -> Result<usize, StoreError> {
-        self.pg_prune_entries(entries, now).await
-    }
-
-    async fn reclaim_space(&self, forget_unseen_since: DateTime<Utc>) -> Result<(), StoreError> {
-        self.pg_reclaim_space(forget_unseen_since).await
-    }
-
-    async fn export_entries(
-        &self,
-        after_id: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<StoredEntry>, StoreError> {
-        self.pg_export_entries(after_id, limit).await
-    }
-
-    async fn import_entries(&self, entries: &[StoredEntry]) -> Result<usize, StoreError> {
-        self.pg_import_entries(entries).await
-    }
-
+#[async_trait]
+impl super::Coordination for PgStore {
     fn shared(&self) -> bool {
         true
     }

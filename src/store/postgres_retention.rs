@@ -3,19 +3,23 @@
 //! tombstone (their source and key) so a feed still listing them does not
 //! bring them back, forgotten once no poll has seen them for a while.
 
+use std::io::Write;
+use std::path::Path;
+
 use chrono::{DateTime, Utc};
 
 use super::postgres::{PgStore, params};
 use super::rows::{self, ENTRY_COLUMNS};
-use super::{PruneCandidate, StoreError};
+use super::{Maintenance, PruneCandidate, StoreError};
 use crate::model::StoredEntry;
 
 fn dt(t: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(t, 0).unwrap_or_default()
 }
 
-impl PgStore {
-    pub(super) async fn pg_retention_candidates(
+#[async_trait::async_trait]
+impl Maintenance for PgStore {
+    async fn retention_candidates(
         &self,
         source_id: &str,
         keep_newest: Option<usize>,
@@ -47,7 +51,7 @@ impl PgStore {
             .collect())
     }
 
-    pub(super) async fn pg_prune_entries(
+    async fn prune_entries(
         &self,
         entries: &[PruneCandidate],
         now: DateTime<Utc>,
@@ -71,10 +75,7 @@ impl PgStore {
         Ok(deleted)
     }
 
-    pub(super) async fn pg_reclaim_space(
-        &self,
-        forget_unseen_since: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    async fn reclaim_space(&self, forget_unseen_since: DateTime<Utc>) -> Result<(), StoreError> {
         let c = self.client().await?;
         c.execute(
             "DELETE FROM pruned_entry WHERE last_seen < $1",
@@ -85,7 +86,7 @@ impl PgStore {
         Ok(())
     }
 
-    pub(super) async fn pg_export_entries(
+    async fn export_entries(
         &self,
         after_id: Option<&str>,
         limit: usize,
@@ -105,10 +106,7 @@ impl PgStore {
             .collect()
     }
 
-    pub(super) async fn pg_import_entries(
-        &self,
-        entries: &[StoredEntry],
-    ) -> Result<usize, StoreError> {
+    async fn import_entries(&self, entries: &[StoredEntry]) -> Result<usize, StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
         let stmt = tx.prepare_cached(&rows::POSTGRES.import_entry).await?;
@@ -125,4 +123,71 @@ impl PgStore {
         tx.commit().await?;
         Ok(inserted)
     }
+
+    /// A consistent copy without `pg_dump`: every entry as one JSON line
+    /// (what `huiliu import` reads), from one snapshot of the database.
+    async fn backup_to(&self, dest: &Path) -> Result<(), StoreError> {
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(dest)
+            .map_err(|e| {
+                StoreError(format!(
+                    "{}: {e} (a backup never overwrites)",
+                    dest.display()
+                ))
+            })?;
+        let mut out = std::io::BufWriter::new(file);
+        let mut client = self.client().await?;
+        let tx = client
+            .build_transaction()
+            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .await?;
+        let stmt = tx
+            .prepare(&format!("SELECT {ENTRY_COLUMNS} FROM entry ORDER BY id"))
+            .await?;
+        let portal = tx.bind(&stmt, &[]).await?;
+        let written = |e: std::io::Error| StoreError(format!("{}: {e}", dest.display()));
+        loop {
+            let batch = tx.query_portal(&portal, 1000).await?;
+            if batch.is_empty() {
+                break;
+            }
+            for r in &batch {
+                let stored = rows::entry_from_row(r)?;
+                let line = BackupLine {
+                    source: BackupSource {
+                        id: &stored.entry.source_id,
+                    },
+                    cluster: stored.cluster.as_deref(),
+                    stored: &stored,
+                };
+                serde_json::to_writer(&mut out, &line).map_err(|e| written(e.into()))?;
+                out.write_all(b"\n").map_err(written)?;
+            }
+        }
+        tx.commit().await?;
+        out.flush().map_err(written)?;
+        out.get_ref().sync_all().map_err(written)
+    }
+
+    async fn close(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+/// A line of a PostgreSQL backup: the shape of `huiliu export`'s lines.
+#[derive(serde::Serialize)]
+struct BackupLine<'a> {
+    source: BackupSource<'a>,
+    cluster: Option<&'a str>,
+    #[serde(flatten)]
+    stored: &'a StoredEntry,
+}
+
+#[derive(serde::Serialize)]
+struct BackupSource<'a> {
+    id: &'a str,
 }

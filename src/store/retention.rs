@@ -10,7 +10,7 @@ use rusqlite::{Connection, params};
 
 use super::rows::{self, ENTRY_COLUMNS};
 use super::sqlite::entry_row;
-use super::{SqliteStore, StoreError};
+use super::{Maintenance, SqliteStore, StoreError};
 use crate::model::{Entry, StoredEntry};
 
 /// An entry a retention rule would remove.
@@ -99,8 +99,9 @@ fn dt(t: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(t, 0).unwrap_or_default()
 }
 
-impl SqliteStore {
-    pub(super) async fn sqlite_retention_candidates(
+#[async_trait::async_trait]
+impl Maintenance for SqliteStore {
+    async fn retention_candidates(
         &self,
         source_id: &str,
         keep_newest: Option<usize>,
@@ -132,7 +133,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn sqlite_prune_entries(
+    async fn prune_entries(
         &self,
         entries: &[PruneCandidate],
         now: DateTime<Utc>,
@@ -159,10 +160,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn sqlite_reclaim_space(
-        &self,
-        forget_unseen_since: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
+    async fn reclaim_space(&self, forget_unseen_since: DateTime<Utc>) -> Result<(), StoreError> {
         let since = forget_unseen_since.timestamp();
         self.with(move |c| {
             c.execute("DELETE FROM pruned_entry WHERE last_seen < ?1", [since])?;
@@ -172,7 +170,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn sqlite_export_entries(
+    async fn export_entries(
         &self,
         after_id: Option<&str>,
         limit: usize,
@@ -189,10 +187,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn sqlite_import_entries(
-        &self,
-        entries: &[StoredEntry],
-    ) -> Result<usize, StoreError> {
+    async fn import_entries(&self, entries: &[StoredEntry]) -> Result<usize, StoreError> {
         let entries = entries.to_vec();
         self.with(move |c| {
             // A bulk load: a page cache that holds the indexes' hot pages
@@ -220,7 +215,7 @@ impl SqliteStore {
 
     /// An import starts: into an empty store, the secondary indexes go
     /// until [`SqliteStore::sqlite_end_bulk_load`]. True when they did.
-    pub(super) async fn sqlite_begin_bulk_load(&self) -> Result<bool, StoreError> {
+    async fn begin_bulk_load(&self) -> Result<bool, StoreError> {
         self.with(|c| {
             let empty: bool =
                 c.query_row("SELECT NOT EXISTS (SELECT 1 FROM entry)", [], |r| r.get(0))?;
@@ -234,7 +229,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn sqlite_end_bulk_load(&self) -> Result<(), StoreError> {
+    async fn end_bulk_load(&self) -> Result<(), StoreError> {
         self.with(|c| {
             c.pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?;
             ensure_entry_indexes(c)
@@ -242,7 +237,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn sqlite_backup_to(&self, dest: &Path) -> Result<(), StoreError> {
+    async fn backup_to(&self, dest: &Path) -> Result<(), StoreError> {
         let dest = dest.to_path_buf();
         if dest.exists() {
             return Err(StoreError(format!(
@@ -261,7 +256,7 @@ impl SqliteStore {
         .await
     }
 
-    pub(super) async fn sqlite_close(&self) -> Result<(), StoreError> {
+    async fn close(&self) -> Result<(), StoreError> {
         self.with(|c| {
             c.execute_batch("PRAGMA optimize;")?;
             c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;

@@ -671,60 +671,26 @@ impl Store for SqliteStore {
         })
         .await
     }
+}
 
-    // The retention, backup and shutdown methods live in `retention.rs`.
-    fn supports_retention(&self) -> bool {
-        true
-    }
+// `Maintenance` (retention, export, import, backup, close) is in `retention.rs`.
 
-    async fn retention_candidates(
+#[async_trait]
+impl super::Coordination for SqliteStore {
+    async fn lease_due(
         &self,
-        source_id: &str,
-        keep_newest: Option<usize>,
-        older_than: Option<DateTime<Utc>>,
-    ) -> Result<Vec<super::PruneCandidate>, StoreError> {
-        self.sqlite_retention_candidates(source_id, keep_newest, older_than)
-            .await
-    }
-
-    async fn prune_entries(
-        &self,
-        entries: &[super::PruneCandidate],
+        _node: &str,
+        ids: &[String],
         now: DateTime<Utc>,
-    ) -> Result<usize, StoreError> {
-        self.sqlite_prune_entries(entries, now).await
-    }
-
-    async fn reclaim_space(&self, forget_unseen_since: DateTime<Utc>) -> Result<(), StoreError> {
-        self.sqlite_reclaim_space(forget_unseen_since).await
-    }
-
-    async fn export_entries(
-        &self,
-        after_id: Option<&str>,
         limit: usize,
-    ) -> Result<Vec<StoredEntry>, StoreError> {
-        self.sqlite_export_entries(after_id, limit).await
-    }
-
-    async fn import_entries(&self, entries: &[StoredEntry]) -> Result<usize, StoreError> {
-        self.sqlite_import_entries(entries).await
-    }
-
-    async fn begin_bulk_load(&self) -> Result<bool, StoreError> {
-        self.sqlite_begin_bulk_load().await
-    }
-
-    async fn end_bulk_load(&self) -> Result<(), StoreError> {
-        self.sqlite_end_bulk_load().await
-    }
-
-    async fn backup_to(&self, dest: &Path) -> Result<(), StoreError> {
-        self.sqlite_backup_to(dest).await
-    }
-
-    async fn close(&self) -> Result<(), StoreError> {
-        self.sqlite_close().await
+        _lease_for: std::time::Duration,
+    ) -> Result<Vec<super::Lease>, StoreError> {
+        Ok(super::lease_every_due(
+            &self.states().await?,
+            ids,
+            now,
+            limit,
+        ))
     }
 }
 
