@@ -330,7 +330,7 @@ async fn apply_sources(
             }
             Some(new) => {
                 known.insert(old.id.clone(), i);
-                if format!("{old:?}") == format!("{new:?}") {
+                if old == **new {
                     continue;
                 }
                 slot.source = Some((*new).clone());

@@ -1762,6 +1762,36 @@ mod tests {
         load_str(text, Path::new("/etc/huiliu/test.toml"))
     }
 
+    /// A reload compares sources and `[fetch]` by value: the same text is
+    /// the same config, a changed selector, regex or limit is a change.
+    #[test]
+    fn configs_compare_by_what_they_say() {
+        let text = r#"
+[fetch]
+host_delay = "2s"
+[[source]]
+id = "a"
+url = "https://example.org/list.html"
+kind = "html"
+[source.list]
+item = "ul.news li"
+link = { selector = "a", attr = "href" }
+date = { selector = "span", regex = '(\d{4}-\d{2}-\d{2})' }
+"#;
+        let (a, b) = (load(text).unwrap(), load(text).unwrap());
+        assert_eq!(a.sources[0], b.sources[0]);
+        assert_eq!(a.fetch, b.fetch);
+        for (from, to) in [
+            ("ul.news li", "ul.list li"),
+            (r"(\d{4}-\d{2}-\d{2})", r"(\d{4}/\d{2}/\d{2})"),
+        ] {
+            let changed = load(&text.replace(from, to)).unwrap();
+            assert_ne!(a.sources[0], changed.sources[0], "{to}");
+        }
+        let slower = load(&text.replace("\"2s\"", "\"3s\"")).unwrap();
+        assert_ne!(a.fetch, slower.fetch);
+    }
+
     #[test]
     fn minimal_config_gets_defaults() {
         let cfg = load(

@@ -127,7 +127,7 @@ pub enum StorageConfig {
     Postgres(String),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchConfig {
     pub timeout: Duration,
     pub connect_timeout: Duration,
@@ -245,7 +245,7 @@ impl SourceKind {
 }
 
 /// One configured source.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct SourceConfig {
     pub id: String,
     pub name: String,
@@ -278,7 +278,7 @@ pub struct SourceConfig {
 }
 
 /// How a `full_text` feed source reads its items' article pages.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FullTextConfig {
     /// `[source.article]` selectors; without them the main content is extracted.
     pub article: Option<ArticleRules>,
@@ -360,6 +360,18 @@ pub struct FieldRule {
     pub text: Option<String>,
 }
 
+/// Rules are equal when they read the same: the same selector, regex and
+/// options as written (what a reload compares).
+impl PartialEq for FieldRule {
+    fn eq(&self, other: &Self) -> bool {
+        self.selector_text == other.selector_text
+            && self.attr == other.attr
+            && self.regex.as_ref().map(|r| r.as_str()) == other.regex.as_ref().map(|r| r.as_str())
+            && self.format == other.format
+            && self.text == other.text
+    }
+}
+
 impl fmt::Debug for FieldRule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FieldRule")
@@ -373,7 +385,7 @@ impl fmt::Debug for FieldRule {
 }
 
 /// Selectors for an `html` source: the list page and, optionally, the article pages.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ScrapeConfig {
     pub max_pages: usize,
     /// `None`: no `[source.list]`, the list is detected on the first page.
@@ -392,7 +404,7 @@ pub struct ScrapeConfig {
     pub render_browser: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ListRules {
     pub item: FieldRule,
     pub link: FieldRule,
@@ -423,7 +435,7 @@ impl PagePattern {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ArticleRules {
     pub title: Option<FieldRule>,
     pub content: Option<FieldRule>,

@@ -131,7 +131,7 @@ fn needs_restart(old: &Config, new: &Config) -> Vec<&'static str> {
     if old.storage != new.storage {
         out.push("storage");
     }
-    if format!("{:?}", old.fetch) != format!("{:?}", new.fetch) {
+    if old.fetch != new.fetch {
         out.push("fetch and host");
     }
     out
