@@ -6,10 +6,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{self, Config};
+use crate::app::{fail, load, open_store, pipeline};
+use crate::config;
 use crate::fetch::Fetcher;
-use crate::refresh::{Outcome, Pipeline};
-use crate::{health, schedule, store};
+use crate::refresh::Outcome;
+use crate::{health, schedule};
 
 #[derive(Parser)]
 #[command(
@@ -348,13 +349,6 @@ fn quiet_http_crates(filter: &str) -> String {
     out
 }
 
-pub(crate) fn load(path: &std::path::Path) -> Result<Config, ExitCode> {
-    config::load_file(path).map_err(|errors| {
-        eprint!("{errors}");
-        ExitCode::from(2)
-    })
-}
-
 async fn dispatch(command: Command) -> ExitCode {
     let result = match command {
         Command::Check { config } => check(&config),
@@ -371,21 +365,21 @@ async fn dispatch(command: Command) -> ExitCode {
             config,
             dry_run,
             verbose,
-        } => crate::service::cli::prune(&config, dry_run, verbose).await,
+        } => crate::service::commands::prune(&config, dry_run, verbose).await,
         Command::Export {
             config,
             format: ExportFormat::Jsonl,
             output,
-        } => crate::service::cli::export(&config, output.as_deref()).await,
-        Command::Import { config, file } => crate::service::cli::import(&config, &file).await,
-        Command::Backup { config, out } => crate::service::cli::backup(&config, &out).await,
+        } => crate::service::commands::export(&config, output.as_deref()).await,
+        Command::Import { config, file } => crate::service::commands::import(&config, &file).await,
+        Command::Backup { config, out } => crate::service::commands::backup(&config, &out).await,
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(shell, &mut cmd, "huiliu", &mut std::io::stdout());
             Ok(ExitCode::SUCCESS)
         }
         Command::Sources { config, json } => sources(&config, json).await,
-        Command::MigrateStore { from, to } => crate::migrate::migrate_store(&from, &to).await,
+        Command::MigrateStore { from, to } => crate::store_copy::migrate_store(&from, &to).await,
         Command::ImportOpml { file, config } => import_opml(&file, &config),
         Command::ExportOpml { config } => {
             let cfg = load(&config);
@@ -444,14 +438,9 @@ async fn dispatch(command: Command) -> ExitCode {
 }
 
 fn import_opml(file: &std::path::Path, config: &std::path::Path) -> Result<ExitCode, ExitCode> {
-    let opml = std::fs::read_to_string(file).map_err(|e| {
-        eprintln!("huiliu: cannot read {}: {e}", file.display());
-        ExitCode::from(2)
-    })?;
-    let report = config::import_opml(config, &opml).map_err(|e| {
-        eprintln!("huiliu: {e}");
-        ExitCode::from(2)
-    })?;
+    let opml = std::fs::read_to_string(file)
+        .map_err(|e| fail(format!("cannot read {}: {e}", file.display())))?;
+    let report = config::import_opml(config, &opml).map_err(fail)?;
     for (id, url) in &report.added {
         println!("added    {id:<24} {url}");
     }
@@ -515,20 +504,14 @@ fn dedup_eval(
         Some(path) => load(path)?.dedup,
         None => crate::dedup::DedupConfig::default(),
     };
-    let text = std::fs::read_to_string(file).map_err(|e| {
-        eprintln!("huiliu: cannot read {}: {e}", file.display());
-        ExitCode::from(2)
-    })?;
-    let predictions = crate::dedup::eval_jsonl(&text, &cfg).map_err(|e| {
-        eprintln!("huiliu: {}: {e}", file.display());
-        ExitCode::from(2)
-    })?;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| fail(format!("cannot read {}: {e}", file.display())))?;
+    let predictions = crate::dedup::eval_jsonl(&text, &cfg)
+        .map_err(|e| fail(format!("{}: {e}", file.display())))?;
     let json = serde_json::to_string_pretty(&predictions).unwrap_or_default();
     match output {
-        Some(path) => std::fs::write(path, json + "\n").map_err(|e| {
-            eprintln!("huiliu: cannot write {}: {e}", path.display());
-            ExitCode::from(2)
-        })?,
+        Some(path) => std::fs::write(path, json + "\n")
+            .map_err(|e| fail(format!("cannot write {}: {e}", path.display())))?,
         None => println!("{json}"),
     }
     let clusters: std::collections::HashSet<&String> = predictions.values().collect();
@@ -565,20 +548,6 @@ fn check(path: &std::path::Path) -> Result<ExitCode, ExitCode> {
         cfg.feeds.len()
     );
     Ok(ExitCode::SUCCESS)
-}
-
-pub(crate) async fn pipeline(cfg: &Config) -> Result<Pipeline, ExitCode> {
-    let store = store::open(&cfg.storage).await.map_err(|e| {
-        eprintln!("huiliu: {e}");
-        ExitCode::from(2)
-    })?;
-    let fetcher = Fetcher::new(&cfg.fetch).map_err(|e| {
-        eprintln!("huiliu: {e}");
-        ExitCode::from(2)
-    })?;
-    let mut p = Pipeline::new(fetcher, store.clone());
-    p.dedup = crate::refresh::start_dedup(store, cfg);
-    Ok(p)
 }
 
 async fn poll(path: &std::path::Path, only: Option<&str>) -> Result<ExitCode, ExitCode> {
@@ -663,16 +632,10 @@ fn progress_bar(len: usize) -> Option<indicatif::ProgressBar> {
 
 async fn sources(path: &std::path::Path, json: bool) -> Result<ExitCode, ExitCode> {
     let cfg = load(path)?;
-    let store = store::open(&cfg.storage).await.map_err(|e| {
-        eprintln!("huiliu: {e}");
-        ExitCode::from(2)
-    })?;
+    let store = open_store(&cfg).await?;
     let rows = health::source_health(store.as_ref(), &cfg)
         .await
-        .map_err(|e| {
-            eprintln!("huiliu: {e}");
-            ExitCode::from(2)
-        })?;
+        .map_err(fail)?;
     if json {
         println!(
             "{}",
@@ -785,19 +748,13 @@ async fn parse_feed(
                 eprintln!("huiliu parse: give a FILE or URL, or --config F --source ID");
                 return Err(ExitCode::from(2));
             };
-            let url = inspect::target_url(t).map_err(|e| {
-                eprintln!("huiliu: {e}");
-                ExitCode::from(2)
-            })?;
+            let url = inspect::target_url(t).map_err(fail)?;
             let src = config::SourceConfig::new("parse", config::SourceKind::Feed, url);
             (src, config::FetchConfig::default())
         }
     };
     let url = match target.as_deref() {
-        Some(t) => inspect::target_url(t).map_err(|e| {
-            eprintln!("huiliu: {e}");
-            ExitCode::from(2)
-        })?,
+        Some(t) => inspect::target_url(t).map_err(fail)?,
         None => src.url.clone(),
     };
     if let Some(tz) = timezone {
@@ -829,10 +786,7 @@ async fn scrape(path: &std::path::Path, id: &str, json: bool) -> Result<ExitCode
         );
         return Err(ExitCode::from(2));
     }
-    let fetcher = Fetcher::new(&cfg.fetch).map_err(|e| {
-        eprintln!("huiliu: {e}");
-        ExitCode::from(2)
-    })?;
+    let fetcher = Fetcher::new(&cfg.fetch).map_err(fail)?;
     let pages = match run_scrape(&fetcher, None, source, &source.url, &Default::default()).await {
         Ok(Scrape::Pages(p)) => p,
         Ok(Scrape::NotModified) => {
@@ -928,10 +882,7 @@ async fn discover(
         Some(path) => load(path)?.fetch,
         None => config::FetchConfig::default(),
     };
-    let fetcher = Fetcher::new(&fetch).map_err(|e| {
-        eprintln!("huiliu: {e}");
-        ExitCode::from(2)
-    })?;
+    let fetcher = Fetcher::new(&fetch).map_err(fail)?;
     let found = crate::refresh::discover::discover(&fetcher, &url, browser)
         .await
         .map_err(|e| {
@@ -969,10 +920,7 @@ async fn discover(
 }
 
 fn discover_eval(dir: &std::path::Path, json: bool) -> Result<ExitCode, ExitCode> {
-    let results = crate::parse::detect::eval::run(dir).map_err(|e| {
-        eprintln!("huiliu: {e}");
-        ExitCode::from(2)
-    })?;
+    let results = crate::parse::detect::eval::run(dir).map_err(fail)?;
     let expected: usize = results.iter().map(|r| r.expected).sum();
     let right: usize = results.iter().map(|r| r.right).sum();
     let extra: usize = results.iter().map(|r| r.extra).sum();

@@ -21,7 +21,7 @@ pub mod budget;
 pub mod lease;
 pub mod liveness;
 pub mod memory;
-pub mod migrate;
+pub mod store_copy;
 pub mod refresh;
 pub mod schedule;
 pub mod timing;
@@ -29,6 +29,7 @@ pub mod timing;
 pub mod health;
 pub mod service;
 
+pub mod app;
 pub mod cli;
 pub mod metrics;
 

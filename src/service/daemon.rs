@@ -142,10 +142,7 @@ pub async fn run(
     listen: Option<std::net::SocketAddr>,
     pid_file: Option<PathBuf>,
 ) -> Result<ExitCode, ExitCode> {
-    let mut cfg = config::load_file(path).map_err(|errors| {
-        eprint!("{errors}");
-        ExitCode::from(2)
-    })?;
+    let mut cfg = crate::app::load(path)?;
     apply_listen(&mut cfg, listen);
     let cfg = Arc::new(cfg);
     // Before anything slow: a signal from now on is ours to handle.
@@ -155,14 +152,11 @@ pub async fn run(
     })?;
     // Clusters are stored: nothing is loaded before serving (the dedup
     // window loads in the background; polls wait for it, readers do not).
-    let p: Pipeline = crate::cli::pipeline(&cfg).await?;
+    let p: Pipeline = crate::app::pipeline(&cfg).await?;
     let store = p.store.clone();
     let listener = tokio::net::TcpListener::bind(cfg.server.listen)
         .await
-        .map_err(|e| {
-            eprintln!("huiliu: cannot listen on {}: {e}", cfg.server.listen);
-            ExitCode::from(2)
-        })?;
+        .map_err(|e| crate::app::fail(format!("cannot listen on {}: {e}", cfg.server.listen)))?;
     let local = listener
         .local_addr()
         .map(|a| a.to_string())

@@ -3,7 +3,7 @@
 
 pub mod backup;
 pub mod bench;
-pub mod cli;
+pub mod commands;
 pub mod daemon;
 pub mod notify;
 pub mod prune;

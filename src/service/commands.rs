@@ -1,4 +1,4 @@
-//! The service subcommands: `huiliu prune`, `export`, `import`, `backup`.
+//! The service commands: `huiliu prune`, `export`, `import`, `backup`.
 
 use std::io::Write;
 use std::path::Path;
@@ -7,21 +7,7 @@ use std::process::ExitCode;
 use chrono::Utc;
 
 use super::{backup, prune};
-use crate::cli::load;
-use crate::config::Config;
-use crate::store::{self, Store};
-
-async fn open(cfg: &Config) -> Result<std::sync::Arc<dyn Store>, ExitCode> {
-    store::open(&cfg.storage).await.map_err(|e| {
-        eprintln!("huiliu: {e}");
-        ExitCode::from(2)
-    })
-}
-
-fn fail(e: impl std::fmt::Display) -> ExitCode {
-    eprintln!("huiliu: {e}");
-    ExitCode::from(2)
-}
+use crate::app::{fail, load, open_store as open};
 
 pub async fn prune(path: &Path, dry_run: bool, verbose: bool) -> Result<ExitCode, ExitCode> {
     let cfg = load(path)?;
