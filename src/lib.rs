@@ -21,9 +21,9 @@ pub mod budget;
 pub mod lease;
 pub mod liveness;
 pub mod memory;
-pub mod store_copy;
 pub mod refresh;
 pub mod schedule;
+pub mod store_copy;
 pub mod timing;
 
 pub mod health;

@@ -517,7 +517,9 @@ async fn sqlite_store_migrates_to_postgres_and_reruns() {
         .await
         .unwrap();
     for run in 0..2 {
-        let r = huiliu::store_copy::copy_store(&sqlite, &target).await.unwrap();
+        let r = huiliu::store_copy::copy_store(&sqlite, &target)
+            .await
+            .unwrap();
         assert_eq!((r.sources, r.states, r.entries), (2, 2, 2501), "run {run}");
         assert!(r.mismatches.is_empty(), "{:?}", r.mismatches);
     }
