@@ -772,22 +772,31 @@ async fn scrape(path: &std::path::Path, id: &str, json: bool) -> Result<ExitCode
             path.display(),
             cfg.sources
                 .iter()
-                .filter(|s| s.kind == config::SourceKind::Html)
+                .filter(|s| s.scrape().is_some())
                 .map(|s| s.id.as_str())
                 .collect::<Vec<_>>()
                 .join(", ")
         );
         return Err(ExitCode::from(2));
     };
-    if source.kind != config::SourceKind::Html {
+    let Some(rules) = source.scrape() else {
         eprintln!(
             "huiliu: source `{id}` is kind = \"{}\"; `huiliu scrape` checks html sources (use `huiliu poll --source {id}`)",
-            source.kind.as_str()
+            source.kind().as_str()
         );
         return Err(ExitCode::from(2));
-    }
+    };
     let fetcher = Fetcher::new(&cfg.fetch).map_err(fail)?;
-    let pages = match run_scrape(&fetcher, None, source, &source.url, &Default::default()).await {
+    let pages = match run_scrape(
+        &fetcher,
+        None,
+        source,
+        rules,
+        &source.url,
+        &Default::default(),
+    )
+    .await
+    {
         Ok(Scrape::Pages(p)) => p,
         Ok(Scrape::NotModified) => {
             eprintln!("huiliu: {}: not modified", crate::redact::url(&source.url));

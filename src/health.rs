@@ -94,7 +94,7 @@ pub async fn source_health(
             SourceHealth {
                 id: s.id.clone(),
                 name: s.name.clone(),
-                kind: s.kind.as_str(),
+                kind: s.kind().as_str(),
                 // Shown on pages and in logs: never with their secrets.
                 url: redact::url(&s.url),
                 polling_url: redact::url(&st.current_url(&s.url)),

@@ -236,7 +236,7 @@ pub async fn refresh_source_with(
         Err(panic) => Err(Failure::panic_payload(panic.as_ref())),
     };
     drop(permits);
-    let http = source.kind != SourceKind::File;
+    let http = source.kind() != SourceKind::File;
     let mut next_url = url.clone();
     let (entries, outcome) = match step {
         Ok(Step::NotModified { fresh_for }) => {
@@ -461,8 +461,8 @@ async fn fetch_and_normalize(
     if let Some(over) = p.fetcher.budgets().still_running(&source.id) {
         return Err(Failure::new(budget::KIND, over.to_string()));
     }
-    if source.kind == SourceKind::Html {
-        return scrape_and_normalize(p, source, url, state).await;
+    if let Some(rules) = source.scrape() {
+        return scrape_and_normalize(p, source, rules, url, state).await;
     }
     let body = match p.fetcher.fetch(source, url, &Validators::of(state)).await? {
         Fetched::NotModified(v) => {
@@ -486,7 +486,7 @@ async fn fetch_and_normalize(
         .map_err(|e| Failure::new("parse", e))?;
     // `full_text`: the new items' article pages, before normalizing.
     let mut health = read.health.take();
-    if let Some(cfg) = &source.full_text {
+    if let Some(cfg) = source.full_text() {
         let raw = std::mem::take(&mut read.parsed.entries);
         let (raw, h) =
             scrape::full_text(&p.fetcher, p.store.as_ref(), source, cfg, raw, &read.base)
@@ -574,6 +574,7 @@ fn read_feed(
 async fn scrape_and_normalize(
     p: &Pipeline,
     source: &SourceConfig,
+    rules: &crate::config::ScrapeConfig,
     url: &Url,
     state: &SourceState,
 ) -> Result<Step, Failure> {
@@ -581,6 +582,7 @@ async fn scrape_and_normalize(
         &p.fetcher,
         Some(p.store.as_ref()),
         source,
+        rules,
         url,
         &Validators::of(state),
     )

@@ -251,7 +251,9 @@ pub struct SourceConfig {
     pub name: String,
     /// For `file` sources a `file://` URL of the resolved path.
     pub url: Url,
-    pub kind: SourceKind,
+    /// What the source is read as, with the settings only that kind has
+    /// (see [`SourceConfig::kind`] for the plain kind).
+    pub reading: Reading,
     /// The starting interval; adaptive polling moves it within
     /// `[min_interval, max_interval]`.
     pub interval: Duration,
@@ -269,12 +271,40 @@ pub struct SourceConfig {
     /// and link-local addresses (`allow_private`).
     pub allow_private: bool,
     pub language: Option<String>,
-    pub scrape: Option<Box<ScrapeConfig>>,
-    /// `full_text = true` (feed sources): the body comes from each new item's page.
-    pub full_text: Option<Box<FullTextConfig>>,
     /// Which cleaning steps the normalize stage runs (`[source.clean]`).
     pub clean: CleanSteps,
     pub retention: Retention,
+}
+
+/// What a source is read as. Only `html` sources carry scrape rules and
+/// only feeds (fetched or local) carry `full_text`, so code that needs
+/// either matches on this instead of checking an option at run time.
+/// Boxed: most sources are feeds, and 10,000 of them should not each carry
+/// two kilobytes of empty scrape rules.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reading {
+    /// A feed document, fetched over HTTP(S) or (`local`, `kind = "file"`)
+    /// read from disk; with `full_text` each new item's body comes from its
+    /// article page.
+    Feed {
+        local: bool,
+        full_text: Option<Box<FullTextConfig>>,
+    },
+    /// HTML list pages (and article pages) read with these rules.
+    Html(Box<ScrapeConfig>),
+}
+
+impl Reading {
+    /// The settings a plain `kind` has by default.
+    pub fn of_kind(kind: SourceKind) -> Reading {
+        match kind {
+            SourceKind::Feed | SourceKind::File => Reading::Feed {
+                local: kind == SourceKind::File,
+                full_text: None,
+            },
+            SourceKind::Html => Reading::Html(Box::default()),
+        }
+    }
 }
 
 /// How a `full_text` feed source reads its items' article pages.
@@ -289,6 +319,31 @@ pub struct FullTextConfig {
 }
 
 impl SourceConfig {
+    /// `feed`, `html` or `file`.
+    pub fn kind(&self) -> SourceKind {
+        match &self.reading {
+            Reading::Feed { local: false, .. } => SourceKind::Feed,
+            Reading::Feed { local: true, .. } => SourceKind::File,
+            Reading::Html(_) => SourceKind::Html,
+        }
+    }
+
+    /// The scrape rules of an `html` source.
+    pub fn scrape(&self) -> Option<&ScrapeConfig> {
+        match &self.reading {
+            Reading::Html(rules) => Some(rules),
+            Reading::Feed { .. } => None,
+        }
+    }
+
+    /// How a `full_text` feed reads its article pages.
+    pub fn full_text(&self) -> Option<&FullTextConfig> {
+        match &self.reading {
+            Reading::Feed { full_text, .. } => full_text.as_deref(),
+            Reading::Html(_) => None,
+        }
+    }
+
     /// Local path of a `file` source.
     pub fn file_path(&self) -> Option<PathBuf> {
         self.url.to_file_path().ok()
@@ -300,7 +355,7 @@ impl SourceConfig {
             id: id.to_string(),
             name: id.to_string(),
             url,
-            kind,
+            reading: Reading::of_kind(kind),
             interval: Duration::from_secs(30 * 60),
             min_interval: default_min_interval(Duration::from_secs(30 * 60)),
             max_interval: default_max_interval(Duration::from_secs(30 * 60)),
@@ -312,8 +367,6 @@ impl SourceConfig {
             headers: Vec::new(),
             allow_private: false,
             language: None,
-            scrape: None,
-            full_text: None,
             clean: CleanSteps::default(),
             retention: Retention::default(),
         }
@@ -402,6 +455,24 @@ pub struct ScrapeConfig {
     pub article_delay: Duration,
     /// `render = "browser"`: pages are fetched through headless Chromium.
     pub render_browser: bool,
+}
+
+/// The defaults of every scrape setting (the loader starts from them): the
+/// list detected, five list pages, article pages fetched once, robots.txt
+/// honoured, a second between article requests to a host.
+impl Default for ScrapeConfig {
+    fn default() -> ScrapeConfig {
+        ScrapeConfig {
+            max_pages: 5,
+            list: None,
+            article: None,
+            fetch_articles: true,
+            refetch_articles: false,
+            robots: true,
+            article_delay: Duration::from_secs(1),
+            render_browser: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

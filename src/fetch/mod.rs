@@ -233,7 +233,7 @@ impl Fetcher {
         url: &Url,
         validators: &Validators,
     ) -> Result<Fetched, FetchError> {
-        match source.kind {
+        match source.kind() {
             SourceKind::File => file::fetch(url, validators, self.max_body_bytes).await,
             SourceKind::Feed | SourceKind::Html => self.http.get(url, validators, source).await,
         }

@@ -30,10 +30,12 @@ pub fn target_url(target: &str) -> Result<Url, String> {
 /// Runs the command for `source` at `url`; prints text or one JSON object.
 pub async fn run(source: &SourceConfig, url: &Url, fetch: &FetchConfig, as_json: bool) -> ExitCode {
     let mut source = source.clone();
-    if url.scheme() == "file" {
-        source.kind = SourceKind::File;
-    } else if source.kind == SourceKind::File {
-        source.kind = SourceKind::Feed;
+    // Read as the URL says: a local file or over HTTP.
+    let local = url.scheme() == "file";
+    if let crate::config::Reading::Feed { local: l, .. } = &mut source.reading {
+        *l = local;
+    } else if local {
+        source.reading = crate::config::Reading::of_kind(SourceKind::File);
     }
     let fetcher = match Fetcher::new(fetch) {
         Ok(f) => f,

@@ -25,7 +25,7 @@ pub fn render(config: &Config, now: DateTime<Utc>) -> Vec<u8> {
         } else {
             format!(" category=\"{}\"", esc(&s.tags.join(",")))
         };
-        match s.kind {
+        match s.kind() {
             SourceKind::Feed => out.push_str(&format!(
                 "    <outline type=\"rss\" text=\"{name}\" title=\"{name}\" xmlUrl=\"{url}\"{category}/>\n"
             )),

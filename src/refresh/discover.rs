@@ -250,7 +250,7 @@ fn load_rules(toml: &str) -> Result<crate::config::ListRules, String> {
         .map_err(|e| format!("the proposed table does not load ({e}); please report this page"))?;
     cfg.sources
         .first()
-        .and_then(|s| s.scrape.as_ref())
+        .and_then(|s| s.scrape())
         .and_then(|s| s.list.clone())
         .ok_or_else(|| "the proposed table has no [source.list]".to_string())
 }

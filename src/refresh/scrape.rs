@@ -92,18 +92,10 @@ pub async fn scrape(
     fetcher: &Fetcher,
     store: Option<&dyn Store>,
     source: &SourceConfig,
+    rules: &crate::config::ScrapeConfig,
     url: &Url,
     validators: &Validators,
 ) -> Result<Scrape, ScrapeFailure> {
-    let Some(rules) = source.scrape.as_ref() else {
-        return Err(ScrapeFailure::new(
-            format!(
-                "source `{}` is kind = \"html\" but has no scrape settings",
-                source.id
-            ),
-            None,
-        ));
-    };
     let now = Utc::now();
     let mut robots = RobotsCache::default();
     let mut health = ScrapeHealth::default();

@@ -155,7 +155,7 @@ async fn gather(app: &AppState) -> Result<Status, crate::store::StoreError> {
     let mut sources = crate::health::source_health(app.store.as_ref(), &config).await?;
     for (h, s) in sources.iter_mut().zip(&config.sources) {
         // Local paths are nobody else's business.
-        if s.kind == crate::config::SourceKind::File {
+        if s.kind() == crate::config::SourceKind::File {
             h.url = "(local file)".into();
             h.polling_url = h.url.clone();
         }

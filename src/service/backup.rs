@@ -58,7 +58,7 @@ pub async fn export_jsonl(
                     id,
                     name: Some(s.name.clone()),
                     url: Some(crate::redact::url(&s.url)),
-                    kind: Some(s.kind.as_str().to_string()),
+                    kind: Some(s.kind().as_str().to_string()),
                 },
                 None => ExportSource {
                     id,

@@ -599,7 +599,7 @@ url = "https://example.org/feed.xml"
         )
         .unwrap();
         assert_eq!(cfg.sources[0].interval, Duration::from_secs(1800));
-        assert_eq!(cfg.sources[0].kind, SourceKind::Feed);
+        assert_eq!(cfg.sources[0].kind(), SourceKind::Feed);
         assert_eq!(cfg.server.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(
             cfg.storage,
@@ -858,11 +858,11 @@ url = "https://example.org/rss.xml"
 "#,
         )
         .unwrap();
-        let s = cfg.source("h").unwrap().scrape.as_ref().unwrap();
+        let s = cfg.source("h").unwrap().scrape().unwrap();
         assert!(!s.robots && s.refetch_articles && s.fetch_articles);
         assert_eq!(s.article_delay, Duration::from_millis(250));
         assert!(s.article.as_ref().unwrap().origin.is_some());
-        assert!(cfg.source("f").unwrap().scrape.is_none());
+        assert!(cfg.source("f").unwrap().scrape().is_none());
 
         let errs = load(
             r#"
@@ -911,7 +911,7 @@ url = "https://example.org/b/"
 "#,
         )
         .unwrap();
-        let a = cfg.source("a").unwrap().scrape.as_ref().unwrap();
+        let a = cfg.source("a").unwrap().scrape().unwrap();
         assert!(a.render_browser);
         let list = a.list.as_ref().unwrap();
         let pattern = list.page_pattern.as_ref().unwrap();
@@ -921,7 +921,7 @@ url = "https://example.org/b/"
             "https://example.org/col/index_2.html"
         );
         assert!(list.next_page.is_none());
-        let b = cfg.source("b").unwrap().scrape.as_ref().unwrap();
+        let b = cfg.source("b").unwrap().scrape().unwrap();
         assert!(b.list.is_none() && !b.render_browser);
 
         let errs = load(

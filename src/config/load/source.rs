@@ -189,18 +189,24 @@ impl Loader<'_> {
         let language = self.string(sect, "language").map(|(s, _)| s);
         let headers = self.headers(sect);
         let allow_private = self.bool(sect, "allow_private").unwrap_or(false);
-        // Boxed: most sources are feeds, and 10,000 of them should not each
-        // carry two kilobytes of empty scrape rules.
-        let scrape = self.scrape(sect, kind).map(Box::new);
+        let scrape = self.scrape(sect, kind);
         let full_text = self.full_text(sect, kind).map(Box::new);
         let clean = self.clean_steps(sect);
         let retention = self.retention(sect);
+        let reading = match kind {
+            // No rules: they were invalid, and the errors are recorded.
+            SourceKind::Html => Reading::Html(Box::new(scrape?)),
+            SourceKind::Feed | SourceKind::File => Reading::Feed {
+                local: kind == SourceKind::File,
+                full_text,
+            },
+        };
 
         Some(SourceConfig {
             id,
             name,
             url: url?,
-            kind,
+            reading,
             interval,
             min_interval,
             max_interval,
@@ -212,8 +218,6 @@ impl Loader<'_> {
             headers,
             allow_private,
             language,
-            scrape,
-            full_text,
             clean,
             retention,
         })
@@ -347,7 +351,10 @@ impl Loader<'_> {
             }
             return None;
         }
-        let max_pages = self.int(sect, "max_pages", 1, 1000).unwrap_or(5) as usize;
+        let d = ScrapeConfig::default();
+        let max_pages = self
+            .int(sect, "max_pages", 1, 1000)
+            .map_or(d.max_pages, |n| n as usize);
         // Without `[source.list]` the list is detected on the first page (`huiliu discover`).
         let list_rules = match list_item {
             None => None,
@@ -358,12 +365,16 @@ impl Loader<'_> {
             max_pages,
             list: list_rules,
             article,
-            fetch_articles: self.bool(sect, "fetch_articles").unwrap_or(true),
-            refetch_articles: self.bool(sect, "refetch_articles").unwrap_or(false),
-            robots: self.bool(sect, "robots").unwrap_or(true),
+            fetch_articles: self
+                .bool(sect, "fetch_articles")
+                .unwrap_or(d.fetch_articles),
+            refetch_articles: self
+                .bool(sect, "refetch_articles")
+                .unwrap_or(d.refetch_articles),
+            robots: self.bool(sect, "robots").unwrap_or(d.robots),
             article_delay: self
                 .duration(sect, "article_delay")
-                .unwrap_or(Duration::from_secs(1)),
+                .unwrap_or(d.article_delay),
             render_browser: self.render(sect),
         })
     }
@@ -430,12 +441,14 @@ impl Loader<'_> {
             return None;
         }
         let article = self.article_rules(sect)?;
+        // The same defaults as an html source's article pages.
+        let d = ScrapeConfig::default();
         Some(FullTextConfig {
             article,
-            robots: self.bool(sect, "robots").unwrap_or(true),
+            robots: self.bool(sect, "robots").unwrap_or(d.robots),
             article_delay: self
                 .duration(sect, "article_delay")
-                .unwrap_or(Duration::from_secs(1)),
+                .unwrap_or(d.article_delay),
         })
     }
 
