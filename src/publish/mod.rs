@@ -140,9 +140,10 @@ pub struct Item {
     pub origin: Option<String>,
 }
 
-/// One report of a merged feed: the copy shown and the other copies.
+/// One item of a merged feed (one report, however many sources carried
+/// it): the copy shown and the other copies.
 #[derive(Debug, Clone)]
-pub struct Report {
+pub struct MergedItem {
     /// The representative (its title, link and content are shown).
     pub shown: StoredEntry,
     /// The entry id the item is published under (stable as copies arrive).
@@ -155,7 +156,7 @@ pub struct Report {
 pub fn build(
     config: &Config,
     feed: &FeedConfig,
-    reports: &[Report],
+    reports: &[MergedItem],
     page: usize,
     has_next: bool,
 ) -> FeedDoc {

@@ -9,7 +9,7 @@ use std::ops::ControlFlow;
 
 use chrono::Utc;
 
-use super::{Report, select};
+use super::{MergedItem, select};
 use crate::config::{Config, FeedConfig};
 use crate::model::StoredEntry;
 use crate::store::{EntryQuery, Store, StoreError};
@@ -17,7 +17,7 @@ use crate::store::{EntryQuery, Store, StoreError};
 /// One page of an output.
 #[derive(Debug, Clone)]
 pub struct Page {
-    pub reports: Vec<Report>,
+    pub reports: Vec<MergedItem>,
     /// An older page exists.
     pub has_next: bool,
 }
@@ -126,7 +126,7 @@ pub fn representative<'a>(
 }
 
 /// One item of a merged feed from the stored copies of a report.
-fn report(config: &Config, feed: &FeedConfig, members: &[StoredEntry]) -> Option<Report> {
+fn report(config: &Config, feed: &FeedConfig, members: &[StoredEntry]) -> Option<MergedItem> {
     let in_feed: Vec<&StoredEntry> = members
         .iter()
         .filter(|m| feed.sources.contains(&m.entry.source_id))
@@ -154,7 +154,7 @@ fn report(config: &Config, feed: &FeedConfig, members: &[StoredEntry]) -> Option
             .cmp(&b.published())
             .then(a.entry.id.cmp(&b.entry.id))
     });
-    Some(Report {
+    Some(MergedItem {
         shown: shown.clone(),
         id: anchor.entry.id.clone(),
         copies,
