@@ -223,12 +223,7 @@ impl PgStore {
         let tx = client.transaction().await?;
         let stmt = tx.prepare_cached(&rows::POSTGRES.copy_entry).await?;
         for s in entries {
-            let values = rows::insert_values(
-                &s.entry,
-                s.first_seen.timestamp(),
-                s.changed_at.timestamp(),
-                s.cluster.as_deref(),
-            )?;
+            let values = rows::stored_values(s)?;
             tx.execute(&stmt, &params(&values)).await?;
         }
         if let Some(state) = state {

@@ -112,12 +112,7 @@ impl Maintenance for PgStore {
         let stmt = tx.prepare_cached(&rows::POSTGRES.import_entry).await?;
         let mut inserted = 0;
         for s in entries {
-            let values = rows::insert_values(
-                &s.entry,
-                s.first_seen.timestamp(),
-                s.changed_at.timestamp(),
-                s.cluster.as_deref(),
-            )?;
+            let values = rows::stored_values(s)?;
             inserted += tx.execute(&stmt, &params(&values)).await? as usize;
         }
         tx.commit().await?;

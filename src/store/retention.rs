@@ -198,12 +198,7 @@ impl Maintenance for SqliteStore {
             {
                 let mut stmt = tx.prepare_cached(&rows::SQLITE.import_entry)?;
                 for s in &entries {
-                    let values = rows::insert_values(
-                        &s.entry,
-                        s.first_seen.timestamp(),
-                        s.changed_at.timestamp(),
-                        s.cluster.as_deref(),
-                    )?;
+                    let values = rows::stored_values(s)?;
                     inserted += stmt.execute(rusqlite::params_from_iter(values))?;
                 }
             }

@@ -218,29 +218,30 @@ pub(super) fn insert_values<'a>(
     cluster: Option<&'a str>,
 ) -> Result<Vec<Value<'a>>, StoreError> {
     let published = ts(e.published);
-    Ok(vec![
+    let mut v = vec![
         Value::text(&e.id),
         Value::text(&e.source_id),
         Value::text(&e.key),
-        Value::opt_text(e.guid.as_deref()),
-        Value::opt_text(e.url.as_deref()),
-        Value::text(&e.title),
-        Value::owned(json(&e.authors)?),
-        Value::opt_text(e.summary.as_deref()),
-        Value::opt_text(e.content.as_deref()),
-        Value::text(&e.text),
-        Value::Int(published),
-        Value::time(e.updated),
-        Value::opt_text(e.language.as_deref()),
-        Value::owned(json(&e.categories)?),
-        Value::owned(json(&e.enclosures)?),
-        Value::text(&e.content_hash),
+    ];
+    content_values(&mut v, e, published, ts(e.updated))?;
+    v.extend([
         Value::Int(Some(first_seen)),
         Value::Int(Some(changed_at)),
         Value::opt_text(e.origin.as_deref()),
         Value::Int(Some(published.unwrap_or(first_seen))),
         Value::opt_text(cluster),
-    ])
+    ]);
+    Ok(v)
+}
+
+/// A stored entry as it is (imports, copies between stores).
+pub(super) fn stored_values(s: &StoredEntry) -> Result<Vec<Value<'_>>, StoreError> {
+    insert_values(
+        &s.entry,
+        s.first_seen.timestamp(),
+        s.changed_at.timestamp(),
+        s.cluster.as_deref(),
+    )
 }
 
 /// The values of `update_entry` for a [`Write::Update`].
@@ -251,9 +252,24 @@ pub(super) fn update_values<'a>(
     sort: i64,
     now: i64,
 ) -> Result<Vec<Value<'a>>, StoreError> {
-    Ok(vec![
-        Value::text(&e.source_id),
-        Value::text(&e.key),
+    let mut v = vec![Value::text(&e.source_id), Value::text(&e.key)];
+    content_values(&mut v, e, published, Some(updated))?;
+    v.extend([
+        Value::Int(Some(now)),
+        Value::Int(Some(sort)),
+        Value::opt_text(e.origin.as_deref()),
+    ]);
+    Ok(v)
+}
+
+/// `guid` … `content_hash`: what both writes of an entry store alike.
+fn content_values<'a>(
+    v: &mut Vec<Value<'a>>,
+    e: &'a Entry,
+    published: Option<i64>,
+    updated: Option<i64>,
+) -> Result<(), StoreError> {
+    v.extend([
         Value::opt_text(e.guid.as_deref()),
         Value::opt_text(e.url.as_deref()),
         Value::text(&e.title),
@@ -262,15 +278,13 @@ pub(super) fn update_values<'a>(
         Value::opt_text(e.content.as_deref()),
         Value::text(&e.text),
         Value::Int(published),
-        Value::Int(Some(updated)),
+        Value::Int(updated),
         Value::opt_text(e.language.as_deref()),
         Value::owned(json(&e.categories)?),
         Value::owned(json(&e.enclosures)?),
         Value::text(&e.content_hash),
-        Value::Int(Some(now)),
-        Value::Int(Some(sort)),
-        Value::opt_text(e.origin.as_deref()),
-    ])
+    ]);
+    Ok(())
 }
 
 /// Reading a row's columns by position, whatever the driver.
