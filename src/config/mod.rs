@@ -36,6 +36,9 @@ pub struct Config {
     pub dedup: crate::dedup::DedupConfig,
     /// Background pruning, and the retention of sources no longer configured.
     pub retention: RetentionConfig,
+    /// Where each source id is in `sources`: outputs over 10,000 sources
+    /// look each one up per page built.
+    by_id: Arc<std::collections::HashMap<String, usize>>,
 }
 
 /// How long stored entries are kept, by one rule (a source's, an output's or
@@ -79,7 +82,24 @@ impl Default for RetentionConfig {
 
 impl Config {
     pub fn source(&self, id: &str) -> Option<&Arc<SourceConfig>> {
-        self.sources.iter().find(|s| s.id == id)
+        match self.by_id.get(id).and_then(|&i| self.sources.get(i)) {
+            Some(s) if s.id == id => Some(s),
+            // `sources` was changed after loading (tests, tools): search.
+            _ => self.sources.iter().find(|s| s.id == id),
+        }
+    }
+
+    /// The index of [`Config::source`].
+    fn index_sources(
+        sources: &[Arc<SourceConfig>],
+    ) -> Arc<std::collections::HashMap<String, usize>> {
+        Arc::new(
+            sources
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.id.clone(), i))
+                .collect(),
+        )
     }
 
     pub fn feed(&self, id: &str) -> Option<&FeedConfig> {

@@ -267,6 +267,7 @@ impl<'a> Loader<'a> {
 
         let dedup = self.dedup(root);
         Config {
+            by_id: Config::index_sources(&sources),
             path: path.to_path_buf(),
             server,
             storage,
@@ -556,6 +557,21 @@ mod tests {
 
     fn load(text: &str) -> Result<Config, ConfigErrors> {
         load_str(text, Path::new("/etc/huiliu/test.toml"))
+    }
+
+    /// `Config::source` answers from its index, and still right after the
+    /// list was changed in place.
+    #[test]
+    fn sources_are_found_by_id() {
+        let text: String = (0..50)
+            .map(|i| format!("[[source]]\nid = \"s{i}\"\nurl = \"https://example.org/{i}.xml\"\n"))
+            .collect();
+        let mut cfg = load(&text).unwrap();
+        assert_eq!(cfg.source("s37").map(|s| s.url.path()), Some("/37.xml"));
+        assert!(cfg.source("s50").is_none());
+        cfg.sources.remove(0);
+        assert_eq!(cfg.source("s37").map(|s| s.url.path()), Some("/37.xml"));
+        assert!(cfg.source("s0").is_none());
     }
 
     /// A reload compares sources and `[fetch]` by value: the same text is
