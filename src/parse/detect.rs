@@ -681,7 +681,9 @@ fn link_selector(items: &[ElementRef<'_>], base: &Url) -> Option<(String, bool)>
                     *classes.entry("a:last-of-type".into()).or_insert(0) += 1;
                 }
                 if let Some(i) = links.iter().position(|l| l.id() == a.id()) {
-                    *classes.entry(format!("a:nth-of-type({})", i + 1)).or_insert(0) += 1;
+                    *classes
+                        .entry(format!("a:nth-of-type({})", i + 1))
+                        .or_insert(0) += 1;
                 }
             }
         }
@@ -729,8 +731,7 @@ fn title_selector(items: &[ElementRef<'_>], base: &Url) -> Option<String> {
     let mut wanted: Vec<(ElementRef<'_>, String)> = Vec::new();
     for item in items {
         let (a, url, _) = title_anchor(*item, base)?;
-        let text = collapse_whitespace(&visible_text(a));
-        if !DATE.is_match(&text) {
+        if date_in(a).is_none() {
             return None; // a plain link: its text is the title
         }
         // Inside every link of the item to the same article (a card may
@@ -741,7 +742,7 @@ fn title_selector(items: &[ElementRef<'_>], base: &Url) -> Option<String> {
             .filter(|(_, u, _)| *u == url)
             .flat_map(|(l, _, _)| l.descendants().skip(1).filter_map(ElementRef::wrap))
             .map(|e| (e, collapse_whitespace(&visible_text(e))))
-            .filter(|(_, t)| looks_like_title(t) && !DATE.is_match(t))
+            .filter(|(e, t)| looks_like_title(t) && date_in(*e).is_none())
             .max_by_key(|(e, t)| (names_a_title(*e), t.chars().count()))?;
         wanted.push(best);
     }

@@ -191,15 +191,25 @@ fn scraped(html: &str, url: &str, now: &str) -> Vec<(String, String, String)> {
 
 #[test]
 fn two_digit_years_year_first_english_dates_and_ages_are_dates() {
-    let date = |t: &str| DATE.captures(t).and_then(|c| c.get(1)).map(|m| m.as_str().to_string());
+    let date = |t: &str| {
+        DATE.captures(t)
+            .and_then(|c| c.get(1))
+            .map(|m| m.as_str().to_string())
+    };
     assert_eq!(date("20-09-22").as_deref(), Some("20-09-22"));
     assert_eq!(date("2021 Sep 03 –").as_deref(), Some("2021 Sep 03"));
-    assert_eq!(date("153 points 3 hours ago | hide").as_deref(), Some("3 hours ago"));
+    assert_eq!(
+        date("153 points 3 hours ago | hide").as_deref(),
+        Some("3 hours ago")
+    );
     assert_eq!(date("2\u{a0}小时前").as_deref(), Some("2\u{a0}小时前"));
     // A year range in a title, and words a title may hold, are no dates.
     assert_eq!(date("2014-2015年度观测季节对外开放"), None);
     assert_eq!(date("Re: [神人] 前天中華職棒全壘打大賽"), None);
-    assert_eq!(date_format(&["20-09-22", "19-04-25"]).as_deref(), Some("%y-%m-%d"));
+    assert_eq!(
+        date_format(&["20-09-22", "19-04-25"]).as_deref(),
+        Some("%y-%m-%d")
+    );
     assert_eq!(date_format(&["2021 Sep 03"]).as_deref(), Some("%Y %b %d"));
     assert_eq!(date_format(&["2020-09-22"]).as_deref(), Some("%Y-%m-%d"));
     // A CAS station's notice table: `20-09-22` is 22 September 2020.
@@ -215,7 +225,11 @@ fn two_digit_years_year_first_english_dates_and_ages_are_dates() {
         row(2, "20-06-23"),
         row(3, "19-04-25")
     );
-    let got = scraped(&html, "http://obs.example/tzgg/", "2020-10-01T00:00:00+08:00");
+    let got = scraped(
+        &html,
+        "http://obs.example/tzgg/",
+        "2020-10-01T00:00:00+08:00",
+    );
     let dates: Vec<&str> = got.iter().map(|i| i.2.as_str()).collect();
     assert_eq!(dates, ["2020-09-22", "2020-06-23", "2019-04-25"]);
 }
@@ -245,7 +259,10 @@ fn rows_told_apart_by_their_class_from_the_meta_row_after_each() {
     assert_eq!(got[0].0, "https://site1.example/post");
     assert_eq!(got[0].1, "A story worth reading number 1");
     let dates: Vec<&str> = got.iter().map(|i| i.2.as_str()).collect();
-    assert_eq!(dates, ["2019-09-02", "2019-09-02", "2019-09-01", "2019-09-02"]);
+    assert_eq!(
+        dates,
+        ["2019-09-02", "2019-09-02", "2019-09-01", "2019-09-02"]
+    );
 }
 
 #[test]
@@ -271,9 +288,16 @@ fn a_plain_list_beside_a_tag_cloud_with_an_id_is_told_apart() {
     let d = detect(&html, "https://blog.example/articles/");
     assert_eq!(d.item, "ul:not(#tagcloud) > li");
     assert_eq!(d.items, 6);
-    let got = scraped(&html, "https://blog.example/articles/", "2021-07-01T00:00:00Z");
+    let got = scraped(
+        &html,
+        "https://blog.example/articles/",
+        "2021-07-01T00:00:00Z",
+    );
     assert_eq!(got.len(), 6);
-    assert!(got.iter().all(|i| i.0.contains("/articles/post-")), "{got:?}");
+    assert!(
+        got.iter().all(|i| i.0.contains("/articles/post-")),
+        "{got:?}"
+    );
 }
 
 #[test]
@@ -293,7 +317,11 @@ fn an_empty_link_before_the_title_link_gives_no_title() {
     );
     let d = detect(&html, "https://forest.example/xwdt/index.html");
     assert_eq!(d.link, "a:last-of-type");
-    let got = scraped(&html, "https://forest.example/xwdt/index.html", "2021-06-01T00:00:00+08:00");
+    let got = scraped(
+        &html,
+        "https://forest.example/xwdt/index.html",
+        "2021-06-01T00:00:00+08:00",
+    );
     assert_eq!(got[0].1, "省林业和草原局第1次检查工作");
     assert_eq!(got[2].2, "2021-05-13");
 }
@@ -316,9 +344,20 @@ fn the_title_of_a_card_is_its_heading_not_its_longest_text() {
     );
     let d = detect(&html, "https://www.example.ninja/blog");
     assert_eq!(d.title.as_deref(), Some("span"));
-    let got = scraped(&html, "https://www.example.ninja/blog", "2021-01-01T00:00:00Z");
+    let got = scraped(
+        &html,
+        "https://www.example.ninja/blog",
+        "2021-01-01T00:00:00Z",
+    );
     let titles: Vec<&str> = got.iter().map(|i| i.1.as_str()).collect();
-    assert_eq!(titles, ["New Website", "CSS is Awesome", "Write Libraries, Not Frameworks"]);
+    assert_eq!(
+        titles,
+        [
+            "New Website",
+            "CSS is Awesome",
+            "Write Libraries, Not Frameworks"
+        ]
+    );
 }
 
 #[test]
@@ -338,9 +377,20 @@ fn a_card_linking_its_heading_and_apart_its_dated_summary_is_titled_by_the_headi
         card("b", "SPH REPORT 2021", "May 17, 2022"),
         card("c", "Student Project House opens", "Oct 26, 2021")
     );
-    let got = scraped(&html, "https://sph.example/news", "2022-06-25T00:00:00+02:00");
+    let got = scraped(
+        &html,
+        "https://sph.example/news",
+        "2022-06-25T00:00:00+02:00",
+    );
     let titles: Vec<&str> = got.iter().map(|i| i.1.as_str()).collect();
-    assert_eq!(titles, ["State visit at SPH", "SPH REPORT 2021", "Student Project House opens"]);
+    assert_eq!(
+        titles,
+        [
+            "State visit at SPH",
+            "SPH REPORT 2021",
+            "Student Project House opens"
+        ]
+    );
 }
 
 #[test]
@@ -362,7 +412,11 @@ fn discover_eval_compares_urls_without_their_fragment() {
             format!(r#"<li><a href="https://news.example/story-{n}#comments">A story worth reading number {n}</a> <span>2024-02-0{n}</span></li>"#)
         })
         .collect();
-    std::fs::write(dir.join("p.html"), format!("<html><body><ul class=\"list\">{rows}</ul></body></html>")).unwrap();
+    std::fs::write(
+        dir.join("p.html"),
+        format!("<html><body><ul class=\"list\">{rows}</ul></body></html>"),
+    )
+    .unwrap();
     let items: Vec<String> = (1..=3)
         .map(|n| {
             format!(r##"{{"url": "https://news.example/story-{n}#comments", "title": "A story worth reading number {n}", "date": "2024-02-0{n}"}}"##)
@@ -370,12 +424,20 @@ fn discover_eval_compares_urls_without_their_fragment() {
         .collect();
     std::fs::write(
         dir.join("p.json"),
-        format!(r#"{{"url": "https://news.example/", "page": "p.html", "items": [{}]}}"#, items.join(",")),
+        format!(
+            r#"{{"url": "https://news.example/", "page": "p.html", "items": [{}]}}"#,
+            items.join(",")
+        ),
     )
     .unwrap();
     let results = eval::run(&dir).unwrap();
     std::fs::remove_dir_all(&dir).ok();
-    assert_eq!((results[0].right, results[0].extra), (3, 0), "{:?}", results[0].misses);
+    assert_eq!(
+        (results[0].right, results[0].extra),
+        (3, 0),
+        "{:?}",
+        results[0].misses
+    );
 }
 
 #[test]
