@@ -731,9 +731,8 @@ fn title_selector(items: &[ElementRef<'_>], base: &Url) -> Option<String> {
     let mut wanted: Vec<(ElementRef<'_>, String)> = Vec::new();
     for item in items {
         let (a, url, _) = title_anchor(*item, base)?;
-        if date_in(a).is_none() {
-            return None; // a plain link: its text is the title
-        }
+        // No date in the link: a plain link, whose text is the title.
+        date_in(a)?;
         // Inside every link of the item to the same article (a card may
         // link its heading and, apart, its summary with the date); a
         // heading or an element named a title first, then the longest.
