@@ -61,9 +61,24 @@ pub enum NextPage {
     Script,
 }
 
-/// What a date looks like in a list. Group 1 is the date itself. The last
-/// two forms are Minguo-calendar dates (`115.03.19`) of Taiwanese sites.
-const DATE_PATTERN: &str = r"(\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?|\d{1,2}[-/月]\d{1,2}日?(?:\s+\d{1,2}:\d{2})?|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2},?\s+\d{4}|\d{1,2}\s+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{4}|\b1\d{2}[./]\d{1,2}[./]\d{1,2}\b|民國\s*1\d{2}年\d{1,2}月\d{1,2}日)";
+/// What a date looks like in a list. Group 1 is the date itself. Besides
+/// full dates: two-digit years (`20-09-22`, before the year-less `09-22`
+/// would take its first half), year-first English dates (`2021 Sep 03`),
+/// Minguo-calendar dates (`115.03.19`) of Taiwanese sites, and relative
+/// ages (`3 hours ago`, `2 小时前`), which the scraper reads against the
+/// time of the poll. No digit right before or after: the `14-20` inside a
+/// title's `2014-2015` is no date.
+macro_rules! date_forms {
+    () => {
+        r"\d{4}\s*[-/.年]\s*\d{1,2}\s*[-/.月]\s*\d{1,2}\s*日?(?:\s*\d{1,2}:\d{2}(?::\d{2})?)?|\b\d{2}-\d{2}-\d{2}\b|\d{1,2}[-/月]\d{1,2}日?(?:\s+\d{1,2}:\d{2})?|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2},?\s+\d{4}|\d{1,2}\s+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{4}|\d{4}\s+(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?\s+\d{1,2}\b|\b1\d{2}[./]\d{1,2}[./]\d{1,2}\b|民國\s*1\d{2}年\d{1,2}月\d{1,2}日|\d+\s*(?:秒|分钟|分|小时|天|周)前|\d+\s+(?:seconds?|minutes?|hours?|days?|weeks?)\s+ago\b"
+    };
+}
+const DATE_PATTERN: &str = concat!(r"(?:^|\D)(", date_forms!(), r")(?:\D|$)");
+
+/// The same forms without the guards against digits around them: an
+/// element whose text has none of them holds no date anywhere inside.
+static DATE_LOOSE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(date_forms!()).unwrap_or_else(|_| never()));
 
 static DATE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(DATE_PATTERN).unwrap_or_else(|_| never()));
@@ -86,6 +101,9 @@ const FORMATS: &[&str] = &[
     "%b %d, %Y",
     "%d %B %Y",
     "%d %b %Y",
+    "%Y %b %d",
+    "%Y %B %d",
+    "%y-%m-%d",
 ];
 
 /// Texts of "next page" links, in the order they are preferred.
@@ -328,16 +346,32 @@ fn item_selectors(doc: &Html, base: &Url) -> Vec<String> {
             continue;
         }
         let mut by_tag: HashMap<&str, usize> = HashMap::new();
+        // Items told apart by their own class from same-tag siblings that
+        // hold other links (`tr.athing`, each followed by a row of meta links).
+        let mut by_class: HashMap<(&str, String), usize> = HashMap::new();
         for child in parent.children().filter_map(ElementRef::wrap) {
             if title_anchor(child, base).is_some() {
-                *by_tag.entry(child.value().name()).or_insert(0) += 1;
+                let tag = child.value().name();
+                *by_tag.entry(tag).or_insert(0) += 1;
+                let own = describe(child);
+                if own != tag && !own.contains('#') {
+                    *by_class.entry((tag, own)).or_insert(0) += 1;
+                }
             }
         }
-        for (tag, n) in by_tag {
-            if n < 2 {
-                continue;
+        let mut groups: Vec<(&str, String)> = Vec::new();
+        for (tag, n) in &by_tag {
+            if *n >= 2 {
+                groups.push((tag, tag.to_string()));
             }
-            for css in selectors_for(parent, tag) {
+        }
+        for ((tag, own), n) in by_class {
+            if n >= 2 && by_tag.get(tag).is_some_and(|all| n < *all) {
+                groups.push((tag, own));
+            }
+        }
+        for (tag, item) in groups {
+            for css in selectors_for(parent, tag, &item) {
                 if !out.contains(&css) {
                     out.push(css);
                 }
@@ -347,8 +381,9 @@ fn item_selectors(doc: &Html, base: &Url) -> Vec<String> {
     out
 }
 
-/// `parent > tag` at growing specificity; table rows as `table… tr`.
-fn selectors_for(parent: ElementRef<'_>, tag: &str) -> Vec<String> {
+/// `parent > item` at growing specificity; table rows as `table… tr`.
+/// `tag` is the item's element name, `item` its selector (`tr`, `tr.athing`).
+fn selectors_for(parent: ElementRef<'_>, tag: &str, item: &str) -> Vec<String> {
     let mut out = Vec::new();
     let (scope, join) = if tag == "tr" && matches!(parent.value().name(), "tbody" | "thead") {
         match parent.parent().and_then(ElementRef::wrap) {
@@ -358,8 +393,35 @@ fn selectors_for(parent: ElementRef<'_>, tag: &str) -> Vec<String> {
     } else {
         (parent, " > ")
     };
+    let tag = item;
     let own = describe(scope);
     out.push(format!("{own}{join}{tag}"));
+    // A bare container beside same-named ones that have an id or a class
+    // (`<ul id="tagcloud">` then the plain `<ul>` of articles): the list
+    // is the one that is none of them.
+    if own == scope.value().name() {
+        let nots: Vec<String> = scope
+            .parent()
+            .into_iter()
+            .flat_map(|p| p.children())
+            .filter_map(ElementRef::wrap)
+            .filter(|sib| sib.id() != scope.id() && sib.value().name() == own)
+            .map(describe)
+            .filter(|d| *d != own)
+            .map(|d| {
+                let mark = d.trim_start_matches(own.as_str());
+                // `.a.b` → `:not(.a)`: one class is enough to tell them apart.
+                let first = match mark.strip_prefix('.') {
+                    Some(classes) => format!(".{}", classes.split('.').next().unwrap_or_default()),
+                    None => mark.to_string(),
+                };
+                format!(":not({first})")
+            })
+            .collect();
+        if !nots.is_empty() && nots.len() <= 3 {
+            out.push(format!("{own}{}{join}{tag}", nots.join("")));
+        }
+    }
     // The nearest ancestors that have an id or a class, one and two levels up.
     let mut path = own.clone();
     let mut added = 0;
@@ -449,7 +511,7 @@ struct Scored {
 fn score_items(doc: &Html, sel: &Selector, base: &Url) -> Option<Scored> {
     let all: Vec<ElementRef<'_>> = doc.select(sel).collect();
     let ids: HashSet<_> = all.iter().map(|e| e.id()).collect();
-    let mut good: Vec<(String, f64)> = Vec::new(); // (parent description, quality)
+    let mut good: Vec<(String, f64, bool)> = Vec::new(); // (parent description, quality, dated)
     let mut junk = 0usize;
     let mut seen: HashSet<Url> = HashSet::new();
     for el in &all {
@@ -476,7 +538,8 @@ fn score_items(doc: &Html, sel: &Selector, base: &Url) -> Option<Scored> {
             continue;
         }
         let mut q = title.chars().count().min(40) as f64;
-        if date_in(*el).is_some() || tail_date(*el, &ids).is_some() {
+        let dated = date_in(*el).is_some() || tail_date(*el, &ids).is_some();
+        if dated {
             q *= 2.5;
         }
         q *= place_factor(*el);
@@ -487,14 +550,17 @@ fn score_items(doc: &Html, sel: &Selector, base: &Url) -> Option<Scored> {
             .take(3)
             .map(describe)
             .collect();
-        good.push((parent.join(" "), q));
+        good.push((parent.join(" "), q, dated));
     }
     if good.len() < 2 || good.len() < junk {
         return None;
     }
+    // In a list dated on most items, undated links are another list caught
+    // too (a tag cloud in a plain `<ul>` beside the articles' plain `<ul>`).
+    let mostly_dated = good.iter().filter(|g| g.2).count() * 2 > good.len();
     // Items under other kinds of parents are another list caught too.
     let mut per_parent: HashMap<&str, f64> = HashMap::new();
-    for (p, q) in &good {
+    for (p, q, _) in &good {
         *per_parent.entry(p.as_str()).or_insert(0.0) += q;
     }
     let main = per_parent
@@ -503,10 +569,16 @@ fn score_items(doc: &Html, sel: &Selector, base: &Url) -> Option<Scored> {
         .map(|(p, _)| *p)?;
     let score: f64 = good
         .iter()
-        .map(|(p, q)| if p == main { *q } else { -0.5 * q })
+        .map(|(p, q, dated)| {
+            if p == main && (*dated || !mostly_dated) {
+                *q
+            } else {
+                -0.5 * q
+            }
+        })
         .sum::<f64>()
         - 10.0 * junk as f64;
-    let stray = good.iter().filter(|(p, _)| p != main).count();
+    let stray = good.iter().filter(|(p, _, _)| p != main).count();
     Some(Scored {
         score,
         good: good.len(),
@@ -554,12 +626,17 @@ fn place_factor(el: ElementRef<'_>) -> f64 {
 /// with the date text.
 fn date_in(el: ElementRef<'_>) -> Option<(ElementRef<'_>, String)> {
     let text = collapse_whitespace(&visible_text(el));
-    let found = DATE.captures(&text)?.get(1)?.as_str().to_string();
+    if !DATE_LOOSE.is_match(&text) {
+        return None;
+    }
+    // Children first: their texts run together in the item's
+    // (`<li>27 January 2021</li><li>3783 words</li>`), digits against digits.
     for child in el.children().filter_map(ElementRef::wrap) {
         if let Some(inner) = date_in(child) {
             return Some(inner);
         }
     }
+    let found = DATE.captures(&text)?.get(1)?.as_str().to_string();
     Some((el, found))
 }
 
@@ -592,6 +669,23 @@ fn link_selector(items: &[ElementRef<'_>], base: &Url) -> Option<(String, bool)>
             if d != p.value().name() || !matches!(d.as_str(), "li" | "div" | "tr") {
                 *classes.entry(format!("{d} a")).or_insert(0) += 1;
             }
+            // Not the first link of its parent (an empty or image link to
+            // the same article before it): by its place among them.
+            let links: Vec<_> = p
+                .children()
+                .filter_map(ElementRef::wrap)
+                .filter(|c| c.value().name() == "a")
+                .collect();
+            if links.len() > 1 && links.first().is_some_and(|f| f.id() != a.id()) {
+                if links.last().is_some_and(|l| l.id() == a.id()) {
+                    *classes.entry("a:last-of-type".into()).or_insert(0) += 1;
+                }
+                if let Some(i) = links.iter().position(|l| l.id() == a.id()) {
+                    *classes
+                        .entry(format!("a:nth-of-type({})", i + 1))
+                        .or_insert(0) += 1;
+                }
+            }
         }
     }
     let mut more: Vec<(String, usize)> = classes.into_iter().collect();
@@ -601,6 +695,10 @@ fn link_selector(items: &[ElementRef<'_>], base: &Url) -> Option<(String, bool)>
         .iter()
         .filter_map(|css| {
             let r = rule(css, Some("href"))?;
+            let text = rule(css, None)?;
+            let title = rule(css, Some("title"))?;
+            // The right URL, from a link that also gives a title (text or
+            // `title`): the scraper takes the title from the same link.
             let hits = items
                 .iter()
                 .zip(&wanted)
@@ -608,6 +706,8 @@ fn link_selector(items: &[ElementRef<'_>], base: &Url) -> Option<(String, bool)>
                     field_value(**item, &r, true)
                         .and_then(|h| resolve_link(&h, base))
                         .is_some_and(|u| &u == url)
+                        && (field_value(**item, &text, true).is_some()
+                            || field_value(**item, &title, true).is_some())
                 })
                 .count();
             Some((css.clone(), hits))
@@ -630,18 +730,19 @@ fn link_selector(items: &[ElementRef<'_>], base: &Url) -> Option<(String, bool)>
 fn title_selector(items: &[ElementRef<'_>], base: &Url) -> Option<String> {
     let mut wanted: Vec<(ElementRef<'_>, String)> = Vec::new();
     for item in items {
-        let (a, _, _) = title_anchor(*item, base)?;
-        let text = collapse_whitespace(&visible_text(a));
-        if !DATE.is_match(&text) {
-            return None; // a plain link: its text is the title
-        }
-        let best = a
-            .descendants()
-            .skip(1)
-            .filter_map(ElementRef::wrap)
+        let (a, url, _) = title_anchor(*item, base)?;
+        // No date in the link: a plain link, whose text is the title.
+        date_in(a)?;
+        // Inside every link of the item to the same article (a card may
+        // link its heading and, apart, its summary with the date); a
+        // heading or an element named a title first, then the longest.
+        let best = anchors(*item, base)
+            .into_iter()
+            .filter(|(_, u, _)| *u == url)
+            .flat_map(|(l, _, _)| l.descendants().skip(1).filter_map(ElementRef::wrap))
             .map(|e| (e, collapse_whitespace(&visible_text(e))))
-            .filter(|(_, t)| looks_like_title(t) && !DATE.is_match(t))
-            .max_by_key(|(_, t)| t.chars().count())?;
+            .filter(|(e, t)| looks_like_title(t) && date_in(*e).is_none())
+            .max_by_key(|(e, t)| (names_a_title(*e), t.chars().count()))?;
         wanted.push(best);
     }
     if wanted.len() < 2 {
@@ -673,6 +774,20 @@ fn title_selector(items: &[ElementRef<'_>], base: &Url) -> Option<String> {
             _ => Some((css, hits)),
         })?;
     (best.1 * 10 >= items.len() * 9).then_some(best.0)
+}
+
+/// A heading, or an element whose class, id or `itemprop` says title or headline.
+fn names_a_title(el: ElementRef<'_>) -> bool {
+    let v = el.value();
+    matches!(v.name(), "h1" | "h2" | "h3" | "h4" | "h5" | "h6")
+        || v.id()
+            .into_iter()
+            .chain(v.classes())
+            .chain(v.attr("itemprop"))
+            .any(|m| {
+                let m = m.to_ascii_lowercase();
+                m.contains("title") || m.contains("headline")
+            })
 }
 
 /// The date selector inside an item (or in the elements after it).

@@ -206,7 +206,7 @@ pub fn parse_list(
 pub fn is_nav_text(text: &str) -> bool {
     static NAV: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(
-            r"(?i)^[\[【(（]?\s*(首页|上一页|下一页|上页|下页|前页|后页|尾页|末页|最后一页|第一页|更多|更多>+|更多\+|查看更多|more|more>+|next|prev|previous|first|last|[<>«»‹›]+|\d{1,4}|go|跳转|确定)\s*[\]】)）]?\s*[>»]*$",
+            r"(?i)^[\[【(（←]?\s*(首页|上一页|下一页|上页|下页|前页|后页|尾页|末页|最后一页|第一页|更多|更多>+|更多\+|查看更多|阅读全文|more|more>+|next|prev|previous|first|last|next page|previous page|older|newer|older posts|newer posts|older entries|newer entries|load more|read more|continue reading|[<>«»‹›←→]+|\d{1,4}|go|跳转|确定)\s*[\]】)）]?\s*[>»→]*$",
         )
         .unwrap_or_else(|_| Regex::new("$^").expect("constant regex"))
     });
