@@ -47,6 +47,7 @@ both!(
     entries_are_newest_first_and_page,
     counts_stats_and_known_keys,
     due_sources_are_leased,
+    heads_follow_the_entries_order,
 );
 
 fn t(secs: i64) -> DateTime<Utc> {
@@ -577,4 +578,49 @@ async fn postgres_backup_restores_into_a_fresh_store() {
         .await
         .unwrap();
     assert_eq!(member[0].cluster.as_deref(), Some(entries[0].id.as_str()));
+}
+
+/// `entry_heads` is `entries` without the bodies: the same rows, in the
+/// same order, with their cluster labels, page by page.
+async fn heads_follow_the_entries_order(store: Arc<dyn Store>) {
+    let mut entries: Vec<Entry> = (0..40)
+        .map(|i| {
+            let mut e = entry(if i % 3 == 0 { "a" } else { "b" }, &format!("k{i}"), "x");
+            // Ties on the date: the order falls back to the id.
+            e.published = Some(t(i64::from(i / 2) * 60));
+            e
+        })
+        .collect();
+    entries.push(entry("c", "other", "x"));
+    store
+        .commit_poll(&SourceState::new("a"), &entries, t(0))
+        .await
+        .unwrap();
+    let mut labels = huiliu::dedup::Relabel::default();
+    labels
+        .assign
+        .push((entries[5].id.clone(), entries[4].id.clone()));
+    store.set_clusters(&labels).await.unwrap();
+    for (limit, offset) in [(100, 0), (7, 0), (7, 14), (7, 35)] {
+        let q = query(&["a", "b"], limit, offset);
+        let full: Vec<(String, Option<String>)> = store
+            .entries(&q)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| (e.entry.id, e.cluster))
+            .collect();
+        let heads: Vec<(String, Option<String>)> = store
+            .entry_heads(&q)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|h| (h.id, h.cluster))
+            .collect();
+        assert_eq!(heads, full, "limit {limit} offset {offset}");
+    }
+    let all = store.entry_heads(&query(&["a", "b"], 100, 0)).await.unwrap();
+    assert_eq!(all.len(), 40, "source c left out");
+    let joined = all.iter().find(|h| h.id == entries[5].id).unwrap();
+    assert_eq!(joined.cluster_label(), entries[4].id);
 }

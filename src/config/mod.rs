@@ -570,6 +570,16 @@ pub struct EntryFilter {
     pub max_age: Option<Duration>,
 }
 
+impl EntryFilter {
+    /// Keeps every entry of its sources (nothing to read but their order).
+    pub fn keeps_all(&self) -> bool {
+        self.include.is_empty()
+            && self.exclude.is_empty()
+            && self.languages.is_empty()
+            && self.max_age.is_none()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MatchField {
     Title,

@@ -12,7 +12,7 @@ use chrono::Utc;
 use super::{MergedItem, select};
 use crate::config::{Config, FeedConfig};
 use crate::model::StoredEntry;
-use crate::store::{EntryQuery, Store, StoreError};
+use crate::store::{EntryHead, EntryQuery, Store, StoreError};
 
 /// One page of an output.
 #[derive(Debug, Clone)]
@@ -36,23 +36,29 @@ pub async fn page(
     let mut order: Vec<String> = Vec::with_capacity(want.min(10_000));
     let mut known: HashMap<String, StoredEntry> = HashMap::new();
     let mut seen_labels: std::collections::HashSet<String> = Default::default();
-    scan_output(store, feed, batch, |e| {
-        let label = if feed.dedup {
-            e.cluster_label().to_string()
-        } else {
-            e.entry.id.clone()
-        };
-        if seen_labels.insert(label.clone()) {
-            order.push(label);
+    let mut next = |id: &str, cluster: &str| {
+        let label = if feed.dedup { cluster } else { id };
+        if seen_labels.insert(label.to_string()) {
+            order.push(label.to_string());
         }
-        known.insert(e.entry.id.clone(), e);
         if order.len() >= want {
             ControlFlow::Break(())
         } else {
             ControlFlow::Continue(())
         }
-    })
-    .await?;
+    };
+    if feed.filter.keeps_all() {
+        // The order alone decides the page: read from the index, the bodies
+        // of the page's items only (a deep page costs what the first does).
+        scan_heads(store, feed, batch, |h| next(&h.id, h.cluster_label())).await?;
+    } else {
+        scan_output(store, feed, batch, |e| {
+            let step = next(&e.entry.id, e.cluster_label());
+            known.insert(e.entry.id.clone(), e);
+            step
+        })
+        .await?;
+    }
     let has_next = order.len() > skip + feed.limit;
     let labels: Vec<String> = order.into_iter().skip(skip).take(feed.limit).collect();
     let mut members: HashMap<String, Vec<StoredEntry>> = HashMap::new();
@@ -65,6 +71,14 @@ pub async fn page(
                 .push(e);
         }
     } else {
+        let unread: Vec<String> = labels
+            .iter()
+            .filter(|l| !known.contains_key(*l))
+            .cloned()
+            .collect();
+        for e in store.entries_by_ids(&unread).await? {
+            known.insert(e.entry.id.clone(), e);
+        }
         for l in &labels {
             if let Some(e) = known.remove(l) {
                 members.insert(l.clone(), vec![e]);
@@ -104,6 +118,30 @@ pub async fn scan_output(
             }
         }
         if exhausted {
+            return Ok(());
+        }
+    }
+}
+
+/// Calls `f` with the heads of an output's entries, newest first, reading
+/// the store `batch` at a time, until `f` breaks or none are left.
+async fn scan_heads(
+    store: &dyn Store,
+    feed: &FeedConfig,
+    batch: usize,
+    mut f: impl FnMut(&EntryHead) -> ControlFlow<()>,
+) -> Result<(), StoreError> {
+    let mut offset = 0;
+    loop {
+        let heads = store
+            .entry_heads(&EntryQuery {
+                sources: feed.sources.clone(),
+                limit: batch,
+                offset,
+            })
+            .await?;
+        offset += heads.len();
+        if heads.iter().any(|h| f(h).is_break()) || heads.len() < batch {
             return Ok(());
         }
     }

@@ -55,6 +55,20 @@ pub struct EntryStats {
     pub recent: u64,
 }
 
+/// An entry's place in an output: its id and cluster label.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryHead {
+    pub id: String,
+    pub cluster: Option<String>,
+}
+
+impl EntryHead {
+    /// Its cluster's label (its own id when it is a cluster of one).
+    pub fn cluster_label(&self) -> &str {
+        self.cluster.as_deref().unwrap_or(&self.id)
+    }
+}
+
 /// Which entries a published feed shows.
 #[derive(Debug, Clone)]
 pub struct EntryQuery {
@@ -105,6 +119,11 @@ pub trait Store: Maintenance + Coordination + Send + Sync {
 
     /// Newest first (by published, else first-seen time), then by id.
     async fn entries(&self, query: &EntryQuery) -> Result<Vec<StoredEntry>, StoreError>;
+
+    /// The same rows as [`Store::entries`], in the same order, as their id
+    /// and cluster only: read from an index, without the bodies, so a deep
+    /// page costs what the first does.
+    async fn entry_heads(&self, query: &EntryQuery) -> Result<Vec<EntryHead>, StoreError>;
 
     /// Which of `keys` (entry identity keys) the source already has stored;
     /// scraping uses it to fetch article pages of new items only.

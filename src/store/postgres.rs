@@ -24,7 +24,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, NoTls};
 
 use super::rows::{self, ENTRY_COLUMNS, STATE_COLUMNS, Value};
-use super::{EntryQuery, EntryStats, Lease, LeaseSource, PollCounts, Store, StoreError};
+use super::{EntryHead, EntryQuery, EntryStats, Lease, LeaseSource, PollCounts, Store, StoreError};
 use crate::dedup::Relabel;
 use crate::model::{Entry, SourceState, StoredEntry};
 
@@ -482,6 +482,32 @@ impl Store for PgStore {
             .await?
             .iter()
             .map(rows::entry_from_row)
+            .collect()
+    }
+
+    async fn entry_heads(&self, query: &EntryQuery) -> Result<Vec<EntryHead>, StoreError> {
+        if query.sources.is_empty() {
+            return Ok(Vec::new());
+        }
+        let c = self.client().await?;
+        // Large columns live out of line (TOAST): the rows are cheap here.
+        let stmt = c
+            .prepare_cached(
+                "SELECT id, cluster FROM entry WHERE source_id = ANY($1)
+                 ORDER BY sort_time DESC, id DESC LIMIT $2 OFFSET $3",
+            )
+            .await?;
+        let limit = query.limit.min(i64::MAX as usize) as i64;
+        let offset = query.offset.min(i64::MAX as usize) as i64;
+        c.query(&stmt, &[&query.sources, &limit, &offset])
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(EntryHead {
+                    id: r.try_get(0)?,
+                    cluster: r.try_get(1)?,
+                })
+            })
             .collect()
     }
 

@@ -59,7 +59,7 @@ pub(super) fn was_pruned(
 /// unique indexes of a million entries stay in it.
 const IMPORT_CACHE_KIB: i64 = -131_072;
 
-/// The entry table's secondary indexes (migrations 1, 3 and 5), by name and
+/// The entry table's secondary indexes (migrations 1, 3, 5 and 7), by name and
 /// definition. An import into an empty store drops them and builds each
 /// once at the end — one sorted pass instead of a random insert per entry
 /// and index; opening a store builds any that is missing (an import that
@@ -67,7 +67,7 @@ const IMPORT_CACHE_KIB: i64 = -131_072;
 const ENTRY_INDEXES: &[(&str, &str)] = &[
     (
         "entry_by_source_time",
-        "entry (source_id, sort_time DESC, id DESC)",
+        "entry (source_id, sort_time DESC, id DESC, cluster)",
     ),
     (
         "entry_by_source_first_seen",
@@ -79,7 +79,7 @@ const ENTRY_INDEXES: &[(&str, &str)] = &[
     ),
     (
         "entry_by_time",
-        "entry (sort_time DESC, id DESC, source_id)",
+        "entry (sort_time DESC, id DESC, source_id, cluster)",
     ),
     ("entry_by_first_seen", "entry (first_seen DESC, id DESC)"),
 ];

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::rows::{self, ENTRY_COLUMNS, STATE_COLUMNS};
-use super::{EntryQuery, EntryStats, PollCounts, Store, StoreError};
+use super::{EntryHead, EntryQuery, EntryStats, PollCounts, Store, StoreError};
 use crate::dedup::Relabel;
 use crate::model::{Entry, SourceState, StoredEntry};
 
@@ -81,6 +81,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX entry_by_first_seen ON entry (first_seen DESC, id DESC);",
     // 6 (normalization): the organisation that first published a report (`来源：`).
     "ALTER TABLE entry ADD COLUMN origin TEXT;",
+    // 7 (paging without bodies): the time indexes carry the cluster label,
+    // so a page is found from the index alone (see `Store::entry_heads`).
+    "DROP INDEX IF EXISTS entry_by_time;
+    CREATE INDEX entry_by_time ON entry (sort_time DESC, id DESC, source_id, cluster);
+    DROP INDEX IF EXISTS entry_by_source_time;
+    CREATE INDEX entry_by_source_time ON entry (source_id, sort_time DESC, id DESC, cluster);",
 ];
 
 pub struct SqliteStore {
@@ -352,6 +358,23 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 /// source's own.
 const MANY_SOURCES: usize = 32;
 
+/// An output's entries (`columns` of them), newest first. Many sources:
+/// walk the time index and skip other sources' rows (cost follows the
+/// page); few: merge their own indexes. `IN ()` matches nothing.
+fn output_sql(columns: &str, query: &EntryQuery) -> String {
+    let marks = vec!["?"; query.sources.len()].join(", ");
+    let index = if query.sources.len() > MANY_SOURCES {
+        "INDEXED BY entry_by_time"
+    } else {
+        ""
+    };
+    format!(
+        "SELECT {columns} FROM entry {index} WHERE source_id IN ({marks})
+         ORDER BY sort_time DESC, id DESC LIMIT {} OFFSET {}",
+        query.limit, query.offset
+    )
+}
+
 /// [`rows::state_from_row`] where rusqlite wants its own error.
 fn state_row(r: &Row<'_>) -> rusqlite::Result<SourceState> {
     rows::state_from_row(r).map_err(row_error)
@@ -461,25 +484,24 @@ impl Store for SqliteStore {
     async fn entries(&self, query: &EntryQuery) -> Result<Vec<StoredEntry>, StoreError> {
         let query = query.clone();
         self.read_off(move |c| {
-            if query.sources.is_empty() {
-                return Ok(Vec::new());
-            }
-            let marks = vec!["?"; query.sources.len()].join(", ");
-            // Many sources: walk the time index and skip other sources'
-            // rows (cost follows the page); few: merge their own indexes.
-            let index = if query.sources.len() > MANY_SOURCES {
-                "INDEXED BY entry_by_time"
-            } else {
-                ""
-            };
-            let sql = format!(
-                "SELECT {ENTRY_COLUMNS} FROM entry {index} WHERE source_id IN ({marks})
-                 ORDER BY sort_time DESC, id DESC LIMIT {} OFFSET {}",
-                query.limit, query.offset
-            );
-            let mut stmt = c.prepare(&sql)?;
+            let mut stmt = c.prepare(&output_sql(ENTRY_COLUMNS, &query))?;
             let rows =
                 stmt.query_map(rusqlite::params_from_iter(query.sources.iter()), entry_row)?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await
+    }
+
+    async fn entry_heads(&self, query: &EntryQuery) -> Result<Vec<EntryHead>, StoreError> {
+        let query = query.clone();
+        self.read_off(move |c| {
+            let mut stmt = c.prepare(&output_sql("id, cluster", &query))?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(query.sources.iter()), |r| {
+                Ok(EntryHead {
+                    id: r.get(0)?,
+                    cluster: r.get(1)?,
+                })
+            })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
