@@ -30,6 +30,9 @@ pub struct BenchReport {
     pub copy_recall: f64,
     /// Clusters that mix two generated families (false merges).
     pub mixed_clusters: usize,
+    /// A hash of every cluster's members in order: equal when two builds
+    /// decide every pair alike.
+    pub decisions: u64,
 }
 
 impl fmt::Display for BenchReport {
@@ -54,7 +57,8 @@ impl fmt::Display for BenchReport {
         )?;
         writeln!(f, "clusters           {}", self.clusters)?;
         writeln!(f, "copy recall        {:.4}", self.copy_recall)?;
-        write!(f, "mixed clusters     {}", self.mixed_clusters)
+        writeln!(f, "mixed clusters     {}", self.mixed_clusters)?;
+        write!(f, "decisions hash     {:016x}", self.decisions)
     }
 }
 
@@ -242,6 +246,11 @@ pub fn bench(n: usize) -> BenchReport {
     let cpu = cpu0
         .zip(cpu_ns())
         .map(|(a, b)| b.saturating_sub(a) as f64 / 1e9);
+    let decisions = clusters.iter().fold(0u64, |h, c| {
+        c.members.iter().fold(super::sketch::mix64(h ^ 0xC1), |h, m| {
+            super::sketch::mix64(h ^ super::sketch::str_hash(m))
+        })
+    });
     let (mut copies, mut found, mut mixed) = (0usize, 0usize, 0usize);
     for c in &clusters {
         let fams: Vec<usize> = c
@@ -278,6 +287,7 @@ pub fn bench(n: usize) -> BenchReport {
             found as f64 / copies as f64
         },
         mixed_clusters: mixed,
+        decisions,
     }
 }
 
