@@ -10,7 +10,7 @@
 use super::df::DfTable;
 use super::digest::{self, Decision};
 use super::sketch::{MultiMap, band_keys, minhash_into, sample_keys};
-use super::text::{Prepared, Scratch, prepare_with};
+use super::text::{self, Prepared, Scratch, number_facts, prepare_text};
 use super::verify::{DedupConfig, Rule, Verdict, verify};
 use std::collections::HashMap;
 use std::fmt;
@@ -44,8 +44,15 @@ struct Entry {
     url: String,
     published: Option<i64>,
     priority: i32,
+    /// Shingles, anchors; `facts` left empty (see `facts` below).
     prep: Prepared,
     keys: Vec<u32>,
+    /// The record's title and text as given, kept for `facts`.
+    title: String,
+    text: String,
+    /// The digest facts ([`text::facts`]), computed when a pair first needs
+    /// them: most entries are never scored as a digest or its report.
+    facts: OnceLock<Vec<u32>>,
 }
 
 /// A cluster: its id is the representative's id.
@@ -86,6 +93,14 @@ impl fmt::Display for Explanation {
             writeln!(f, "  {verb} {other}: {v}")?;
         }
         Ok(())
+    }
+}
+
+impl Entry {
+    /// The digest facts, computed on first use.
+    fn facts(&self) -> &[u32] {
+        self.facts
+            .get_or_init(|| text::facts(&self.title, &self.text))
     }
 }
 
@@ -141,7 +156,15 @@ pub struct Engine {
     last_df: DfTable,
     /// Buffers reused by every insert.
     scratch: InsertScratch,
+    /// Index entries (`key << 32 | slot`) of inserted entries not yet in
+    /// `index`: every method that reads the index finds it empty (inserts
+    /// and removals put them in first).
+    pending: Vec<u64>,
 }
+
+/// Index entries held back by [`Engine::insert_batch`] before they go into
+/// the index together (sorted by table position).
+const PENDING_MAX: usize = 1 << 20;
 
 /// What an insert computes and does not keep, allocated once.
 #[derive(Default)]
@@ -149,6 +172,8 @@ struct InsertScratch {
     text: Scratch,
     sig: Vec<u32>,
     keys: Vec<u32>,
+    /// [`MultiMap::insert_many`]'s scratch.
+    sort: Vec<u64>,
 }
 
 impl Engine {
@@ -173,6 +198,7 @@ impl Engine {
             cache: OnceLock::new(),
             last_df: DfTable::default(),
             scratch: InsertScratch::default(),
+            pending: Vec::new(),
         }
     }
 
@@ -188,6 +214,35 @@ impl Engine {
     /// Returns false (and changes nothing) when the same record is already
     /// there.
     pub fn insert(&mut self, rec: DedupRecord) -> bool {
+        let changed = self.stage(rec);
+        self.flush_index();
+        changed
+    }
+
+    /// [`Engine::insert`] of every record in turn, with the same result, for
+    /// loading many at once: the index entries of many records go into the
+    /// index together, in table order, instead of a cache miss each.
+    /// Returns how many records changed something.
+    pub fn insert_batch(&mut self, recs: impl IntoIterator<Item = DedupRecord>) -> usize {
+        let mut changed = 0;
+        for rec in recs {
+            changed += self.stage(rec) as usize;
+            if self.pending.len() >= PENDING_MAX {
+                self.flush_index();
+            }
+        }
+        self.flush_index();
+        changed
+    }
+
+    /// Puts the pending index entries into the index.
+    fn flush_index(&mut self) {
+        self.index
+            .insert_many(&mut self.pending, &mut self.scratch.sort);
+    }
+
+    /// An insert, its index entries left pending.
+    fn stage(&mut self, rec: DedupRecord) -> bool {
         let fingerprint = fingerprint(&rec);
         // One lookup for a new id (the common case), not a second in `remove`.
         if let Some(&s) = self.by_id.get(&rec.id) {
@@ -198,7 +253,7 @@ impl Engine {
         }
         let c = &self.cfg;
         let sc = &mut self.scratch;
-        let prep = prepare_with(
+        let prep = prepare_text(
             &mut sc.text,
             &rec.title,
             &rec.text,
@@ -216,7 +271,8 @@ impl Engine {
         keys[from..].sort_unstable();
         dedup_tail(keys, from);
         keys.truncate(from + c.max_sample_keys.min(keys.len() - from));
-        digest::keys_into(&prep.facts, c.digest_keys, keys);
+        // Only the numbers of the facts: all that the fact keys come from.
+        digest::keys_into(number_facts(&mut sc.text), c.digest_keys, keys);
         keys.sort_unstable();
         keys.dedup();
         let keys = keys.as_slice().to_vec();
@@ -227,10 +283,8 @@ impl Engine {
                 (self.entries.len() - 1) as u32
             }
         };
-        self.index.warm(&keys);
-        for &k in &keys {
-            self.index.insert(k, slot);
-        }
+        self.pending
+            .extend(keys.iter().map(|&k| (k as u64) << 32 | slot as u64));
         if !rec.url.is_empty() {
             self.by_url.entry(rec.url.clone()).or_default().push(slot);
         }
@@ -243,6 +297,9 @@ impl Engine {
             priority: rec.priority,
             prep,
             keys,
+            title: rec.title,
+            text: rec.text,
+            facts: OnceLock::new(),
         });
         self.invalidate();
         true
@@ -291,6 +348,7 @@ impl Engine {
     }
 
     pub fn remove(&mut self, id: &str) {
+        self.flush_index();
         let Some(slot) = self.by_id.remove(id) else {
             return;
         };
@@ -554,7 +612,7 @@ impl Engine {
     fn digest_score(&self, a: u32, b: u32) -> Option<digest::DigestScore> {
         let (x, y) = (self.entry(a)?, self.entry(b)?);
         let gap = x.published.zip(y.published).map(|(p, q)| p - q);
-        digest::score(&x.prep, &y.prep, gap, &self.cfg)
+        digest::score(&x.prep, x.facts(), &y.prep, y.facts(), gap, &self.cfg)
     }
 
     /// [`digest::decide`] over every candidate pair with a short side.
@@ -742,10 +800,19 @@ impl Engine {
             .map(|e| {
                 e.prep.shingles.capacity() * 4
                     + e.prep.anchors.capacity() * 8
-                    + e.prep.facts.capacity() * 4
+                    + e.facts.get().map_or(0, |f| f.capacity() * 4)
             })
             .sum();
         sh + self.cache.get().map_or(0, |c| c.df.bytes())
+    }
+
+    /// Bytes of the records' titles and texts, kept for the digest facts.
+    pub fn text_bytes(&self) -> usize {
+        self.entries
+            .iter()
+            .flatten()
+            .map(|e| e.title.capacity() + e.text.capacity())
+            .sum()
     }
 }
 
@@ -797,6 +864,82 @@ mod tests {
             );
         }
         assert!(total > 10, "{total}");
+    }
+
+    fn fixture_records(name: &str) -> Vec<DedupRecord> {
+        let path = format!("{}/tests/fixtures/dedup/{name}", env!("CARGO_MANIFEST_DIR"));
+        let input = std::fs::read_to_string(path).expect("fixture");
+        super::super::eval::parse_jsonl(&input).expect("parses")
+    }
+
+    /// The facts computed on demand, and the fact keys taken from the
+    /// numbers alone, are those of the full preparation.
+    #[test]
+    fn lazy_facts_match_eager_ones() {
+        let cfg = DedupConfig::default();
+        let mut recs = fixture_records("public.jsonl");
+        recs.extend(fixture_records("digests.jsonl"));
+        let mut e = Engine::new(cfg.clone());
+        e.insert_batch(recs.iter().cloned());
+        let mut sc = Scratch::default();
+        for r in &recs {
+            let full = text::prepare(&r.title, &r.text, cfg.cjk_ngram, cfg.word_ngram);
+            let x = e.entry(e.by_id[&r.id]).expect("held");
+            assert_eq!(x.facts(), &full.facts[..], "{}", r.id);
+            assert_eq!(
+                (&x.prep.shingles, &x.prep.anchors, &x.prep.known),
+                (&full.shingles, &full.anchors, &full.known)
+            );
+            let lazy = prepare_text(&mut sc, &r.title, &r.text, 3, 3);
+            assert!(lazy.facts.is_empty());
+            let (mut want, mut got) = (Vec::new(), Vec::new());
+            digest::keys_into(&full.facts, cfg.digest_keys, &mut want);
+            digest::keys_into(number_facts(&mut sc), cfg.digest_keys, &mut got);
+            assert_eq!(want, got, "{}", r.id);
+        }
+    }
+
+    /// A batch insert (with updates and a same-record repeat inside it, and
+    /// removals after) leaves the engine as inserts one by one do: the same
+    /// index and the same clusters.
+    #[test]
+    fn insert_batch_matches_inserts() {
+        let mut recs = fixture_records("public.jsonl");
+        recs.extend(fixture_records("digests.jsonl"));
+        // An update of an entry and a repeat of another, later in the batch.
+        let mut upd = recs[3].clone();
+        upd.text.push_str("\n更正：时间有误。");
+        recs.push(upd);
+        recs.push(recs[5].clone());
+        // Small caps exercise the stock-key rules and the batch sort path
+        // (a low index size makes the table grow during the batch).
+        let cfg = DedupConfig {
+            key_cap: 3,
+            ..DedupConfig::default()
+        };
+        let (mut one, mut many) = (Engine::new(cfg.clone()), Engine::new(cfg));
+        let changed_one = recs
+            .iter()
+            .cloned()
+            .filter(|r| one.insert(r.clone()))
+            .count();
+        let changed_many = many.insert_batch(recs.iter().cloned());
+        assert_eq!(changed_one, changed_many);
+        let dump = |e: &Engine| {
+            let mut all = Vec::new();
+            e.index
+                .for_each_key(|k, v| all.push((k, v.to_vec(), e.index.overflow(k))));
+            all.sort();
+            (all, e.index.len(), e.index.bytes())
+        };
+        assert_eq!(dump(&one), dump(&many));
+        assert_eq!(one.clusters(), many.clusters());
+        for r in recs.iter().step_by(5) {
+            one.remove(&r.id);
+            many.remove(&r.id);
+        }
+        assert_eq!(dump(&one), dump(&many));
+        assert_eq!(one.clusters(), many.clusters());
     }
 
     /// A digest that rewords its report shares few shingle samples with it;

@@ -274,6 +274,8 @@ impl Word {
 #[derive(Debug, Default)]
 pub struct Scratch {
     kept: String,
+    /// Length of the headline at the start of `kept`.
+    title_len: usize,
     tok: Tokens,
     facts: super::digest::FactScratch,
 }
@@ -301,7 +303,42 @@ pub fn prepare_with(
     cjk_n: usize,
     word_n: usize,
 ) -> Prepared {
-    let kept = &mut sc.kept;
+    let mut p = prepare_text(sc, title, body, cjk_n, word_n);
+    p.facts = super::digest::facts_with(&mut sc.facts, &sc.kept[..sc.title_len], &sc.kept);
+    p
+}
+
+/// [`prepare_with`] without the digest facts (`facts` left empty): most
+/// entries are never scored as a digest, so an engine computes them with
+/// [`facts`] when a pair first needs them. [`number_facts`] then gives the
+/// part of them that index keys come from.
+pub fn prepare_text(
+    sc: &mut Scratch,
+    title: &str,
+    body: &str,
+    cjk_n: usize,
+    word_n: usize,
+) -> Prepared {
+    sc.title_len = keep(&mut sc.kept, title, body);
+    tokenize(&sc.kept, cjk_n, word_n, &mut sc.tok)
+}
+
+/// The facts of kinds numbers and dates of the text last prepared with
+/// `sc` (sorted, deduplicated): exactly those of [`prepare_with`]'s facts.
+pub fn number_facts(sc: &mut Scratch) -> &[u32] {
+    super::digest::number_facts_with(&mut sc.facts, &sc.kept)
+}
+
+/// The digest facts of a title and body, as [`prepare_with`] computes them.
+pub fn facts(title: &str, body: &str) -> Vec<u32> {
+    let mut sc = Scratch::default();
+    let title_len = keep(&mut sc.kept, title, body);
+    super::digest::facts_with(&mut sc.facts, &sc.kept[..title_len], &sc.kept)
+}
+
+/// The text compared, into `kept`: the folded headline, then the body's
+/// lines that are not credits or navigation. Returns the headline's length.
+fn keep(kept: &mut String, title: &str, body: &str) -> usize {
     kept.clear();
     kept.reserve(title.len() + body.len() + 1);
     kept.push_str(&strip_inline(&fold(title)));
@@ -315,9 +352,7 @@ pub fn prepare_with(
         kept.push('\n');
         kept.push_str(&strip_inline(line));
     }
-    let mut p = tokenize(kept, cjk_n, word_n, &mut sc.tok);
-    p.facts = super::digest::facts_with(&mut sc.facts, &kept[..title_len], kept);
-    p
+    title_len
 }
 
 fn tokenize(s: &str, cjk_n: usize, word_n: usize, t: &mut Tokens) -> Prepared {
