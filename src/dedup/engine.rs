@@ -918,11 +918,7 @@ mod tests {
             ..DedupConfig::default()
         };
         let (mut one, mut many) = (Engine::new(cfg.clone()), Engine::new(cfg));
-        let changed_one = recs
-            .iter()
-            .cloned()
-            .filter(|r| one.insert(r.clone()))
-            .count();
+        let changed_one = recs.iter().filter(|r| one.insert((*r).clone())).count();
         let changed_many = many.insert_batch(recs.iter().cloned());
         assert_eq!(changed_one, changed_many);
         let dump = |e: &Engine| {
