@@ -38,9 +38,10 @@ pub struct DedupRecord {
 
 struct Entry {
     id: String,
-    /// Hash of what the engine read from the record: an insert with the
-    /// same fingerprint changes nothing.
-    fingerprint: u64,
+    /// The record's source (with url, title, text, published and priority,
+    /// all that the engine reads of a record: an insert of the same changes
+    /// nothing).
+    source: String,
     url: String,
     published: Option<i64>,
     priority: i32,
@@ -97,24 +98,22 @@ impl fmt::Display for Explanation {
 }
 
 impl Entry {
+    /// Whether `rec` is the record this entry was made from (every field
+    /// the engine reads), so that inserting it changes nothing.
+    fn is_record(&self, rec: &DedupRecord) -> bool {
+        self.published == rec.published
+            && self.priority == rec.priority
+            && self.url == rec.url
+            && self.title == rec.title
+            && self.text == rec.text
+            && self.source == rec.source
+    }
+
     /// The digest facts, computed on first use.
     fn facts(&self) -> &[u32] {
         self.facts
             .get_or_init(|| text::facts(&self.title, &self.text))
     }
-}
-
-/// What decides an entry's place: same fingerprint, same clustering input.
-fn fingerprint(rec: &DedupRecord) -> u64 {
-    use std::hash::BuildHasher;
-    foldhash::quality::FixedState::with_seed(0x6875_696c).hash_one((
-        &rec.url,
-        &rec.title,
-        &rec.text,
-        rec.published,
-        rec.priority,
-        &rec.source,
-    ))
 }
 
 /// Removes repeats from the sorted tail `v[from..]`, leaving `v[..from]`.
@@ -243,10 +242,9 @@ impl Engine {
 
     /// An insert, its index entries left pending.
     fn stage(&mut self, rec: DedupRecord) -> bool {
-        let fingerprint = fingerprint(&rec);
         // One lookup for a new id (the common case), not a second in `remove`.
         if let Some(&s) = self.by_id.get(&rec.id) {
-            if self.entry(s).is_some_and(|e| e.fingerprint == fingerprint) {
+            if self.entry(s).is_some_and(|e| e.is_record(&rec)) {
                 return false;
             }
             self.remove(&rec.id);
@@ -291,7 +289,7 @@ impl Engine {
         self.by_id.insert(rec.id.clone(), slot);
         self.entries[slot as usize] = Some(Entry {
             id: rec.id,
-            fingerprint,
+            source: rec.source,
             url: rec.url,
             published: rec.published,
             priority: rec.priority,
@@ -449,13 +447,17 @@ impl Engine {
     /// and distinct, are `partners[start[i]..start[i + 1]]`.
     fn candidate_pairs(&self, n: usize, published: &[Option<i64>]) -> (Vec<usize>, Vec<u32>) {
         let mut pairs: Vec<(u32, u32)> = Vec::new();
+        // The holders' dates, read once per holder rather than once per pair.
+        let mut dates: Vec<Option<i64>> = Vec::new();
         self.index.for_each_key(|k, vals| {
             if !self.is_evidence(k, vals.len()) {
                 return;
             }
+            dates.clear();
+            dates.extend(vals.iter().map(|&v| published[v as usize]));
             for (x, &a) in vals.iter().enumerate() {
-                for &b in &vals[x + 1..] {
-                    if a != b && self.within_window(published[a as usize], published[b as usize]) {
+                for (y, &b) in vals.iter().enumerate().skip(x + 1) {
+                    if a != b && self.within_window(dates[x], dates[y]) {
                         pairs.push((a.min(b), a.max(b)));
                     }
                 }
@@ -936,6 +938,31 @@ mod tests {
         }
         assert_eq!(dump(&one), dump(&many));
         assert_eq!(one.clusters(), many.clusters());
+    }
+
+    /// Inserting the same record again changes nothing; a change to any
+    /// field the engine reads replaces the entry.
+    #[test]
+    fn same_record_is_no_change() {
+        let r = fixture_records("public.jsonl").swap_remove(0);
+        let mut e = Engine::new(DedupConfig::default());
+        assert!(e.insert(r.clone()));
+        assert!(!e.insert(r.clone()));
+        let changes: [fn(&mut DedupRecord); 6] = [
+            |r| r.source.push('x'),
+            |r| r.url.push('x'),
+            |r| r.title.push('x'),
+            |r| r.text.push('x'),
+            |r| r.published = r.published.map(|p| p + 1),
+            |r| r.priority += 1,
+        ];
+        for change in changes {
+            let mut c = r.clone();
+            change(&mut c);
+            assert!(e.insert(c.clone()));
+            assert!(!e.insert(c));
+            assert_eq!(e.len(), 1);
+        }
     }
 
     /// A digest that rewords its report shares few shingle samples with it;
