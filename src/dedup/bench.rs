@@ -25,11 +25,16 @@ pub struct BenchReport {
     pub index_keys_per_entry: f64,
     /// Shingle sets + DF table bytes per entry (verification state).
     pub verify_bytes_per_entry: f64,
+    /// Titles and texts kept for the digest facts, bytes per entry.
+    pub text_bytes_per_entry: f64,
     pub clusters: usize,
     /// Share of generated copies that ended in their original's cluster.
     pub copy_recall: f64,
     /// Clusters that mix two generated families (false merges).
     pub mixed_clusters: usize,
+    /// A hash of every cluster's members in order: equal when two builds
+    /// decide every pair alike.
+    pub decisions: u64,
 }
 
 impl fmt::Display for BenchReport {
@@ -52,9 +57,15 @@ impl fmt::Display for BenchReport {
             "verify bytes/entry {:.1} (shingle sets + DF, not index)",
             self.verify_bytes_per_entry
         )?;
+        writeln!(
+            f,
+            "text bytes/entry   {:.1} (titles and texts, for digest facts)",
+            self.text_bytes_per_entry
+        )?;
         writeln!(f, "clusters           {}", self.clusters)?;
         writeln!(f, "copy recall        {:.4}", self.copy_recall)?;
-        write!(f, "mixed clusters     {}", self.mixed_clusters)
+        writeln!(f, "mixed clusters     {}", self.mixed_clusters)?;
+        write!(f, "decisions hash     {:016x}", self.decisions)
     }
 }
 
@@ -232,9 +243,7 @@ pub fn bench(n: usize) -> BenchReport {
     let cpu0 = cpu_ns();
     let start = Instant::now();
     let mut e = Engine::with_capacity(DedupConfig::default(), n);
-    for r in recs {
-        e.insert(r);
-    }
+    e.insert_batch(recs);
     let insert_secs = start.elapsed().as_secs_f64();
     let mid = Instant::now();
     let clusters = e.clusters();
@@ -242,6 +251,13 @@ pub fn bench(n: usize) -> BenchReport {
     let cpu = cpu0
         .zip(cpu_ns())
         .map(|(a, b)| b.saturating_sub(a) as f64 / 1e9);
+    let decisions = clusters.iter().fold(0u64, |h, c| {
+        c.members
+            .iter()
+            .fold(super::sketch::mix64(h ^ 0xC1), |h, m| {
+                super::sketch::mix64(h ^ super::sketch::str_hash(m))
+            })
+    });
     let (mut copies, mut found, mut mixed) = (0usize, 0usize, 0usize);
     for c in &clusters {
         let fams: Vec<usize> = c
@@ -271,6 +287,7 @@ pub fn bench(n: usize) -> BenchReport {
         index_bytes_per_entry: e.index_bytes() as f64 / n.max(1) as f64,
         index_keys_per_entry: e.index_keys() as f64 / n.max(1) as f64,
         verify_bytes_per_entry: e.verify_bytes() as f64 / n.max(1) as f64,
+        text_bytes_per_entry: e.text_bytes() as f64 / n.max(1) as f64,
         clusters: clusters.len(),
         copy_recall: if copies == 0 {
             1.0
@@ -278,6 +295,7 @@ pub fn bench(n: usize) -> BenchReport {
             found as f64 / copies as f64
         },
         mixed_clusters: mixed,
+        decisions,
     }
 }
 

@@ -203,6 +203,18 @@ pub fn facts_with(sc: &mut FactScratch, title: &str, text: &str) -> Vec<u32> {
     out.as_slice().to_vec()
 }
 
+/// The facts of `text` that [`numbers`] gives (numbers, dates, bare
+/// numbers), sorted and deduplicated: the subset of [`facts_with`]'s result
+/// of those kinds, and all that [`keys_into`] reads.
+pub fn number_facts_with<'a>(sc: &'a mut FactScratch, text: &str) -> &'a [u32] {
+    let out = &mut sc.out;
+    out.clear();
+    numbers(text, out, &mut sc.num, &mut sc.word);
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
 /// A headline token.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Tok {
@@ -673,23 +685,27 @@ pub fn eligible(a: usize, b: usize, cfg: &DedupConfig) -> bool {
 
 /// Scores the shorter of `a` and `b` as a digest of the other; `None` when
 /// the pair is not [`eligible`]. `gap` is the seconds between publications.
+/// `af` and `bf` are the entries' facts ([`facts`]; an engine computes them
+/// only for the pairs scored here).
 pub fn score(
     a: &Prepared,
+    af: &[u32],
     b: &Prepared,
+    bf: &[u32],
     gap: Option<i64>,
     cfg: &DedupConfig,
 ) -> Option<DigestScore> {
     if !eligible(a.shingles.len(), b.shingles.len(), cfg) {
         return None;
     }
-    let (s, l) = if a.shingles.len() <= b.shingles.len() {
-        (a, b)
+    let ((s, sf), (l, lf)) = if a.shingles.len() <= b.shingles.len() {
+        ((a, af), (b, bf))
     } else {
-        (b, a)
+        ((b, bf), (a, af))
     };
-    let c = overlap(&s.facts, &l.facts);
+    let c = overlap(sf, lf);
     let [head, small, big, dates, names, bare] = c;
-    let head_l = count(&l.facts, HEAD);
+    let head_l = count(lf, HEAD);
     let headline = match head.1.min(head_l) {
         0 => 0.0,
         m => head.0 as f64 / m as f64,

@@ -230,12 +230,17 @@ impl State {
     fn handle(&mut self, job: Job) {
         match job {
             Job::Load(batch, reply) => {
+                // One batch insert: the index entries of the whole batch go
+                // into the key index together (the same engine as inserts
+                // one by one).
+                let mut records = Vec::with_capacity(batch.len());
                 for l in batch {
                     let id = l.record.id.clone();
-                    self.engine.insert(l.record);
                     self.arrived.insert(id.clone(), l.arrived);
                     self.labels.insert(id.clone(), l.label.unwrap_or(id));
+                    records.push(l.record);
                 }
+                self.engine.insert_batch(records);
                 let room = self
                     .engine
                     .window_entries()

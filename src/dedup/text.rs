@@ -274,6 +274,8 @@ impl Word {
 #[derive(Debug, Default)]
 pub struct Scratch {
     kept: String,
+    /// Length of the headline at the start of `kept`.
+    title_len: usize,
     tok: Tokens,
     facts: super::digest::FactScratch,
 }
@@ -285,6 +287,42 @@ struct Tokens {
     shingles: Vec<u32>,
     anchors: Vec<u64>,
     known: Vec<u64>,
+    /// [`sort_u32`]'s scratch.
+    radix: Vec<u32>,
+}
+
+/// Sorts `v` ascending, as `sort_unstable` does; a long vector (a text's
+/// shingles) by four 8-bit counting passes (`tmp` is scratch), fewer steps
+/// than comparisons.
+fn sort_u32(v: &mut Vec<u32>, tmp: &mut Vec<u32>) {
+    if v.len() < 96 {
+        v.sort_unstable();
+        return;
+    }
+    let mut count = [[0u32; 256]; 4];
+    for &x in v.iter() {
+        for (d, c) in count.iter_mut().enumerate() {
+            c[(x >> (8 * d)) as usize & 255] += 1;
+        }
+    }
+    tmp.clear();
+    tmp.resize(v.len(), 0);
+    for (d, c) in count.iter_mut().enumerate() {
+        // A digit that every value shares moves nothing.
+        if c.iter().any(|&n| n as usize == v.len()) {
+            continue;
+        }
+        let mut sum = 0;
+        for n in c.iter_mut() {
+            (*n, sum) = (sum, sum + *n);
+        }
+        for &x in v.iter() {
+            let b = (x >> (8 * d)) as usize & 255;
+            tmp[c[b] as usize] = x;
+            c[b] += 1;
+        }
+        std::mem::swap(v, tmp);
+    }
 }
 
 /// Normalizes title + body into shingles and anchors.
@@ -301,7 +339,42 @@ pub fn prepare_with(
     cjk_n: usize,
     word_n: usize,
 ) -> Prepared {
-    let kept = &mut sc.kept;
+    let mut p = prepare_text(sc, title, body, cjk_n, word_n);
+    p.facts = super::digest::facts_with(&mut sc.facts, &sc.kept[..sc.title_len], &sc.kept);
+    p
+}
+
+/// [`prepare_with`] without the digest facts (`facts` left empty): most
+/// entries are never scored as a digest, so an engine computes them with
+/// [`facts`] when a pair first needs them. [`number_facts`] then gives the
+/// part of them that index keys come from.
+pub fn prepare_text(
+    sc: &mut Scratch,
+    title: &str,
+    body: &str,
+    cjk_n: usize,
+    word_n: usize,
+) -> Prepared {
+    sc.title_len = keep(&mut sc.kept, title, body);
+    tokenize(&sc.kept, cjk_n, word_n, &mut sc.tok)
+}
+
+/// The facts of kinds numbers and dates of the text last prepared with
+/// `sc` (sorted, deduplicated): exactly those of [`prepare_with`]'s facts.
+pub fn number_facts(sc: &mut Scratch) -> &[u32] {
+    super::digest::number_facts_with(&mut sc.facts, &sc.kept)
+}
+
+/// The digest facts of a title and body, as [`prepare_with`] computes them.
+pub fn facts(title: &str, body: &str) -> Vec<u32> {
+    let mut sc = Scratch::default();
+    let title_len = keep(&mut sc.kept, title, body);
+    super::digest::facts_with(&mut sc.facts, &sc.kept[..title_len], &sc.kept)
+}
+
+/// The text compared, into `kept`: the folded headline, then the body's
+/// lines that are not credits or navigation. Returns the headline's length.
+fn keep(kept: &mut String, title: &str, body: &str) -> usize {
     kept.clear();
     kept.reserve(title.len() + body.len() + 1);
     kept.push_str(&strip_inline(&fold(title)));
@@ -315,9 +388,7 @@ pub fn prepare_with(
         kept.push('\n');
         kept.push_str(&strip_inline(line));
     }
-    let mut p = tokenize(kept, cjk_n, word_n, &mut sc.tok);
-    p.facts = super::digest::facts_with(&mut sc.facts, &kept[..title_len], kept);
-    p
+    title_len
 }
 
 fn tokenize(s: &str, cjk_n: usize, word_n: usize, t: &mut Tokens) -> Prepared {
@@ -440,7 +511,7 @@ fn finish(tokens: &[u64], n: usize, t: &mut Tokens) -> Prepared {
     } else {
         shingles.extend(tokens.windows(n).map(gram));
     }
-    shingles.sort_unstable();
+    sort_u32(shingles, &mut t.radix);
     shingles.dedup();
     t.anchors.sort_unstable();
     t.anchors.dedup();
@@ -653,6 +724,26 @@ mod tests {
                     (b.shingles, b.anchors, b.known),
                     "{s:?}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn radix_sort_matches_sort_unstable() {
+        let mut x = 3u64;
+        let mut tmp = Vec::new();
+        for n in [0, 1, 95, 96, 97, 200, 1000, 5000] {
+            for spread in [u32::MAX, 255, 0xFF00] {
+                let mut v: Vec<u32> = (0..n)
+                    .map(|_| {
+                        x = mix64(x);
+                        (x as u32) & spread
+                    })
+                    .collect();
+                let mut want = v.clone();
+                want.sort_unstable();
+                sort_u32(&mut v, &mut tmp);
+                assert_eq!(v, want, "{n} {spread:x}");
             }
         }
     }
