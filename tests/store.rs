@@ -619,7 +619,10 @@ async fn heads_follow_the_entries_order(store: Arc<dyn Store>) {
             .collect();
         assert_eq!(heads, full, "limit {limit} offset {offset}");
     }
-    let all = store.entry_heads(&query(&["a", "b"], 100, 0)).await.unwrap();
+    let all = store
+        .entry_heads(&query(&["a", "b"], 100, 0))
+        .await
+        .unwrap();
     assert_eq!(all.len(), 40, "source c left out");
     let joined = all.iter().find(|h| h.id == entries[5].id).unwrap();
     assert_eq!(joined.cluster_label(), entries[4].id);

@@ -50,7 +50,10 @@ pub async fn page(
     if feed.filter.keeps_all() {
         // The order alone decides the page: read from the index, the bodies
         // of the page's items only (a deep page costs what the first does).
-        scan_heads(store, feed, batch, |h| next(&h.id, h.cluster_label())).await?;
+        // Heads are small: one read usually covers the page (a re-read
+        // walks the index from the top again).
+        let heads_batch = want.saturating_add(want / 4).clamp(100, 100_000);
+        scan_heads(store, feed, heads_batch, |h| next(&h.id, h.cluster_label())).await?;
     } else {
         scan_output(store, feed, batch, |e| {
             let step = next(&e.entry.id, e.cluster_label());
