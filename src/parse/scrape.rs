@@ -342,6 +342,14 @@ pub fn parse_article(
         return page;
     }
 
+    // The page's text as the reader sees it, for what is printed near the headline.
+    let near_headline_needed =
+        rules.is_none_or(|r| r.date.is_none() || r.author.is_none()) && page.title.is_some();
+    let chunks = if near_headline_needed {
+        super::extract::text_chunks(&doc)
+    } else {
+        Vec::new()
+    };
     let mut formats: Vec<String> = Vec::new();
     if let Some(f) = rules
         .and_then(|r| r.date.as_ref())
@@ -358,9 +366,10 @@ pub fn parse_article(
             // What the reader sees under the headline first (labelled or
             // not), then the meta line, then the meta tags; a more precise
             // reading of the same day wins.
-            let near = page.title.as_deref().and_then(|h| {
-                super::extract::date_near_headline(&super::extract::text_chunks(&doc), h)
-            });
+            let near = page
+                .title
+                .as_deref()
+                .and_then(|h| super::extract::date_near_headline(&chunks, h));
             let shown = near
                 .as_deref()
                 .or(meta.published.as_deref())
@@ -409,6 +418,15 @@ pub fn parse_article(
             let mut found = meta.authors.clone();
             if found.is_empty() {
                 found = credits::opening_credits(&text);
+            }
+            if found.is_empty() {
+                // The reporter line under the headline, outside the text kept.
+                let lines = page
+                    .title
+                    .as_deref()
+                    .map(|h| super::extract::lines_after_headline(&chunks, h, 6))
+                    .unwrap_or_default();
+                found = credits::credits_after_headline(&lines);
             }
             if found.is_empty() {
                 found = credits::closing_credits(&text);
@@ -580,12 +598,14 @@ fn content_of(doc: &Html, rule: &FieldRule) -> Option<String> {
 
 /// Main-content extraction for pages without a content selector.
 fn main_content(html: &str, page_url: &Url) -> Option<String> {
-    let mut reader =
-        dom_smoothie::Readability::new(html.to_string(), Some(page_url.as_str()), None)
-            .map_err(
-                |e| tracing::debug!(url = %page_url, error = %e, "main-content extraction failed"),
-            )
-            .ok()?;
+    // The page as the reader sees it once its scripts ran, without the
+    // teaser streams that outweigh a short article (README "Selector-free
+    // article extraction").
+    let doc = dom_query::Document::from(html);
+    super::extract::prepare_page(&doc);
+    let mut reader = dom_smoothie::Readability::with_document(doc, Some(page_url.as_str()), None)
+        .map_err(|e| tracing::debug!(url = %page_url, error = %e, "main-content extraction failed"))
+        .ok()?;
     match reader.parse() {
         Ok(article) => Some(super::extract::trim_extracted(&article.content)),
         Err(e) => {
