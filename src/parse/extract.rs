@@ -452,16 +452,20 @@ pub fn prepare_page(doc: &dom_query::Document) {
 }
 
 /// Whether the text under `node` is only short labels (at most
-/// [`LABEL_MAX_CHARS`] each, [`LABELS_MAX_CHARS`] in all): a control panel, not prose.
+/// [`LABEL_MAX_CHARS`] each, [`LABELS_MAX_CHARS`] in all) and at most one
+/// title (the video's, up to [`PLAYER_TITLE_MAX_CHARS`]): a control panel, not prose.
 fn only_labels(node: &dom_query::NodeRef<'_>) -> bool {
-    let mut all = 0;
+    let (mut all, mut titles) = (0, 0);
     for d in node.descendants_it() {
         if !d.is_text() {
             continue;
         }
         let n = non_space_chars(&d.text());
         all += n;
-        if n > LABEL_MAX_CHARS || all > LABELS_MAX_CHARS {
+        if n > LABEL_MAX_CHARS {
+            titles += 1;
+        }
+        if n > PLAYER_TITLE_MAX_CHARS || titles > 1 || all > LABELS_MAX_CHARS {
             return false;
         }
     }
@@ -470,6 +474,7 @@ fn only_labels(node: &dom_query::NodeRef<'_>) -> bool {
 
 const LABEL_MAX_CHARS: usize = 24;
 const LABELS_MAX_CHARS: usize = 400;
+const PLAYER_TITLE_MAX_CHARS: usize = 60;
 
 /// Text a hidden container must hold to be shown: more than a menu or a dialog.
 const UNHIDE_MIN_CHARS: usize = 200;
@@ -631,7 +636,7 @@ mod tests {
              <ol><li>第一步，<a href=\"/guide\">填写申请表</a>。</li><li>第二步，提交材料。</li><li>第三步，等待审核。</li></ol>\
              <ul><li><a href=\"/big1.jpg\"><img src=\"/s1.jpg\">图一</a></li><li><a href=\"/big2.jpg\"><img src=\"/s2.jpg\">图二</a></li>\
              <li><a href=\"/big3.jpg\"><img src=\"/s3.jpg\">图三</a></li></ul>\
-             <div class=\"player\"><div><video src=\"/v.mp4\"></video></div><div><span>倍速</span><span>2.0X</span>\
+             <div class=\"player\"><div><video src=\"/v.mp4\"></video></div><div class=\"title\">《某某访谈》之《某某人物》5月20日起每晚22:00播出</div><div><span>倍速</span><span>2.0X</span>\
              <span>高清</span><span>00:00</span></div></div><p>视频下方的说明文字。</p>\
              <div style=\"visibility:hidden\">弹窗</div></body></html>"
         );
@@ -648,7 +653,10 @@ mod tests {
             out.contains("visibility:hidden"),
             "a short hidden element stays hidden"
         );
-        assert!(!out.contains("倍速") && !out.contains("2.0X"), "{out}");
+        assert!(
+            !out.contains("倍速") && !out.contains("2.0X") && !out.contains("某某访谈"),
+            "{out}"
+        );
         assert!(out.contains("视频下方的说明文字"), "{out}");
     }
 
