@@ -252,6 +252,27 @@ pub fn date_near_headline(chunks: &[String], headline: &str) -> Option<String> {
     fallback
 }
 
+/// The date a blog prints with its post (`posted @ 2024-05-09 14:45`,
+/// `Posted on …`, `发表于 …`): the first such label on the page.
+pub fn date_after_posted_label(chunks: &[String]) -> Option<String> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        Regex::new(r"(?i)(?:(?:^|\s)posted\s*(?:@|on|at)|发表于)(?:\s|[:：]|$|\d)")
+            .expect("posted label regex is valid")
+    });
+    for (i, c) in chunks.iter().enumerate() {
+        if !re.is_match(c) {
+            continue;
+        }
+        // The date is in the same chunk or in the next ones.
+        let window: String = chunks[i..chunks.len().min(i + 3)].join(" ");
+        if let Some(d) = find_date(&window) {
+            return Some(d);
+        }
+    }
+    None
+}
+
 /// The lines printed under the headline (its first place on the page): where
 /// a reporter line stands when main-content extraction leaves it out.
 pub fn lines_after_headline(chunks: &[String], headline: &str, n: usize) -> Vec<String> {
@@ -702,6 +723,33 @@ mod tests {
         assert_eq!(
             date_near_headline(&chunks, &h).as_deref(),
             Some("2022-02-13 20:04:17")
+        );
+    }
+
+    #[test]
+    fn a_blog_date_under_the_post() {
+        let chunks: Vec<String> = [
+            "正文。",
+            "posted @",
+            "2024-05-09 14:45",
+            "作者甲",
+            "阅读(430)",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            date_after_posted_label(&chunks).as_deref(),
+            Some("2024-05-09 14:45")
+        );
+        let one = vec!["Posted on 2019-10-15 09:11 by someone".to_string()];
+        assert_eq!(
+            date_after_posted_label(&one).as_deref(),
+            Some("2019-10-15 09:11")
+        );
+        assert_eq!(
+            date_after_posted_label(&["repost @ 2020-01-01".to_string()]),
+            None
         );
     }
 
