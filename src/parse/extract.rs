@@ -422,7 +422,24 @@ fn end_at(node: ego_tree::NodeRef<'_, Node>, seen: usize) -> Option<(ego_tree::N
     if n < 40 && seen >= EDITOR_LINE_AFTER && editor_line_re().is_match(text) {
         return Some((node.id(), false));
     }
+    if n < 40 && seen >= EDITOR_LINE_AFTER && is_pager(text) {
+        return Some((node.id(), true));
+    }
     None
+}
+
+/// A pager under a report split over pages (`1234下一页`, `首页 | 上一页 1 下一页 | 尾页`):
+/// page numbers and the words around them, nothing else.
+fn is_pager(text: &str) -> bool {
+    if !text.contains("下一页") && !text.contains("上一页") {
+        return false;
+    }
+    let mut rest = text.to_string();
+    for w in ["首页", "上一页", "下一页", "尾页", "末页"] {
+        rest = rest.replace(w, "");
+    }
+    rest.chars()
+        .all(|c| c.is_ascii_digit() || c.is_whitespace() || "|｜<>«»…·.,，、".contains(c))
 }
 
 /// Prepares a whole page for main-content extraction, as a reader sees it:
@@ -627,6 +644,16 @@ mod tests {
             "{out}"
         );
         assert!(!out.contains("上一页"), "{out}");
+
+        let paged = format!(
+            "<div><p>{body}</p><p><a href=\"/1\">1</a><a href=\"/2\">2</a><a href=\"/2\">下一页</a></p><p>标签一 标签二</p></div>"
+        );
+        let out = trim_extracted(&paged);
+        assert!(
+            out.contains("正文第一段") && !out.contains("下一页") && !out.contains("标签一"),
+            "{out}"
+        );
+        assert!(!is_pager("下一页我们将介绍更多内容"));
 
         // An editor named at the top of the page closes nothing.
         let top = format!("<div><p>（编辑：李四）</p><p>{body}</p></div>");
