@@ -100,18 +100,40 @@ pub fn parse_meta_line(text: &str) -> MetaLine {
             }
             "作者" | "撰稿人" | "撰稿" | "撰文" | "文字" => out
                 .authors
-                .extend(names(value).into_iter().map(|n| Author::named(&n))),
+                .extend(person_names(value).into_iter().map(|n| Author::named(&n))),
             "记者" | "通讯员" | "摄影" => {
-                out.authors.extend(names(value).into_iter().map(|n| Author {
-                    name: n,
-                    role: Some(label.to_string()),
-                    ..Author::default()
-                }))
+                out.authors
+                    .extend(person_names(value).into_iter().map(|n| Author {
+                        name: n,
+                        role: Some(label.to_string()),
+                        ..Author::default()
+                    }))
             }
             "责任编辑" | "编辑" | "审核" => out.editors.extend(names(value)),
             _ => {}
         }
     }
+    out
+}
+
+/// The people of an author field: [`names`], a Chinese name padded with a
+/// space (`方  敏`) joined again, and no organisation (`作者：新京报` is the
+/// paper, not a writer).
+fn person_names(value: &str) -> Vec<String> {
+    let parts = names(value);
+    let single_han = |s: &str| s.chars().count() == 1 && s.chars().all(is_cjk);
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < parts.len() {
+        if single_han(&parts[i]) && parts.get(i + 1).is_some_and(|n| single_han(n)) {
+            out.push(format!("{}{}", parts[i], parts[i + 1]));
+            i += 2;
+            continue;
+        }
+        out.push(parts[i].clone());
+        i += 1;
+    }
+    out.retain(|n| !super::credits::is_organisation(n));
     out
 }
 

@@ -106,6 +106,19 @@ pub fn opening_credits(text: &str) -> Vec<Author> {
             }
         }
     }
+    // Inside the opening, after the dateline and a `题：…` line run into it:
+    // `…巩固新华社记者邹多为、唐诗凝、丁乐9日，海关总署…`.
+    static AGENCY: OnceLock<Regex> = OnceLock::new();
+    let agency = re(
+        &AGENCY,
+        r"(?:社|报|台|网)(记者|通讯员)\s*(\p{Han}{2,4}(?:[、，]\p{Han}{2,4})*)\s*(?:\d{1,2}月)?\d{1,2}日",
+    );
+    if let Some(c) = agency.captures(&head) {
+        let names = split_names(&c[2]);
+        if !names.is_empty() {
+            return authors(names, Some(&c[1]));
+        }
+    }
     // `文丨政能亮特约评论员 韩涵`, `文/张三`
     let essay = re(&ESSAY, r"^文\s*[丨|｜/:：]\s*(?:.*?\s)?([\p{Han}·]{2,6})$");
     for line in head.lines().take(3) {
@@ -123,7 +136,15 @@ pub fn opening_credits(text: &str) -> Vec<Author> {
 pub fn closing_credits(text: &str) -> Vec<Author> {
     static PAREN: OnceLock<Regex> = OnceLock::new();
     static SOURCE: OnceLock<Regex> = OnceLock::new();
-    let Some(last) = text.lines().rev().map(str::trim).find(|l| !l.is_empty()) else {
+    // The desk editor's line (`【责任编辑：郭旭】`) closes the page, not the report.
+    static EDITOR: OnceLock<Regex> = OnceLock::new();
+    let editor = re(&EDITOR, r"^[【\[（(]?\s*(?:责任编辑|责编|编辑)\s*[：:]");
+    let Some(last) = text
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !editor.is_match(l))
+    else {
         return Vec::new();
     };
     // A bare `（郭旭）` closing the report.
@@ -169,9 +190,58 @@ pub fn closing_credits(text: &str) -> Vec<Author> {
     Vec::new()
 }
 
+/// Credits printed just under the headline, outside the text that main-content
+/// extraction keeps (`本报记者  王乐文  方  敏` between the headline and the
+/// date): the lines that follow the headline, read as a report's opening.
+pub fn credits_after_headline(lines_after: &[String]) -> Vec<Author> {
+    for line in lines_after.iter().take(6) {
+        let found = opening_credits(&super::html::collapse_whitespace(line));
+        if !found.is_empty() {
+            return found;
+        }
+    }
+    Vec::new()
+}
+
+/// An organisation named where a person is expected (`作者：新京报`).
+pub fn is_organisation(name: &str) -> bool {
+    name.chars().count() >= 3
+        && name.chars().all(super::text::is_cjk)
+        && name.ends_with(ORG_ENDINGS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credits_run_into_the_opening_and_under_the_headline() {
+        let text = "新华社北京5月9日电 题：积极因素不断增多 动能增强——前4个月外贸向好态势进一步巩固新华社记者张小明、李四、王五9日，海关总署发布最新数据。";
+        let names: Vec<String> = opening_credits(text).into_iter().map(|a| a.name).collect();
+        assert_eq!(names, ["张小明", "李四", "王五"]);
+        let lines: Vec<String> = [
+            "副标题：在新时代争先出彩",
+            "本报记者  赵大海  方  敏",
+            "2024年05月10日06:58",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let names: Vec<String> = credits_after_headline(&lines)
+            .into_iter()
+            .map(|a| a.name)
+            .collect();
+        assert_eq!(names, ["赵大海", "方敏"]);
+        assert!(credits_after_headline(&["来源：某某网".to_string()]).is_empty());
+        assert!(is_organisation("新京报") && is_organisation("某某日报"));
+        let closing: Vec<String> =
+            closing_credits("正文最后一段。（郭小旭）\n【责任编辑：郭小旭】")
+                .into_iter()
+                .map(|a| a.name)
+                .collect();
+        assert_eq!(closing, ["郭小旭"]);
+        assert!(!is_organisation("王乐文") && !is_organisation("李社"));
+    }
 
     fn names(a: &[Author]) -> Vec<&str> {
         a.iter().map(|a| a.name.as_str()).collect()

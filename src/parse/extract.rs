@@ -185,15 +185,15 @@ pub fn find_date(text: &str) -> Option<String> {
 const AFTER: usize = 400;
 const BEFORE: usize = 120;
 
-/// The date printed next to the headline: the first one after it (within
-/// a few lines), else one just before it. `None` without a headline on the page.
-pub fn date_near_headline(chunks: &[String], headline: &str) -> Option<String> {
+/// Where the headline is printed in `chunks`: the (first, last) chunk of
+/// each place its text stands alone (a headline split over several elements
+/// is still found; part of a longer line — a breadcrumb, a related link — is not it).
+fn headline_spans(chunks: &[String], headline: &str) -> Vec<(usize, usize)> {
     let key: Vec<char> = squash(headline).chars().collect();
     if key.len() < 4 {
-        return None;
+        return Vec::new();
     }
-    // The squashed text of the page, each character with its chunk: a
-    // headline split over several elements is still found.
+    // The squashed text of the page, each character with its chunk.
     let mut flat: Vec<char> = Vec::new();
     let mut chunk_of: Vec<usize> = Vec::new();
     for (i, c) in chunks.iter().enumerate() {
@@ -202,7 +202,7 @@ pub fn date_near_headline(chunks: &[String], headline: &str) -> Option<String> {
             chunk_of.push(i);
         }
     }
-    let mut fallback = None;
+    let mut out = Vec::new();
     let mut at = 0;
     while at + key.len() <= flat.len() {
         if flat[at..at + key.len()] != key[..] {
@@ -211,14 +211,22 @@ pub fn date_near_headline(chunks: &[String], headline: &str) -> Option<String> {
         }
         let (first, last) = (chunk_of[at], chunk_of[at + key.len() - 1]);
         at += key.len();
-        // Part of a longer line (a breadcrumb, a related link) is not the headline.
         let around: usize = chunks[first..=last]
             .iter()
             .map(|c| squash(c).chars().count())
             .sum();
-        if around > key.len() + 12 {
-            continue;
+        if around <= key.len() + 12 {
+            out.push((first, last));
         }
+    }
+    out
+}
+
+/// The date printed next to the headline: the first one after it (within
+/// a few lines), else one just before it. `None` without a headline on the page.
+pub fn date_near_headline(chunks: &[String], headline: &str) -> Option<String> {
+    let mut fallback = None;
+    for (first, last) in headline_spans(chunks, headline) {
         let mut window = String::new();
         for next in &chunks[last + 1..] {
             if window.chars().count() > AFTER {
@@ -244,8 +252,39 @@ pub fn date_near_headline(chunks: &[String], headline: &str) -> Option<String> {
     fallback
 }
 
+/// The date a blog prints with its post (`posted @ 2024-05-09 14:45`,
+/// `Posted on …`, `发表于 …`): the first such label on the page.
+pub fn date_after_posted_label(chunks: &[String]) -> Option<String> {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        Regex::new(r"(?i)(?:(?:^|\s)posted\s*(?:@|on|at)|发表于)(?:\s|[:：]|$|\d)")
+            .expect("posted label regex is valid")
+    });
+    for (i, c) in chunks.iter().enumerate() {
+        if !re.is_match(c) {
+            continue;
+        }
+        // The date is in the same chunk or in the next ones.
+        let window: String = chunks[i..chunks.len().min(i + 3)].join(" ");
+        if let Some(d) = find_date(&window) {
+            return Some(d);
+        }
+    }
+    None
+}
+
+/// The lines printed under the headline (its first place on the page): where
+/// a reporter line stands when main-content extraction leaves it out.
+pub fn lines_after_headline(chunks: &[String], headline: &str, n: usize) -> Vec<String> {
+    headline_spans(chunks, headline)
+        .first()
+        .map(|&(_, last)| chunks[last + 1..].iter().take(n).cloned().collect())
+        .unwrap_or_default()
+}
+
 /// Where the article ends and the site's lists begin, on pages that put
-/// them in the same container as the article.
+/// them in the same container as the article: a short line starting with
+/// one of these.
 const END_MARKERS: &[&str] = &[
     "大家都在看",
     "推荐阅读",
@@ -261,39 +300,68 @@ const END_MARKERS: &[&str] = &[
     "网友评论",
     "热点推荐",
     "精彩推荐",
+    "展开阅读全文",
 ];
+
+/// The disclaimer self-publishing platforms print under every post
+/// (`…用户上传并发布，本平台仅提供信息存储服务`): what follows is the
+/// platform's, not the post's (buttons, comments, the next post).
+const END_PHRASES: &[&str] = &["仅提供信息存储", "用户上传并发布"];
+
+/// The editor's line that closes a Chinese report: `【责任编辑：张三】`,
+/// `（编辑：李四）`, `责任编辑：王五`.
+fn editor_line_re() -> &'static Regex {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(
+            r"^[（(【\[]?\s*(?:责任编辑|责编|编辑)\s*[:：]?\s*[\p{Han}·A-Za-z]{1,8}(?:\s*[、，,\s]\s*[\p{Han}·A-Za-z]{1,8}){0,3}\s*[）)】\]]?$",
+        )
+        .expect("editor line regex is valid")
+    })
+}
+
+/// Text before an editor line for it to close the report: one at the top
+/// of the page (`来源：… 编辑：…`) closes nothing.
+const EDITOR_LINE_AFTER: usize = 100;
 
 /// Tidies what main-content extraction kept: blocks that are mostly links
 /// (related-news lists, tag clouds) go, and so does everything from an end
-/// marker (`相关新闻`, `大家都在看`, …) on.
+/// marker (`相关新闻`, `大家都在看`, a platform's disclaimer, …) on, and
+/// everything after the editor's line (`【责任编辑：张三】`).
 pub fn trim_extracted(html: &str) -> String {
     let mut doc = Html::parse_fragment(html);
     let mut doomed: Vec<ego_tree::NodeId> = Vec::new();
-    let mut end: Option<ego_tree::NodeId> = None;
+    // The first end: the node, and whether it goes too (a marker) or stays
+    // (the editor's line).
+    let mut end: Option<(ego_tree::NodeId, bool)> = None;
+    let mut seen = 0usize;
     for node in doc.tree.root().descendants() {
         match node.value() {
-            Node::Element(e)
+            Node::Element(e) => {
                 if matches!(
                     e.name(),
                     "ul" | "ol" | "li" | "dl" | "div" | "section" | "table" | "p" | "aside" | "nav"
-                ) =>
-            {
-                let (all, linked) = text_and_link_chars(node);
-                if all >= 10 && linked * 10 >= all * 6 {
-                    doomed.push(node.id());
+                ) {
+                    let (all, linked) = text_and_link_chars(node);
+                    if all >= 10 && linked * 10 >= all * 6 {
+                        doomed.push(node.id());
+                    }
+                }
+                if end.is_none() && !HIDDEN.contains(&e.name()) {
+                    end = end_at(node, seen);
                 }
             }
-            Node::Text(t) if end.is_none() => {
-                let t = t.trim();
-                if END_MARKERS.iter().any(|m| t.starts_with(m)) && t.chars().count() < 40 {
-                    end = Some(node.id());
+            Node::Text(t) => {
+                if end.is_none() {
+                    end = end_at(node, seen);
                 }
+                seen += t.chars().filter(|c| !c.is_whitespace()).count();
             }
             _ => {}
         }
     }
-    if let Some(id) = end {
-        // Everything after the marker, at every level, and the marker itself.
+    if let Some((id, inclusive)) = end {
+        // Everything after the end, at every level, and a marker itself.
         let mut cur = doc.tree.get(id).map(|n| n.id());
         while let Some(c) = cur {
             let Some(n) = doc.tree.get(c) else { break };
@@ -304,7 +372,9 @@ pub fn trim_extracted(html: &str) -> String {
             }
             cur = n.parent().map(|p| p.id());
         }
-        doomed.push(id);
+        if inclusive {
+            doomed.push(id);
+        }
     }
     for id in doomed {
         if let Some(mut n) = doc.tree.get_mut(id) {
@@ -312,6 +382,198 @@ pub fn trim_extracted(html: &str) -> String {
         }
     }
     doc.root_element().inner_html()
+}
+
+/// Whether the article ends at `node` (an element or a text node, `seen`
+/// characters of text before it): `Some((node, true))` for a marker line
+/// (`<p><span>相关</span>新闻</p>` too), `Some((node, false))` for the
+/// editor's line.
+fn end_at(node: ego_tree::NodeRef<'_, Node>, seen: usize) -> Option<(ego_tree::NodeId, bool)> {
+    let text: String = match node.value() {
+        Node::Text(t) => t.to_string(),
+        Node::Element(_) => {
+            // Only short elements: a container holding the whole article
+            // also "contains" its disclaimer.
+            let mut s = String::new();
+            for d in node.descendants() {
+                if let Node::Text(t) = d.value() {
+                    s.push_str(t);
+                    if s.len() > 600 {
+                        return None;
+                    }
+                }
+            }
+            s
+        }
+        _ => return None,
+    };
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let n = text.chars().count();
+    if n < 40 && END_MARKERS.iter().any(|m| text.starts_with(m)) {
+        return Some((node.id(), true));
+    }
+    // A disclaimer is one text node: an element "containing" one may hold the post too.
+    if node.value().is_text() && n < 150 && END_PHRASES.iter().any(|m| text.contains(m)) {
+        return Some((node.id(), true));
+    }
+    if n < 40 && seen >= EDITOR_LINE_AFTER && editor_line_re().is_match(text) {
+        return Some((node.id(), false));
+    }
+    if n < 40 && seen >= EDITOR_LINE_AFTER && is_pager(text) {
+        return Some((node.id(), true));
+    }
+    None
+}
+
+/// A pager under a report split over pages (`1234下一页`, `首页 | 上一页 1 下一页 | 尾页`):
+/// page numbers and the words around them, nothing else.
+fn is_pager(text: &str) -> bool {
+    if !text.contains("下一页") && !text.contains("上一页") {
+        return false;
+    }
+    let mut rest = text.to_string();
+    for w in ["首页", "上一页", "下一页", "尾页", "末页"] {
+        rest = rest.replace(w, "");
+    }
+    rest.chars()
+        .all(|c| c.is_ascii_digit() || c.is_whitespace() || "|｜<>«»…·.,，、".contains(c))
+}
+
+/// Prepares a whole page for main-content extraction, as a reader sees it:
+/// a container hidden by an inline style until the page's scripts show it
+/// (`<div id="js_content" style="visibility: hidden;">`, holding the whole
+/// post) is shown, and teaser lists (`<li>` after `<li>` of a linked
+/// headline with a picture or heading and a line of text: "more stories",
+/// related news) go, so a stream of teasers cannot outweigh a short article.
+pub fn prepare_page(doc: &dom_query::Document) {
+    for node in doc.select("[style]").nodes() {
+        let Some(style) = node.attr("style") else {
+            continue;
+        };
+        if style_hides(&style) && non_space_chars(&node.text()) >= UNHIDE_MIN_CHARS {
+            node.remove_attr("style");
+        }
+    }
+    // A video player's controls (`倍速` `2.0X` `高清` `00:00`): the text
+    // around a `<video>` made only of short labels.
+    let videos: Vec<_> = doc.select("video").nodes().to_vec();
+    for video in videos {
+        let mut top = None;
+        for a in video.ancestors_it(Some(8)) {
+            if !a.is_element() || a.has_name("body") || !only_labels(&a) {
+                break;
+            }
+            top = Some(a);
+        }
+        if let Some(top) = top {
+            top.remove_from_parent();
+        }
+    }
+    let lists: Vec<_> = doc.select("ul, ol").nodes().to_vec();
+    for list in lists {
+        let items: Vec<_> = list
+            .element_children()
+            .into_iter()
+            .filter(|c| c.has_name("li"))
+            .collect();
+        if items.len() < 3 {
+            continue;
+        }
+        let teasers = items.iter().filter(|li| is_teaser(li)).count();
+        if teasers * 4 >= items.len() * 3 {
+            list.remove_from_parent();
+        }
+    }
+}
+
+/// Whether the text under `node` is only short labels (at most
+/// [`LABEL_MAX_CHARS`] each, [`LABELS_MAX_CHARS`] in all) and at most one
+/// title (the video's, up to [`PLAYER_TITLE_MAX_CHARS`]): a control panel, not prose.
+fn only_labels(node: &dom_query::NodeRef<'_>) -> bool {
+    let (mut all, mut titles) = (0, 0);
+    for d in node.descendants_it() {
+        if !d.is_text() {
+            continue;
+        }
+        let n = non_space_chars(&d.text());
+        all += n;
+        if n > LABEL_MAX_CHARS {
+            titles += 1;
+        }
+        if n > PLAYER_TITLE_MAX_CHARS || titles > 1 || all > LABELS_MAX_CHARS {
+            return false;
+        }
+    }
+    true
+}
+
+const LABEL_MAX_CHARS: usize = 24;
+const LABELS_MAX_CHARS: usize = 400;
+const PLAYER_TITLE_MAX_CHARS: usize = 60;
+
+/// Text a hidden container must hold to be shown: more than a menu or a dialog.
+const UNHIDE_MIN_CHARS: usize = 200;
+
+/// Longest text of a teaser item: a headline and a line or two (an item of
+/// a list inside an article — a step, a product — says more).
+const TEASER_MAX_CHARS: usize = 300;
+
+/// `visibility: hidden` in an inline style (any case and spacing).
+fn style_hides(style: &str) -> bool {
+    style.split(';').any(|decl| {
+        let mut kv = decl.splitn(2, ':');
+        let (Some(k), Some(v)) = (kv.next(), kv.next()) else {
+            return false;
+        };
+        k.trim().eq_ignore_ascii_case("visibility") && v.trim().eq_ignore_ascii_case("hidden")
+    })
+}
+
+fn non_space_chars(s: &str) -> usize {
+    s.chars().filter(|c| !c.is_whitespace()).count()
+}
+
+/// A list item that reads as a teaser for another page: a link (not to a
+/// picture, not within the page) and a picture or a heading, with a little
+/// text; or a linked heading with a summary (a stream clamps the summary on
+/// screen but may carry the first paragraphs).
+fn is_teaser(li: &dom_query::NodeRef<'_>) -> bool {
+    let (mut link, mut picture, mut linked_heading) = (false, false, false);
+    for d in li.descendants_it() {
+        let Some(name) = d.node_name() else {
+            continue;
+        };
+        match &*name {
+            "a" if d.attr("href").is_some_and(|h| is_page_link(&h)) => {
+                link = true;
+                linked_heading |= d.ancestors_it(Some(3)).any(|a| {
+                    a.node_name()
+                        .is_some_and(|n| matches!(&*n, "h1" | "h2" | "h3" | "h4" | "h5" | "h6"))
+                });
+            }
+            "img" | "picture" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6" => picture = true,
+            _ => {}
+        }
+    }
+    let n = non_space_chars(&li.text());
+    (link && picture && (4..=TEASER_MAX_CHARS).contains(&n))
+        || (linked_heading && (4..=SUMMARY_MAX_CHARS).contains(&n))
+}
+
+/// Longest text of a teaser under a linked heading.
+const SUMMARY_MAX_CHARS: usize = 1000;
+
+/// A link to another page: not within this one, not a script, not a picture.
+fn is_page_link(href: &str) -> bool {
+    let h = href.trim().to_ascii_lowercase();
+    let path = h.split(['?', '#']).next().unwrap_or("");
+    let image = [".jpg", ".jpeg", ".png", ".gif", ".webp"]
+        .iter()
+        .any(|x| path.ends_with(x));
+    !h.is_empty() && !h.starts_with('#') && !h.starts_with("javascript:") && !image
 }
 
 /// Characters of text under `node`, and how many of them are inside links.
@@ -351,6 +613,99 @@ mod tests {
         for gone in ["别的新闻", "相关新闻", "推荐内容", "更多推荐"] {
             assert!(!out.contains(gone), "{gone} in {out}");
         }
+    }
+
+    #[test]
+    fn a_marker_split_over_elements_a_platform_disclaimer_and_the_editor_line_end_the_article() {
+        let body = "正文第一段，讲述了本镇开展安全生产检查的经过和结果，内容完整。".repeat(4);
+        let split = format!(
+            "<div><p>{body}</p><p><span>相关</span>新闻</p><ul><li>另一篇报道的摘要，不属于正文。</li></ul></div>"
+        );
+        let out = trim_extracted(&split);
+        assert!(out.contains("正文第一段"), "{out}");
+        assert!(!out.contains("新闻") && !out.contains("摘要"), "{out}");
+
+        let platform = format!(
+            "<div><p>{body}</p><p>以上内容为创作者平台用户上传并发布，本平台仅提供信息存储服务</p>\
+             <p>不喜欢</p><p>另一位作者的下一篇文章，不属于这篇。</p></div>"
+        );
+        let out = trim_extracted(&platform);
+        assert!(out.contains("正文第一段"), "{out}");
+        for gone in ["仅提供信息存储", "不喜欢", "下一篇"] {
+            assert!(!out.contains(gone), "{gone} in {out}");
+        }
+
+        let edited = format!(
+            "<div><p>{body}</p><p>【责任编辑：张三】</p></div><div><p>首页 | 上一页 1 下一页 | 尾页</p></div>"
+        );
+        let out = trim_extracted(&edited);
+        assert!(
+            out.contains("正文第一段") && out.contains("责任编辑：张三"),
+            "{out}"
+        );
+        assert!(!out.contains("上一页"), "{out}");
+
+        let paged = format!(
+            "<div><p>{body}</p><p><a href=\"/1\">1</a><a href=\"/2\">2</a><a href=\"/2\">下一页</a></p><p>标签一 标签二</p></div>"
+        );
+        let out = trim_extracted(&paged);
+        assert!(
+            out.contains("正文第一段") && !out.contains("下一页") && !out.contains("标签一"),
+            "{out}"
+        );
+        assert!(!is_pager("下一页我们将介绍更多内容"));
+
+        // An editor named at the top of the page closes nothing.
+        let top = format!("<div><p>（编辑：李四）</p><p>{body}</p></div>");
+        assert!(trim_extracted(&top).contains("正文第一段"));
+    }
+
+    #[test]
+    fn a_page_is_read_as_shown_without_its_teaser_streams() {
+        let post = "会议指出，要充分认识这项工作的重要意义，切实把各项任务落到实处。".repeat(8);
+        let teaser = |n: u32| {
+            format!(
+                "<li><img src=\"/t{n}.jpg\"><h4><a href=\"/news/{n}.html\">另一条新闻的标题{n}</a></h4>\
+                 <p>另一条新闻的摘要，只有一两句话，点进去才能看全文。</p></li>"
+            )
+        };
+        let stream: String = (1..=5).map(teaser).collect();
+        // Summaries clamped on screen but long in the page, no pictures.
+        let long = |n: u32| {
+            format!(
+                "<li><h4><a href=\"/more/{n}.html\">又一条新闻{n}</a></h4><p>{}</p></li>",
+                "摘要很长，".repeat(60)
+            )
+        };
+        let stream = stream + "</ul><ul>" + &(1..=4).map(long).collect::<String>();
+        let html = format!(
+            "<html><body><div id=\"content\" style=\"visibility: hidden;\"><p>{post}</p></div>\
+             <ul id=\"more\">{stream}</ul>\
+             <ol><li>第一步，<a href=\"/guide\">填写申请表</a>。</li><li>第二步，提交材料。</li><li>第三步，等待审核。</li></ol>\
+             <ul><li><a href=\"/big1.jpg\"><img src=\"/s1.jpg\">图一</a></li><li><a href=\"/big2.jpg\"><img src=\"/s2.jpg\">图二</a></li>\
+             <li><a href=\"/big3.jpg\"><img src=\"/s3.jpg\">图三</a></li></ul>\
+             <div class=\"player\"><div><video src=\"/v.mp4\"></video></div><div class=\"title\">《某某访谈》之《某某人物》5月20日起每晚22:00播出</div><div><span>倍速</span><span>2.0X</span>\
+             <span>高清</span><span>00:00</span></div></div><p>视频下方的说明文字。</p>\
+             <div style=\"visibility:hidden\">弹窗</div></body></html>"
+        );
+        let doc = dom_query::Document::from(html.as_str());
+        prepare_page(&doc);
+        let out = doc.html().to_string();
+        assert!(
+            !out.contains("另一条新闻") && !out.contains("又一条新闻"),
+            "{out}"
+        );
+        assert!(out.contains("id=\"content\">"), "the post is shown: {out}");
+        assert!(out.contains("第一步") && out.contains("图三"), "{out}");
+        assert!(
+            out.contains("visibility:hidden"),
+            "a short hidden element stays hidden"
+        );
+        assert!(
+            !out.contains("倍速") && !out.contains("2.0X") && !out.contains("某某访谈"),
+            "{out}"
+        );
+        assert!(out.contains("视频下方的说明文字"), "{out}");
     }
 
     #[test]
@@ -395,6 +750,33 @@ mod tests {
         assert_eq!(
             date_near_headline(&chunks, &h).as_deref(),
             Some("2022-02-13 20:04:17")
+        );
+    }
+
+    #[test]
+    fn a_blog_date_under_the_post() {
+        let chunks: Vec<String> = [
+            "正文。",
+            "posted @",
+            "2024-05-09 14:45",
+            "作者甲",
+            "阅读(430)",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        assert_eq!(
+            date_after_posted_label(&chunks).as_deref(),
+            Some("2024-05-09 14:45")
+        );
+        let one = vec!["Posted on 2019-10-15 09:11 by someone".to_string()];
+        assert_eq!(
+            date_after_posted_label(&one).as_deref(),
+            Some("2019-10-15 09:11")
+        );
+        assert_eq!(
+            date_after_posted_label(&["repost @ 2020-01-01".to_string()]),
+            None
         );
     }
 

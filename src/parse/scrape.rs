@@ -342,6 +342,14 @@ pub fn parse_article(
         return page;
     }
 
+    // The page's text as the reader sees it, for what is printed near the headline.
+    let near_headline_needed =
+        rules.is_none_or(|r| r.date.is_none() || r.author.is_none()) && page.title.is_some();
+    let chunks = if near_headline_needed {
+        super::extract::text_chunks(&doc)
+    } else {
+        Vec::new()
+    };
     let mut formats: Vec<String> = Vec::new();
     if let Some(f) = rules
         .and_then(|r| r.date.as_ref())
@@ -358,9 +366,10 @@ pub fn parse_article(
             // What the reader sees under the headline first (labelled or
             // not), then the meta line, then the meta tags; a more precise
             // reading of the same day wins.
-            let near = page.title.as_deref().and_then(|h| {
-                super::extract::date_near_headline(&super::extract::text_chunks(&doc), h)
-            });
+            let near = page
+                .title
+                .as_deref()
+                .and_then(|h| super::extract::date_near_headline(&chunks, h));
             let shown = near
                 .as_deref()
                 .or(meta.published.as_deref())
@@ -378,14 +387,14 @@ pub fn parse_article(
                 ],
             )
             .and_then(|s| parse_date(&s, tz, &formats, now));
+            // A blog's `posted @ 2024-05-09 14:45` under the post, when
+            // nothing is printed at the headline.
+            let shown = shown.or_else(|| {
+                super::extract::date_after_posted_label(&chunks)
+                    .and_then(|d| parse_date(&d, tz, &formats, now))
+            });
             match (shown, tagged) {
-                (Some(s), Some(t))
-                    if t.precision > s.precision
-                        && t.utc.with_timezone(&tz).date_naive()
-                            == s.utc.with_timezone(&tz).date_naive() =>
-                {
-                    Some(t)
-                }
+                (Some(s), Some(t)) if more_precise_same_reading(s, t, tz) => Some(t),
                 (s, t) => s.or(t),
             }
         }
@@ -409,6 +418,15 @@ pub fn parse_article(
             let mut found = meta.authors.clone();
             if found.is_empty() {
                 found = credits::opening_credits(&text);
+            }
+            if found.is_empty() {
+                // The reporter line under the headline, outside the text kept.
+                let lines = page
+                    .title
+                    .as_deref()
+                    .map(|h| super::extract::lines_after_headline(&chunks, h, 6))
+                    .unwrap_or_default();
+                found = credits::credits_after_headline(&lines);
             }
             if found.is_empty() {
                 found = credits::closing_credits(&text);
@@ -442,6 +460,22 @@ pub fn parse_article(
             .or_else(|| meta_content(&doc, &["ContentSource", "source"])),
     };
     page
+}
+
+/// Whether the date in the page's meta tags (`t`) is a more precise reading
+/// of the date printed on the page (`s`): the same day, and the same minute
+/// when the page prints one (a tag saying 05:54 does not replace a printed 00:26).
+fn more_precise_same_reading(
+    s: crate::normalize::dates::ParsedDate,
+    t: crate::normalize::dates::ParsedDate,
+    tz: Tz,
+) -> bool {
+    use crate::normalize::dates::Precision;
+    let (sl, tl) = (s.utc.with_timezone(&tz), t.utc.with_timezone(&tz));
+    t.precision > s.precision
+        && sl.date_naive() == tl.date_naive()
+        && (s.precision == Precision::Day
+            || sl.format("%H:%M").to_string() == tl.format("%H:%M").to_string())
 }
 
 /// Authors from a field value: a meta line (`记者 张三 通讯员 李四`) or names.
@@ -580,12 +614,14 @@ fn content_of(doc: &Html, rule: &FieldRule) -> Option<String> {
 
 /// Main-content extraction for pages without a content selector.
 fn main_content(html: &str, page_url: &Url) -> Option<String> {
-    let mut reader =
-        dom_smoothie::Readability::new(html.to_string(), Some(page_url.as_str()), None)
-            .map_err(
-                |e| tracing::debug!(url = %page_url, error = %e, "main-content extraction failed"),
-            )
-            .ok()?;
+    // The page as the reader sees it once its scripts ran, without the
+    // teaser streams that outweigh a short article (README "Selector-free
+    // article extraction").
+    let doc = dom_query::Document::from(html);
+    super::extract::prepare_page(&doc);
+    let mut reader = dom_smoothie::Readability::with_document(doc, Some(page_url.as_str()), None)
+        .map_err(|e| tracing::debug!(url = %page_url, error = %e, "main-content extraction failed"))
+        .ok()?;
     match reader.parse() {
         Ok(article) => Some(super::extract::trim_extracted(&article.content)),
         Err(e) => {
@@ -686,6 +722,23 @@ fn find_byline(doc: &Html) -> Option<Author> {
 mod tests {
     use super::*;
     use crate::normalize::dates::Precision;
+
+    #[test]
+    fn a_meta_tag_refines_the_printed_date_only_when_it_agrees() {
+        use crate::normalize::dates::ParsedDate;
+        let tz = Tz::Asia__Shanghai;
+        let at = |s: &str, precision| ParsedDate {
+            utc: DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc),
+            precision,
+        };
+        let printed = at("2024-05-10T00:26:00+08:00", Precision::Minute);
+        let tag_other_time = at("2024-05-10T05:54:12+08:00", Precision::Second);
+        let tag_same_minute = at("2024-05-10T00:26:41+08:00", Precision::Second);
+        assert!(!more_precise_same_reading(printed, tag_other_time, tz));
+        assert!(more_precise_same_reading(printed, tag_same_minute, tz));
+        let day_only = at("2024-05-10T00:00:00+08:00", Precision::Day);
+        assert!(more_precise_same_reading(day_only, tag_other_time, tz));
+    }
 
     fn rule(css: &str) -> FieldRule {
         FieldRule {
