@@ -466,19 +466,7 @@ impl Store for PgStore {
     }
 
     async fn entries(&self, query: &EntryQuery) -> Result<Vec<StoredEntry>, StoreError> {
-        if query.sources.is_empty() {
-            return Ok(Vec::new());
-        }
-        let c = self.client().await?;
-        let stmt = c
-            .prepare_cached(&format!(
-                "SELECT {ENTRY_COLUMNS} FROM entry WHERE source_id = ANY($1)
-                 ORDER BY sort_time DESC, id DESC LIMIT $2 OFFSET $3"
-            ))
-            .await?;
-        let limit = query.limit.min(i64::MAX as usize) as i64;
-        let offset = query.offset.min(i64::MAX as usize) as i64;
-        c.query(&stmt, &[&query.sources, &limit, &offset])
+        self.output_rows(ENTRY_COLUMNS, query)
             .await?
             .iter()
             .map(rows::entry_from_row)
@@ -486,20 +474,8 @@ impl Store for PgStore {
     }
 
     async fn entry_heads(&self, query: &EntryQuery) -> Result<Vec<EntryHead>, StoreError> {
-        if query.sources.is_empty() {
-            return Ok(Vec::new());
-        }
-        let c = self.client().await?;
         // Large columns live out of line (TOAST): the rows are cheap here.
-        let stmt = c
-            .prepare_cached(
-                "SELECT id, cluster FROM entry WHERE source_id = ANY($1)
-                 ORDER BY sort_time DESC, id DESC LIMIT $2 OFFSET $3",
-            )
-            .await?;
-        let limit = query.limit.min(i64::MAX as usize) as i64;
-        let offset = query.offset.min(i64::MAX as usize) as i64;
-        c.query(&stmt, &[&query.sources, &limit, &offset])
+        self.output_rows("id, cluster", query)
             .await?
             .iter()
             .map(|r| {
@@ -968,6 +944,27 @@ struct Listener {
 }
 
 impl PgStore {
+    /// An output's entries (`columns` of them), newest first.
+    async fn output_rows(
+        &self,
+        columns: &str,
+        query: &EntryQuery,
+    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        if query.sources.is_empty() {
+            return Ok(Vec::new());
+        }
+        let c = self.client().await?;
+        let stmt = c
+            .prepare_cached(&format!(
+                "SELECT {columns} FROM entry WHERE source_id = ANY($1)
+                 ORDER BY sort_time DESC, id DESC LIMIT $2 OFFSET $3"
+            ))
+            .await?;
+        let limit = query.limit.min(i64::MAX as usize) as i64;
+        let offset = query.offset.min(i64::MAX as usize) as i64;
+        Ok(c.query(&stmt, &[&query.sources, &limit, &offset]).await?)
+    }
+
     async fn listen(&self) -> Result<Listener, StoreError> {
         let (client, mut conn) = self.config.connect(NoTls).await?;
         let (tx, rx) = mpsc::unbounded_channel();
