@@ -88,9 +88,12 @@ pub async fn page(
             }
         }
     }
+    // A set, not the list: an output may name 10,000 sources.
+    let in_output: std::collections::HashSet<&str> =
+        feed.sources.iter().map(String::as_str).collect();
     let reports = labels
         .iter()
-        .filter_map(|l| report(config, feed, members.get(l)?))
+        .filter_map(|l| report(config, &in_output, members.get(l)?))
         .collect();
     Ok(Page { reports, has_next })
 }
@@ -167,10 +170,14 @@ pub fn representative<'a>(
 }
 
 /// One item of a merged feed from the stored copies of a report.
-fn report(config: &Config, feed: &FeedConfig, members: &[StoredEntry]) -> Option<MergedItem> {
+fn report(
+    config: &Config,
+    in_output: &std::collections::HashSet<&str>,
+    members: &[StoredEntry],
+) -> Option<MergedItem> {
     let in_feed: Vec<&StoredEntry> = members
         .iter()
-        .filter(|m| feed.sources.contains(&m.entry.source_id))
+        .filter(|m| in_output.contains(m.entry.source_id.as_str()))
         .collect();
     let pool: Vec<&StoredEntry> = if in_feed.is_empty() {
         members.iter().collect()

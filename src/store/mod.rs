@@ -1,6 +1,7 @@
 //! Store stage: the only place that persists anything. [`Store`] is the
 //! interface; SQLite is the embedded default.
 
+mod body;
 mod postgres;
 mod postgres_retention;
 mod retention;

@@ -117,6 +117,9 @@ const MIGRATIONS: &[&str] = &[
     );"#,
     // 4 (normalization, as SQLite's 6): the organisation that first published a report.
     "ALTER TABLE entry ADD COLUMN origin TEXT;",
+    // 5 (compact bodies, as SQLite's 8): summary, content and text as one
+    // compressed value (see `store::body`); older rows keep their columns.
+    "ALTER TABLE entry ADD COLUMN body BYTEA;",
 ];
 
 fn pg_error(e: tokio_postgres::Error) -> StoreError {

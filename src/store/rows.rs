@@ -12,15 +12,15 @@ use std::sync::LazyLock;
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use super::StoreError;
+use super::{StoreError, body};
 use crate::model::{Entry, PollStatus, SourceState, StoredEntry};
 
 /// The columns of `source_state`, in [`state_values`] order.
 pub(super) const STATE_COLUMNS: &str = "source_id, etag, last_modified, last_attempt, last_success, last_status, last_error, consecutive_failures, next_due, moved_to, error_kind, http_status, disabled_url, interval_secs, feed_hint_secs, fingerprint, last_change, scrape_health";
 /// The columns an insert writes, in [`insert_values`] order.
-const WRITE_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at, origin, sort_time, cluster";
+const WRITE_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at, origin, sort_time, cluster, body";
 /// The columns [`entry_from_row`] reads.
-pub(super) const ENTRY_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at, origin, cluster";
+pub(super) const ENTRY_COLUMNS: &str = "id, source_id, key, guid, url, title, authors, summary, content, text, published, updated, language, categories, enclosures, content_hash, first_seen, changed_at, origin, cluster, body";
 
 /// The statements both backends run, in one dialect.
 pub(super) struct Statements {
@@ -46,7 +46,7 @@ impl Statements {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let insert = format!("INSERT INTO entry ({WRITE_COLUMNS}) VALUES ({})", marks(21));
+        let insert = format!("INSERT INTO entry ({WRITE_COLUMNS}) VALUES ({})", marks(22));
         Statements {
             upsert_state: dialect(&format!(
                 "INSERT INTO source_state ({STATE_COLUMNS}) VALUES ({})
@@ -62,7 +62,7 @@ impl Statements {
                 "UPDATE entry SET guid = $3, url = $4, title = $5, authors = $6, summary = $7,
                     content = $8, text = $9, published = $10, updated = $11, language = $12,
                     categories = $13, enclosures = $14, content_hash = $15, changed_at = $16,
-                    sort_time = $17, origin = $18
+                    sort_time = $17, origin = $18, body = $19
                  WHERE source_id = $1 AND key = $2",
             ),
             import_entry: dialect(&format!("{insert} ON CONFLICT DO NOTHING")),
@@ -75,7 +75,7 @@ impl Statements {
                    enclosures = EXCLUDED.enclosures, content_hash = EXCLUDED.content_hash,
                    first_seen = EXCLUDED.first_seen, changed_at = EXCLUDED.changed_at,
                    sort_time = EXCLUDED.sort_time, origin = EXCLUDED.origin,
-                   cluster = EXCLUDED.cluster"
+                   cluster = EXCLUDED.cluster, body = EXCLUDED.body"
             )),
         }
     }
@@ -102,11 +102,12 @@ pub(super) fn sqlite_dialect(sql: &str) -> String {
     out
 }
 
-/// One column value: text or a 64-bit integer, either possibly NULL.
+/// One column value: text, a 64-bit integer or bytes, each possibly NULL.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) enum Value<'a> {
     Text(Option<Cow<'a, str>>),
     Int(Option<i64>),
+    Bytes(Option<Vec<u8>>),
 }
 
 impl<'a> Value<'a> {
@@ -116,6 +117,15 @@ impl<'a> Value<'a> {
 
     fn opt_text(s: Option<&'a str>) -> Value<'a> {
         Value::Text(s.map(Cow::Borrowed))
+    }
+
+    /// The same value, borrowing nothing (to send it to another thread).
+    pub(super) fn into_owned(self) -> Value<'static> {
+        match self {
+            Value::Text(t) => Value::Text(t.map(|t| Cow::Owned(t.into_owned()))),
+            Value::Int(i) => Value::Int(i),
+            Value::Bytes(b) => Value::Bytes(b),
+        }
     }
 
     fn owned(s: String) -> Value<'a> {
@@ -137,7 +147,10 @@ impl rusqlite::ToSql for Value<'_> {
         Ok(match self {
             Value::Text(Some(s)) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
             Value::Int(Some(i)) => ToSqlOutput::Owned(Owned::Integer(*i)),
-            Value::Text(None) | Value::Int(None) => ToSqlOutput::Owned(Owned::Null),
+            Value::Bytes(Some(b)) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+            Value::Text(None) | Value::Int(None) | Value::Bytes(None) => {
+                ToSqlOutput::Owned(Owned::Null)
+            }
         })
     }
 }
@@ -156,6 +169,9 @@ impl tokio_postgres::types::ToSql for Value<'_> {
             Value::Int(i) if <i64 as tokio_postgres::types::ToSql>::accepts(ty) => {
                 i.to_sql(ty, out)
             }
+            Value::Bytes(b) if <&[u8] as tokio_postgres::types::ToSql>::accepts(ty) => {
+                b.as_deref().to_sql(ty, out)
+            }
             other => Err(format!("{other:?} does not fit a column of type {ty}").into()),
         }
     }
@@ -163,6 +179,7 @@ impl tokio_postgres::types::ToSql for Value<'_> {
     fn accepts(ty: &tokio_postgres::types::Type) -> bool {
         <&str as tokio_postgres::types::ToSql>::accepts(ty)
             || <i64 as tokio_postgres::types::ToSql>::accepts(ty)
+            || <&[u8] as tokio_postgres::types::ToSql>::accepts(ty)
     }
 
     tokio_postgres::types::to_sql_checked!();
@@ -230,6 +247,7 @@ pub(super) fn insert_values<'a>(
         Value::opt_text(e.origin.as_deref()),
         Value::Int(Some(published.unwrap_or(first_seen))),
         Value::opt_text(cluster),
+        body_value(e),
     ]);
     Ok(v)
 }
@@ -258,8 +276,18 @@ pub(super) fn update_values<'a>(
         Value::Int(Some(now)),
         Value::Int(Some(sort)),
         Value::opt_text(e.origin.as_deref()),
+        body_value(e),
     ]);
     Ok(v)
+}
+
+/// `body`: summary, content and text compressed as one value.
+fn body_value<'a>(e: &Entry) -> Value<'a> {
+    Value::Bytes(Some(body::encode(
+        e.summary.as_deref(),
+        e.content.as_deref(),
+        &e.text,
+    )))
 }
 
 /// `guid` … `content_hash`: what both writes of an entry store alike.
@@ -274,9 +302,10 @@ fn content_values<'a>(
         Value::opt_text(e.url.as_deref()),
         Value::text(&e.title),
         Value::owned(json(&e.authors)?),
-        Value::opt_text(e.summary.as_deref()),
-        Value::opt_text(e.content.as_deref()),
-        Value::text(&e.text),
+        // Summary, content and text are stored in `body` (see `body_value`).
+        Value::Text(None),
+        Value::Text(None),
+        Value::text(""),
         Value::Int(published),
         Value::Int(updated),
         Value::opt_text(e.language.as_deref()),
@@ -291,6 +320,7 @@ fn content_values<'a>(
 pub(super) trait Columns {
     fn text(&self, i: usize) -> Result<Option<String>, StoreError>;
     fn int(&self, i: usize) -> Result<Option<i64>, StoreError>;
+    fn bytes(&self, i: usize) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
 impl Columns for rusqlite::Row<'_> {
@@ -300,6 +330,9 @@ impl Columns for rusqlite::Row<'_> {
     fn int(&self, i: usize) -> Result<Option<i64>, StoreError> {
         Ok(self.get(i)?)
     }
+    fn bytes(&self, i: usize) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.get(i)?)
+    }
 }
 
 impl Columns for tokio_postgres::Row {
@@ -307,6 +340,9 @@ impl Columns for tokio_postgres::Row {
         self.try_get(i).map_err(|e| StoreError(e.to_string()))
     }
     fn int(&self, i: usize) -> Result<Option<i64>, StoreError> {
+        self.try_get(i).map_err(|e| StoreError(e.to_string()))
+    }
+    fn bytes(&self, i: usize) -> Result<Option<Vec<u8>>, StoreError> {
         self.try_get(i).map_err(|e| StoreError(e.to_string()))
     }
 }
@@ -345,6 +381,15 @@ pub(super) fn state_from_row(r: &impl Columns) -> Result<SourceState, StoreError
 
 /// A row of [`ENTRY_COLUMNS`].
 pub(super) fn entry_from_row(r: &impl Columns) -> Result<StoredEntry, StoreError> {
+    // Rows written before the `body` column keep the plain columns.
+    let body = match r.bytes(20)? {
+        Some(stored) => body::decode(&stored)?,
+        None => body::Body {
+            summary: r.text(7)?,
+            content: r.text(8)?,
+            text: r.text(9)?.unwrap_or_default(),
+        },
+    };
     let entry = Entry {
         id: required(r, 0, "entry id")?,
         source_id: required(r, 1, "source id")?,
@@ -353,9 +398,9 @@ pub(super) fn entry_from_row(r: &impl Columns) -> Result<StoredEntry, StoreError
         url: r.text(4)?,
         title: r.text(5)?.unwrap_or_default(),
         authors: unjson(r.text(6)?, "authors")?,
-        summary: r.text(7)?,
-        content: r.text(8)?,
-        text: r.text(9)?.unwrap_or_default(),
+        summary: body.summary,
+        content: body.content,
+        text: body.text,
         published: from_ts(r.int(10)?),
         updated: from_ts(r.int(11)?),
         language: r.text(12)?,
@@ -555,14 +600,14 @@ mod tests {
         // Every statement's values match its parameters.
         let e = entry("h", Some(1), None);
         let count = |sql: &str| sql.matches('?').count();
-        assert_eq!(count(&SQLITE.insert_entry), 21);
+        assert_eq!(count(&SQLITE.insert_entry), 22);
         assert_eq!(
             insert_values(&e, 1, 1, None).map(|v| v.len()).ok(),
-            Some(21)
+            Some(22)
         );
         assert_eq!(
             update_values(&e, None, 1, 1, 1).map(|v| v.len()).ok(),
-            Some(18)
+            Some(19)
         );
         let s = SourceState::new("s");
         assert_eq!(state_values(&s).map(|v| v.len()).ok(), Some(18));

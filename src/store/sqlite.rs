@@ -87,6 +87,9 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX entry_by_time ON entry (sort_time DESC, id DESC, source_id, cluster);
     DROP INDEX IF EXISTS entry_by_source_time;
     CREATE INDEX entry_by_source_time ON entry (source_id, sort_time DESC, id DESC, cluster);",
+    // 8 (compact bodies): summary, content and text as one compressed value
+    // (see `store::body`); older rows keep their plain columns.
+    "ALTER TABLE entry ADD COLUMN body BLOB;",
 ];
 
 pub struct SqliteStore {
@@ -358,21 +361,62 @@ pub(super) fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
 /// source's own.
 const MANY_SOURCES: usize = 32;
 
-/// An output's entries (`columns` of them), newest first. Many sources:
-/// walk the time index and skip other sources' rows (cost follows the
-/// page); few: merge their own indexes. `IN ()` matches nothing.
-fn output_sql(columns: &str, query: &EntryQuery) -> String {
-    let marks = vec!["?"; query.sources.len()].join(", ");
-    let index = if query.sources.len() > MANY_SOURCES {
-        "INDEXED BY entry_by_time"
-    } else {
-        ""
-    };
-    format!(
-        "SELECT {columns} FROM entry {index} WHERE source_id IN ({marks})
-         ORDER BY sort_time DESC, id DESC LIMIT {} OFFSET {}",
-        query.limit, query.offset
-    )
+/// An output's entries, `columns` of them (`source` is the position of
+/// `source_id` among them), newest first, each read by `row`.
+///
+/// Few sources: SQLite merges their own indexes (`IN ()` matches nothing).
+/// Many: the time index is walked newest first and other sources' rows are
+/// skipped here, by a set lookup — binding thousands of ids as parameters
+/// would prepare a statement and build SQLite's IN table at every read (the
+/// most of a page build over 10,000 sources). The cost follows the page.
+fn read_output<T>(
+    c: &Connection,
+    columns: &str,
+    source: usize,
+    query: &EntryQuery,
+    mut row: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::with_capacity(query.limit.min(10_000));
+    if query.sources.len() <= MANY_SOURCES {
+        let marks = vec!["?"; query.sources.len()].join(", ");
+        let mut stmt = c.prepare_cached(&format!(
+            "SELECT {columns} FROM entry WHERE source_id IN ({marks})
+             ORDER BY sort_time DESC, id DESC LIMIT ? OFFSET ?"
+        ))?;
+        let limit = query.limit.min(i64::MAX as usize) as i64;
+        let offset = query.offset.min(i64::MAX as usize) as i64;
+        let mut params: Vec<&dyn rusqlite::ToSql> = query
+            .sources
+            .iter()
+            .map(|s| s as &dyn rusqlite::ToSql)
+            .collect();
+        params.extend([&limit as &dyn rusqlite::ToSql, &offset]);
+        let mut rows = stmt.query(params.as_slice())?;
+        while let Some(r) = rows.next()? {
+            out.push(row(r)?);
+        }
+        return Ok(out);
+    }
+    let wanted: HashSet<&str> = query.sources.iter().map(String::as_str).collect();
+    let mut stmt = c.prepare_cached(&format!(
+        "SELECT {columns} FROM entry INDEXED BY entry_by_time ORDER BY sort_time DESC, id DESC"
+    ))?;
+    let mut rows = stmt.query([])?;
+    let mut skip = query.offset;
+    while out.len() < query.limit {
+        let Some(r) = rows.next()? else { break };
+        // Read from the index: a skipped row's body is never read.
+        let from = r.get_ref(source)?.as_str().map_err(rusqlite::Error::from)?;
+        if !wanted.contains(from) {
+            continue;
+        }
+        if skip > 0 {
+            skip -= 1;
+            continue;
+        }
+        out.push(row(r)?);
+    }
+    Ok(out)
 }
 
 /// [`rows::state_from_row`] where rusqlite wants its own error.
@@ -483,26 +527,20 @@ impl Store for SqliteStore {
 
     async fn entries(&self, query: &EntryQuery) -> Result<Vec<StoredEntry>, StoreError> {
         let query = query.clone();
-        self.read_off(move |c| {
-            let mut stmt = c.prepare(&output_sql(ENTRY_COLUMNS, &query))?;
-            let rows =
-                stmt.query_map(rusqlite::params_from_iter(query.sources.iter()), entry_row)?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
-        })
-        .await
+        // `source_id` is the second of ENTRY_COLUMNS.
+        self.read_off(move |c| read_output(c, ENTRY_COLUMNS, 1, &query, entry_row))
+            .await
     }
 
     async fn entry_heads(&self, query: &EntryQuery) -> Result<Vec<EntryHead>, StoreError> {
         let query = query.clone();
         self.read_off(move |c| {
-            let mut stmt = c.prepare(&output_sql("id, cluster", &query))?;
-            let rows = stmt.query_map(rusqlite::params_from_iter(query.sources.iter()), |r| {
+            read_output(c, "id, cluster, source_id", 2, &query, |r| {
                 Ok(EntryHead {
                     id: r.get(0)?,
                     cluster: r.get(1)?,
                 })
-            })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            })
         })
         .await
     }
@@ -909,5 +947,91 @@ mod tests {
                 .is_empty()
         );
         assert_eq!(store.state("s").await.unwrap().scrape, Some(health));
+    }
+
+    #[tokio::test]
+    async fn rows_written_before_compact_bodies_are_read_as_they_are() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        let new = entry("new", "<p>compressed</p>");
+        store
+            .commit_poll(
+                &SourceState::new("s"),
+                std::slice::from_ref(&new),
+                Utc::now(),
+            )
+            .await
+            .unwrap();
+        // A row as version 7 wrote it: plain columns, no `body`.
+        let raw = Connection::open(&path).unwrap();
+        raw.execute(
+            "INSERT INTO entry (id, source_id, key, title, authors, summary, content, text,
+               categories, enclosures, content_hash, first_seen, changed_at, sort_time)
+             VALUES ('old1', 's', 'old', 't', '[]', 'sum', '<p>plain</p>', 'plain', '[]', '[]',
+               'h', 1, 1, 1)",
+            [],
+        )
+        .unwrap();
+        let (stored_text, body): (String, Option<Vec<u8>>) = raw
+            .query_row(
+                "SELECT text, body FROM entry WHERE id = ?1",
+                [&new.id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(stored_text, "", "the text is kept in `body` only");
+        assert!(body.is_some());
+        let got = store
+            .entries_by_ids(&["old1".to_string(), new.id.clone()])
+            .await
+            .unwrap();
+        let old = got.iter().find(|e| e.entry.id == "old1").unwrap();
+        assert_eq!(old.entry.summary.as_deref(), Some("sum"));
+        assert_eq!(old.entry.content.as_deref(), Some("<p>plain</p>"));
+        assert_eq!(old.entry.text, "plain");
+        let back = got.iter().find(|e| e.entry.id == new.id).unwrap();
+        assert_eq!(back.entry.content, new.content);
+        assert_eq!(back.entry.text, new.text);
+    }
+
+    #[tokio::test]
+    async fn an_output_over_many_sources_skips_the_others_and_pages_by_offset() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("h.db")).await.unwrap();
+        let t0 = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        // 80 sources, one entry each, newest last; the output takes the even ones.
+        for i in 0..80 {
+            let mut e = entry(&format!("k{i}"), "x");
+            e.source_id = format!("s{i}");
+            e.id = crate::normalize::stable_id(&e.source_id, &e.key);
+            e.published = Some(t0 + chrono::Duration::seconds(i));
+            store
+                .commit_poll(&SourceState::new(&e.source_id), &[e], t0)
+                .await
+                .unwrap();
+        }
+        let sources: Vec<String> = (0..80).step_by(2).map(|i| format!("s{i}")).collect();
+        assert!(sources.len() > MANY_SOURCES);
+        let query = |offset| EntryQuery {
+            sources: sources.clone(),
+            limit: 4,
+            offset,
+        };
+        let heads = |q: EntryQuery| {
+            let store = &store;
+            async move {
+                let got = store.entries(&q).await.unwrap();
+                got.into_iter()
+                    .map(|e| e.entry.source_id)
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(heads(query(0)).await, ["s78", "s76", "s74", "s72"]);
+        assert_eq!(heads(query(4)).await, ["s70", "s68", "s66", "s64"]);
+        assert_eq!(heads(query(38)).await, ["s2", "s0"]);
+        let ids = store.entry_heads(&query(2)).await.unwrap();
+        assert_eq!(ids.len(), 4);
+        assert_eq!(ids[0].id, crate::normalize::stable_id("s74", "k74"));
     }
 }

@@ -39,12 +39,15 @@ impl Loader<'_> {
             .unwrap_or_default();
         let limit = self.int(sect, "limit", 1, 10_000).unwrap_or(50) as usize;
 
+        // Sets, not list scans: an output may name 10,000 sources.
+        let known: HashSet<&str> = sources.iter().map(|s| s.id.as_str()).collect();
+        let mut seen: HashSet<String> = HashSet::new();
         let mut selected: Vec<String> = Vec::new();
         let named = self.strings(sect, "sources");
         let tags = self.strings(sect, "tags");
         for name in named.iter().flatten() {
-            if sources.iter().any(|s| &s.id == name) {
-                if !selected.contains(name) {
+            if known.contains(name.as_str()) {
+                if seen.insert(name.clone()) {
                     selected.push(name.clone());
                 }
             } else {
@@ -68,7 +71,7 @@ impl Loader<'_> {
                 );
             }
             for s in matching {
-                if !selected.contains(&s.id) {
+                if seen.insert(s.id.clone()) {
                     selected.push(s.id.clone());
                 }
             }
