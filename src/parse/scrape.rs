@@ -291,7 +291,14 @@ pub fn parse_article(
 ) -> ArticlePage {
     // Bounded before parsing: size, then nesting (README "Hostile input").
     let html = &*bound_depth(head(html, MAX_PAGE_BYTES));
-    let doc = Html::parse_document(html);
+    let extracting = rules.is_none_or(|r| r.content.is_none());
+    // Main-content extraction reads the page as a `dom_query` tree too:
+    // parsed once for both when that gives the same trees (one_parse.rs).
+    let (doc, mut dom) = if extracting {
+        super::one_parse::parse_page(html)
+    } else {
+        (Html::parse_document(html), None)
+    };
     let base = document_base(&doc, page_url);
     let root = doc.root_element();
     let meta = meta_line(&doc);
@@ -333,7 +340,8 @@ pub fn parse_article(
                     "page too large for main-content extraction ({elements} elements, at most {MAX_EXTRACT_ELEMENTS}): set a content selector");
                 None
             } else {
-                main_content(html, page_url).map(|h| prune(&h, remove))
+                let dom = dom.take().unwrap_or_else(|| dom_query::Document::from(html));
+                main_content(dom, page_url).map(|h| prune(&h, remove))
             }
         }
     }
@@ -613,11 +621,10 @@ fn content_of(doc: &Html, rule: &FieldRule) -> Option<String> {
 }
 
 /// Main-content extraction for pages without a content selector.
-fn main_content(html: &str, page_url: &Url) -> Option<String> {
+fn main_content(doc: dom_query::Document, page_url: &Url) -> Option<String> {
     // The page as the reader sees it once its scripts ran, without the
     // teaser streams that outweigh a short article (README "Selector-free
     // article extraction").
-    let doc = dom_query::Document::from(html);
     super::extract::prepare_page(&doc);
     let mut reader = dom_smoothie::Readability::with_document(doc, Some(page_url.as_str()), None)
         .map_err(|e| tracing::debug!(url = %page_url, error = %e, "main-content extraction failed"))
