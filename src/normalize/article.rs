@@ -230,6 +230,9 @@ pub fn is_chrome(text: &str) -> bool {
     !text.is_empty() && text.chars().count() <= 120 && without_chrome(&text).is_empty()
 }
 
+/// Characters (white space collapsed) beyond which a block is no meta line.
+pub const META_BLOCK_MAX_CHARS: usize = 120;
+
 /// Whether a short block is a meta line (`发布时间：… 来源：…`) or a byline,
 /// i.e. information about the article rather than part of it.
 pub fn is_meta_block(text: &str) -> bool {
@@ -239,7 +242,7 @@ pub fn is_meta_block(text: &str) -> bool {
         r"^(?:发布时间|发布日期|更新时间|信息来源|文章来源|来源|作者|责任编辑|编辑|日期)\s*[：:]",
     );
     let text = collapse_whitespace(text);
-    if text.chars().count() > 120 {
+    if text.chars().count() > META_BLOCK_MAX_CHARS {
         return false;
     }
     if parse_byline(&text).is_some() {

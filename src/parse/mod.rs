@@ -8,6 +8,7 @@ pub mod detect;
 pub mod extract;
 mod feed;
 pub mod inspect;
+mod one_parse;
 pub mod scrape;
 pub mod xml;
 mod xmlfeed;

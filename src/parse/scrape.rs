@@ -3,7 +3,7 @@
 //! functions: no fetching, no storing (the pagination loop and the article
 //! fetches live in `refresh::scrape`).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::LazyLock;
 
 use chrono::{DateTime, Utc};
@@ -291,7 +291,14 @@ pub fn parse_article(
 ) -> ArticlePage {
     // Bounded before parsing: size, then nesting (README "Hostile input").
     let html = &*bound_depth(head(html, MAX_PAGE_BYTES));
-    let doc = Html::parse_document(html);
+    let extracting = rules.is_none_or(|r| r.content.is_none());
+    // Main-content extraction reads the page as a `dom_query` tree too:
+    // parsed once for both when that gives the same trees (one_parse.rs).
+    let (doc, mut dom) = if extracting {
+        super::one_parse::parse_page(html)
+    } else {
+        (Html::parse_document(html), None)
+    };
     let base = document_base(&doc, page_url);
     let root = doc.root_element();
     let meta = meta_line(&doc);
@@ -333,7 +340,8 @@ pub fn parse_article(
                     "page too large for main-content extraction ({elements} elements, at most {MAX_EXTRACT_ELEMENTS}): set a content selector");
                 None
             } else {
-                main_content(html, page_url).map(|h| prune(&h, remove))
+                let dom = dom.take().unwrap_or_else(|| dom_query::Document::from(html));
+                main_content(dom, page_url).map(|h| prune(&h, remove))
             }
         }
     }
@@ -613,11 +621,10 @@ fn content_of(doc: &Html, rule: &FieldRule) -> Option<String> {
 }
 
 /// Main-content extraction for pages without a content selector.
-fn main_content(html: &str, page_url: &Url) -> Option<String> {
+fn main_content(doc: dom_query::Document, page_url: &Url) -> Option<String> {
     // The page as the reader sees it once its scripts ran, without the
     // teaser streams that outweigh a short article (README "Selector-free
     // article extraction").
-    let doc = dom_query::Document::from(html);
     super::extract::prepare_page(&doc);
     let mut reader = dom_smoothie::Readability::with_document(doc, Some(page_url.as_str()), None)
         .map_err(|e| tracing::debug!(url = %page_url, error = %e, "main-content extraction failed"))
@@ -674,13 +681,21 @@ fn meta_line(doc: &Html) -> article::MetaLine {
     let Ok(body) = Selector::parse("body *") else {
         return article::MetaLine::default();
     };
+    // Collapsed white space keeps every other character, so an element
+    // with more than META_BLOCK_MAX_CHARS of them is no meta line: skipped
+    // without building its text (building every element's text was
+    // quadratic in the page's depth).
+    let counts = visible_solid_chars(doc);
+    let short = |el: &ElementRef<'_>| {
+        counts.get(&el.id()).copied().unwrap_or(0) <= article::META_BLOCK_MAX_CHARS
+    };
     let mut out = article::MetaLine::default();
     for el in doc.select(&body) {
         if crate::budget::exceeded() {
             // Past the page's time budget: the caller throws this away.
             break;
         }
-        if matches!(el.value().name(), "script" | "style" | "head" | "title") {
+        if matches!(el.value().name(), "script" | "style" | "head" | "title") || !short(&el) {
             continue;
         }
         let text = collapse_whitespace(&visible_text(el));
@@ -689,6 +704,9 @@ fn meta_line(doc: &Html) -> article::MetaLine {
         }
         // Only the innermost: a child that is itself a meta line is read instead.
         let child_is_meta = el.children().filter_map(ElementRef::wrap).any(|c| {
+            if !short(&c) {
+                return false;
+            }
             let t = collapse_whitespace(&visible_text(c));
             !t.is_empty() && article::is_meta_block(&t)
         });
@@ -698,6 +716,45 @@ fn meta_line(doc: &Html) -> article::MetaLine {
         out.absorb(article::parse_meta_line(&text));
     }
     out
+}
+
+/// For every element, how many characters of its [`visible_text`] are not
+/// white space (as [`collapse_whitespace`] reads it), in one pass.
+fn visible_solid_chars(doc: &Html) -> HashMap<ego_tree::NodeId, usize> {
+    let mut counts = HashMap::new();
+    // Open elements with their counts so far; text under script/style/noscript is hidden.
+    let mut open: Vec<usize> = Vec::new();
+    let mut hidden = 0usize;
+    let hides = |n: &Node| matches!(n, Node::Element(e) if matches!(e.name(), "script" | "style" | "noscript"));
+    for edge in doc.tree.root().traverse() {
+        match edge {
+            ego_tree::iter::Edge::Open(n) => match n.value() {
+                Node::Element(_) => {
+                    hidden += usize::from(hides(n.value()));
+                    open.push(0);
+                }
+                Node::Text(t) if hidden == 0 => {
+                    if let Some(last) = open.last_mut() {
+                        *last += t
+                            .chars()
+                            .filter(|c| !(c.is_whitespace() || *c == '\u{200b}'))
+                            .count();
+                    }
+                }
+                _ => {}
+            },
+            ego_tree::iter::Edge::Close(n) if n.value().is_element() => {
+                hidden -= usize::from(hides(n.value()));
+                let count = open.pop().unwrap_or(0);
+                if let Some(parent) = open.last_mut() {
+                    *parent += count;
+                }
+                counts.insert(n.id(), count);
+            }
+            _ => {}
+        }
+    }
+    counts
 }
 
 /// A `□ 职务 姓名` byline anywhere in the body.
