@@ -6,8 +6,10 @@
     ./target/release/huiliu bench articles /work/corpora-extra/articles-en2 --timezone UTC
 
 Where the pages come from: the source distribution of newspaper4k 0.9.6 on
-PyPI (github.com/AndyTheFactory/newspaper4k, MIT; sdist sha256 printed by
-this script) ships real article pages saved from the sites with what the
+PyPI (github.com/AndyTheFactory/newspaper4k, MIT; the sdist measured,
+newspaper4k-0.9.6.tar.gz, has sha256
+a3f2f0e017dddb6f1019ee77aaa8980e13e6ecea0b949abc7167aae4770d2d0e, printed
+again by this script) ships real article pages saved from the sites with what the
 project's maintainers keep as their expected output: `tests/data/html/<name>.html`
 (the page as served), `tests/data/txt/<name>.txt` (the article's text) and
 `tests/data/metadata/<name>.json` (url, language, title, ...). The text was
@@ -33,8 +35,10 @@ import sys
 import tarfile
 
 SKIP = {"video_article_01"}  # same bytes as cleveland.com1
-SCORER = os.path.join(os.path.dirname(os.path.abspath(__file__)),
-                      "..", "..", "..", "shared", "corpora", "articles-zh", "score.py")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# ../shared beside the repository (a worktree under wt/ has it one level up).
+SCORERS = [os.path.join(ROOT, up, "shared", "corpora", "articles-zh", "score.py")
+           for up in ("..", os.path.join("..", ".."))]
 
 
 def main():
@@ -70,11 +74,12 @@ def main():
     with open(os.path.join(out, "truth.jsonl"), "w", encoding="utf-8") as f:
         for r in rows:
             f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    scorer = os.environ.get("SCORER", SCORER)
-    if os.path.exists(scorer):
-        shutil.copy(scorer, os.path.join(out, "score.py"))
+    found = [p for p in ([os.environ["SCORER"]] if "SCORER" in os.environ else SCORERS)
+             if os.path.exists(p)]
+    if found:
+        shutil.copy(found[0], os.path.join(out, "score.py"))
     else:
-        print("scorer not found at", scorer, "(set SCORER=...)")
+        print("scorer not found (set SCORER=.../articles-zh/score.py)")
     print(len(rows), "pages written to", out)
 
 
