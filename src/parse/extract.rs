@@ -65,6 +65,15 @@ pub fn headline(doc: &Html) -> Option<String> {
         .map(|t| squash(&t))
         .filter(|t| !t.is_empty())
         .collect();
+    // The titles without the site's and section's names after a separator
+    // (`… -- Puppet Masters -- Sott.net`): a heading found only there is a
+    // section label, not the headline.
+    let heads: Vec<String> = [page_title.as_deref(), og.as_deref()]
+        .into_iter()
+        .flatten()
+        .map(|t| squash(&clean_page_title(t)))
+        .filter(|t| !t.is_empty())
+        .collect();
     let Ok(sel) = Selector::parse(
         "h1, h2, h3, [class*=title], [id*=title], [class*=Title], [id*=Title], [class*=headline]",
     ) else {
@@ -77,17 +86,18 @@ pub fn headline(doc: &Html) -> Option<String> {
         }
         let text = element_text(el);
         let n = text.chars().count();
-        if !(4..=120).contains(&n) {
+        // An English headline may run past 120 characters; one that long
+        // is only taken when the title begins with it.
+        if !(4..=250).contains(&n) {
             continue;
         }
         let key = squash(&text);
         if key.chars().count() < 4 {
             continue;
         }
-        let matches = references
-            .iter()
-            .any(|r| r.starts_with(&key) || (r.contains(&key) && key.chars().count() >= 8));
-        if !matches {
+        let prefix = references.iter().any(|r| r.starts_with(&key));
+        let inside = n <= 120 && key.chars().count() >= 8 && heads.iter().any(|r| r.contains(&key));
+        if !(prefix || inside) {
             continue;
         }
         // The longest heading that matches: a section heading repeating part
@@ -360,6 +370,7 @@ pub fn trim_extracted(html: &str) -> String {
             _ => {}
         }
     }
+    doomed.extend(repeated_and_credit_lines(&doc));
     if let Some((id, inclusive)) = end {
         // Everything after the end, at every level, and a marker itself.
         let mut cur = doc.tree.get(id).map(|n| n.id());
@@ -382,6 +393,126 @@ pub fn trim_extracted(html: &str) -> String {
         }
     }
     doc.root_element().inner_html()
+}
+
+/// Elements that hold a line of text and no other block.
+const LINE_BLOCKS: &[&str] = &[
+    "p",
+    "div",
+    "li",
+    "span",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "figcaption",
+    "cite",
+    "small",
+];
+
+/// Longest line a gallery's slide title or a picture credit may be.
+const SHORT_LINE_MAX_CHARS: usize = 80;
+
+/// How often one short line must repeat, line after line, to be a
+/// gallery's (`Weather threatens holiday plans` over each of 14 slides),
+/// not the text's.
+const REPEATED_LINE_MIN: usize = 3;
+
+/// Lines that are not the article's: a short line repeated
+/// [`REPEATED_LINE_MIN`] times or more in a row (every copy; a line that
+/// comes back between others — a price, a line of code — stays), and a
+/// picture's credit or a copyright notice alone on its line (`Credit: Riot
+/// Games`, `Screenshot by …`, `© Agency`), and a wire report's sign-off.
+fn repeated_and_credit_lines(doc: &Html) -> Vec<ego_tree::NodeId> {
+    // Every line of text, in order: (element, text).
+    let mut lines: Vec<(ego_tree::NodeId, String)> = Vec::new();
+    let mut doomed = Vec::new();
+    for node in doc.tree.root().descendants() {
+        let Node::Element(e) = node.value() else {
+            continue;
+        };
+        if !LINE_BLOCKS.contains(&e.name()) {
+            continue;
+        }
+        let nested = node.descendants().skip(1).any(|d| {
+            matches!(d.value(), Node::Element(x) if LINE_BLOCKS.contains(&x.name()) || matches!(x.name(), "ul" | "ol" | "table"))
+        });
+        if nested {
+            continue;
+        }
+        // `<br>` ends a line: `kokobj@yna.co.kr<br>(END)`.
+        let mut raw = String::new();
+        for d in node.descendants() {
+            match d.value() {
+                Node::Text(t) => raw.push_str(t),
+                Node::Element(x) if x.name() == "br" => raw.push('\n'),
+                _ => {}
+            }
+        }
+        let text = collapse_whitespace(&raw);
+        let n = text.chars().count();
+        if n == 0 {
+            continue;
+        }
+        let sign_off = raw
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .all(is_sign_off);
+        if (n <= SHORT_LINE_MAX_CHARS && sign_off)
+            || (n <= NOTICE_MAX_CHARS && is_credit_line(&text))
+        {
+            doomed.push(node.id());
+        }
+        lines.push((node.id(), text));
+    }
+    let mut i = 0;
+    while i < lines.len() {
+        let mut j = i + 1;
+        while j < lines.len() && lines[j].1 == lines[i].1 {
+            j += 1;
+        }
+        let t = &lines[i].1;
+        if j - i >= REPEATED_LINE_MIN
+            && t.chars().count() <= SHORT_LINE_MAX_CHARS
+            && t.chars().any(char::is_alphanumeric)
+        {
+            doomed.extend(lines[i..j].iter().map(|(id, _)| *id));
+        }
+        i = j;
+    }
+    doomed
+}
+
+/// Longest line a copyright notice may be (`The-CNN-Wire ™ & © 2013 Cable
+/// News Network, Inc., a Time Warner Company. All rights reserved.`).
+const NOTICE_MAX_CHARS: usize = 160;
+
+/// A wire report's sign-off: `(END)`, or the reporter's e-mail address
+/// alone on its line.
+fn is_sign_off(text: &str) -> bool {
+    let t = text.trim();
+    let email_char = |c: char| c.is_ascii_alphanumeric() || "._%+-".contains(c);
+    t.eq_ignore_ascii_case("(end)")
+        || t.split_once('@').is_some_and(|(user, host)| {
+            !user.is_empty()
+                && user.chars().all(email_char)
+                && host.contains('.')
+                && !host.starts_with('.')
+                && host.chars().all(email_char)
+        })
+}
+
+/// A picture's credit or a copyright notice alone on its line: `Credit:
+/// Riot Games, ONE Esports`, `Screenshot by Amanda Tan/ONE Esports`, `Photo:
+/// AP`, `© UC Global`, `™ & © 2013 Cable News Network, Inc. … All rights reserved.`
+fn is_credit_line(text: &str) -> bool {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    RE.get_or_init(|| {
+        Regex::new(r"(?i)^(?:(?:photo|image|picture)\s+)?(?:credits?|photo|photograph|image|screenshot|picture)(?:\s*:|\s+by\s)|^(?:™\s*&\s*)?©|all rights reserved\.?$")
+            .expect("credit line regex is valid")
+    })
+    .is_match(text)
 }
 
 /// Whether the article ends at `node` (an element or a text node, `seen`
@@ -487,6 +618,81 @@ pub fn prepare_page(doc: &dom_query::Document) {
             list.remove_from_parent();
         }
     }
+    drop_video_cards(doc);
+    keep_subheadings(doc);
+    drop_breadcrumbs(doc);
+}
+
+/// Longest breadcrumb trail: a few links and the headline.
+const BREADCRUMB_MAX_CHARS: usize = 250;
+
+/// The breadcrumb trail above a post (`<nav id="breadcrumb">Home › Latest
+/// News › the headline</nav>`): Readability only knows `breadcrumbs`, and
+/// the trail ends with the headline rather than with links.
+fn drop_breadcrumbs(doc: &dom_query::Document) {
+    let trails: Vec<_> = doc
+        .select("[id*=breadcrumb], [class*=breadcrumb], [id*=Breadcrumb], [class*=Breadcrumb]")
+        .nodes()
+        .to_vec();
+    for t in trails {
+        if !t.has_name("body") && non_space_chars(&t.text()) <= BREADCRUMB_MAX_CHARS {
+            t.remove_from_parent();
+        }
+    }
+}
+
+/// A section heading inside the text (`<h2 class="subheader">` at CNN)
+/// would go with the page's header: Readability drops every element whose
+/// class or id says `header` as unlikely content. A heading without a link
+/// loses that class and id, so it stays with its section.
+fn keep_subheadings(doc: &dom_query::Document) {
+    for h in doc.select("h2, h3, h4, h5, h6").nodes() {
+        let says_header = ["class", "id"].iter().any(|a| {
+            h.attr(a)
+                .is_some_and(|v| v.to_ascii_lowercase().contains("head"))
+        });
+        if says_header && !h.descendants_it().any(|d| d.has_name("a")) {
+            h.remove_attr("class");
+            h.remove_attr("id");
+        }
+    }
+}
+
+/// A video card without a `<video>` (the player is loaded by a script): its
+/// length (`<span class="video-resource__duration">01:40</span>`) among
+/// short labels — `Video Ad Feedback`, the video's title, `- Source: CNN`.
+/// The card goes, up to the element that holds more than labels.
+fn drop_video_cards(doc: &dom_query::Document) {
+    let durations: Vec<_> = doc
+        .select("[class*=duration], [class*=Duration]")
+        .nodes()
+        .to_vec();
+    for d in durations {
+        if !is_duration(d.text().trim()) {
+            continue;
+        }
+        let mut top = None;
+        for a in d.ancestors_it(Some(8)) {
+            if !a.is_element() || a.has_name("body") || !only_labels(&a) {
+                break;
+            }
+            top = Some(a);
+        }
+        if let Some(top) = top {
+            top.remove_from_parent();
+        }
+    }
+}
+
+/// `01:40`, `1:02:03`: the length of a video.
+fn is_duration(text: &str) -> bool {
+    let parts: Vec<&str> = text.split(':').collect();
+    (2..=3).contains(&parts.len())
+        && parts.iter().enumerate().all(|(i, p)| {
+            (1..=2).contains(&p.len())
+                && p.bytes().all(|b| b.is_ascii_digit())
+                && (i == 0 || p.len() == 2)
+        })
 }
 
 /// Whether the text under `node` is only short labels (at most
@@ -709,6 +915,100 @@ mod tests {
     }
 
     #[test]
+    fn a_video_card_without_a_player_goes_and_subheadings_keep_no_header_class() {
+        let card = |title: &str, len: &str| {
+            format!(
+                "<div class=\"video-resource\"><div class=\"image\"><img src=\"/v.jpg\"></div>\
+                 <div class=\"ad-feedback\"><div>Video Ad Feedback</div></div>\
+                 <div class=\"details\"><div class=\"headline\">{title}</div>\
+                 <div><span class=\"video-resource__duration\"> {len} </span>\
+                 <span> - Source: <a href=\"https://news.example/\">Example</a></span></div></div></div>"
+            )
+        };
+        let html = format!(
+            "<html><body><div class=\"article\">{}<p>The hearing began at nine in the morning.</p>\
+             <h2 class=\"subheader\" id=\"the-judge-header\">The judge responds</h2>\
+             <p>A judge answered the lawyers.</p><h2 class=\"section-head\"><a href=\"/more\">More news</a></h2>\
+             {}<p>It lasted 12:30 hours.</p></div></body></html>",
+            card("Watch what the witness did outside the courtroom", "02:12"),
+            card("A second clip", "1:02:03")
+        );
+        let doc = dom_query::Document::from(html.as_str());
+        prepare_page(&doc);
+        let out = doc.html().to_string();
+        for gone in [
+            "Video Ad Feedback",
+            "outside the courtroom",
+            "02:12",
+            "Source",
+            "A second clip",
+        ] {
+            assert!(!out.contains(gone), "{gone} in {out}");
+        }
+        assert!(out.contains("<h2>The judge responds</h2>"), "{out}");
+        assert!(
+            out.contains("class=\"section-head\""),
+            "a linked heading keeps its class: {out}"
+        );
+        assert!(
+            out.contains("12:30 hours") && out.contains("nine in the morning"),
+            "{out}"
+        );
+
+        let crumbs = "<html><body><nav id=\"breadcrumb\"><a href=\"/\">Home</a><em></em>\
+            <a href=\"/label/news\">Latest News</a><span class=\"current\">An actress in new photos</span></nav>\
+            <div class=\"post\"><p>The actress shared new photos.</p></div></body></html>";
+        let doc = dom_query::Document::from(crumbs);
+        prepare_page(&doc);
+        let out = doc.html().to_string();
+        assert!(
+            !out.contains("Latest News") && out.contains("shared new photos"),
+            "{out}"
+        );
+        assert!(
+            is_duration("01:40")
+                && is_duration("1:02:03")
+                && !is_duration("1:2")
+                && !is_duration("12:30 hours")
+        );
+    }
+
+    #[test]
+    fn a_gallerys_repeated_slide_title_and_picture_credits_go() {
+        let slides: String = (1..=5)
+            .map(|n| format!("<div id=\"slide{n}\">Weather threatens holiday plans</div>"))
+            .collect();
+        let html = format!(
+            "<div><p>Storms are moving east before the holiday.</p>{slides}\
+             <figure><img src=\"/a.jpg\"><figcaption>Credit: Riot Games, Example Esports</figcaption></figure>\
+             <p><span>Screenshot by Amanda Tan/Example</span></p><p>Photographers waited in the rain.</p>\
+             <p>Twice said.</p><p>Twice said.</p><p>Seniors: 25</p><p>Adults: 30</p><p>Seniors: 25</p>\
+             <p>Kids: 10</p><p>Seniors: 25</p><p>© Example Photo Agency</p>\
+             <p>The-Example-Wire<br>™ & © 2013 Example Network, Inc., a Holding Company. All rights reserved.</p>\
+             <p> reporter@news.example<br>(END)</p></div>"
+        );
+        let out = trim_extracted(&html);
+        assert!(!out.contains("Weather threatens"), "{out}");
+        for gone in [
+            "Credit:",
+            "Screenshot by",
+            "Photo Agency",
+            "rights reserved",
+            "reporter@",
+            "(END)",
+        ] {
+            assert!(!out.contains(gone), "{gone} in {out}");
+        }
+        assert!(
+            out.contains("Storms are moving east") && out.contains("Photographers waited"),
+            "{out}"
+        );
+        assert_eq!(out.matches("Twice said.").count(), 2, "{out}");
+        assert_eq!(out.matches("Seniors: 25").count(), 3, "not in a row: {out}");
+        assert!(!is_sign_off("投稿邮箱：news@example.com"));
+    }
+
+    #[test]
     fn dates_in_every_form_a_page_prints() {
         assert_eq!(
             find_date("2022-02-13 20:04:17").as_deref(),
@@ -794,5 +1094,19 @@ mod tests {
             "<html><head><title>短视频与大众文化生产_1905电影网</title></head><body><p>x</p></body></html>",
         );
         assert_eq!(headline(&bare).as_deref(), Some("短视频与大众文化生产"));
+    }
+
+    #[test]
+    fn a_long_english_headline_not_the_section_name_in_the_title() {
+        let long = "'The friends abroad': New court files show a private security team \
+            was involved in a spy operation against a journalist in the embassy";
+        let html = format!(
+            "<html><head><title>{long} -- Puppet Masters -- Example.net</title></head><body>\
+             <div class=\"section-title\">Puppet Masters</div>\
+             <h1><a href=\"/a\">{long}</a></h1><p>Text.</p></body></html>"
+        );
+        assert!(long.chars().count() > 120);
+        let doc = Html::parse_document(&html);
+        assert_eq!(headline(&doc).as_deref(), Some(long));
     }
 }
