@@ -57,33 +57,80 @@ fn fold_width(c: char) -> char {
 /// when the text is already stable (the common case for feeds): ASCII is
 /// returned as is, without a copy.
 pub fn fold(s: &str) -> Cow<'_, str> {
-    if s.is_ascii() {
-        return Cow::Borrowed(s);
-    }
-    let wide = |c: char| matches!(c, '\u{FF01}'..='\u{FF5E}' | '\u{3000}');
-    let w: Cow<'_, str> = if s.chars().any(wide) {
-        let mut o = String::with_capacity(s.len());
-        o.extend(s.chars().map(fold_width));
-        Cow::Owned(o)
-    } else {
-        Cow::Borrowed(s)
-    };
-    let w = if nfkc_stable(&w) {
-        w
-    } else {
-        Cow::Owned(w.nfkc().collect())
-    };
-    if w.is_ascii() || !w.chars().any(t2s_active) {
-        w
-    } else {
-        Cow::Owned(t2s(&w))
+    let mut buf = FoldBufs::default();
+    match fold_with(s, &mut buf) {
+        Folded::Same => Cow::Borrowed(s),
+        Folded::Changed => Cow::Owned(buf.out),
     }
 }
 
-/// `fast2s::convert`: most chars map alone (a table lookup); the few whose
-/// rules look one char either side are converted with their neighbours.
-fn t2s(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
+/// [`fold_with`]'s buffers, kept between calls (no allocation per text).
+#[derive(Debug, Default)]
+struct FoldBufs {
+    /// The folded text, when it differs.
+    out: String,
+    tmp: String,
+}
+
+/// What [`fold_with`] did: the text was already folded, or the folded text
+/// is in `out`.
+#[derive(PartialEq)]
+enum Folded {
+    Same,
+    Changed,
+}
+
+/// [`fold`] into reused buffers. Width folding, the NFKC check and the
+/// traditional-char check share one pass over the chars (they were three).
+fn fold_with(s: &str, b: &mut FoldBufs) -> Folded {
+    if s.is_ascii() {
+        return Folded::Same;
+    }
+    let wide = |c: char| matches!(c, '\u{FF01}'..='\u{FF5E}' | '\u{3000}');
+    let (mut any_wide, mut active) = (false, false);
+    // `is_nfkc_quick` of the width-folded chars, common ideographs as `a`:
+    // the crate's ASCII path instead of a table search each (same answer,
+    // both are stable starters). It answers Yes only after reading every
+    // char, so then
+    // `any_wide` and `active` cover the whole text; otherwise they are
+    // recomputed below.
+    let stable = is_nfkc_quick(s.chars().map(|c| {
+        any_wide |= wide(c);
+        let f = fold_width(c);
+        active |= t2s_active(f);
+        if is_ideograph(f) { 'a' } else { f }
+    })) == IsNormalized::Yes;
+    if stable && !any_wide && !active {
+        return Folded::Same;
+    }
+    b.out.clear();
+    b.out.extend(s.chars().map(fold_width));
+    if !stable {
+        b.tmp.clear();
+        b.tmp.extend(b.out.nfkc());
+        std::mem::swap(&mut b.out, &mut b.tmp);
+        active = b.out.chars().any(t2s_active);
+    }
+    if active {
+        t2s(&b.out, &mut b.tmp);
+        std::mem::swap(&mut b.out, &mut b.tmp);
+    }
+    Folded::Changed
+}
+
+/// `s` folded: itself or `fb.out`.
+fn folded<'a>(s: &'a str, fb: &'a mut FoldBufs) -> &'a str {
+    match fold_with(s, fb) {
+        Folded::Same => s,
+        Folded::Changed => fb.out.as_str(),
+    }
+}
+
+/// `fast2s::convert` into `out`: most chars map alone (a table lookup); the
+/// few whose rules look one char either side are converted with their
+/// neighbours.
+fn t2s(s: &str, out: &mut String) {
+    out.clear();
     let mut win = String::new();
     let mut prev = None;
     let mut chars = s.chars().peekable();
@@ -103,18 +150,11 @@ fn t2s(s: &str) -> String {
         }
         prev = Some(c);
     }
-    out
 }
 
 /// Common CJK ideographs: no decomposition, combining class 0 (tested).
 fn is_ideograph(c: char) -> bool {
     matches!(c, '\u{4E00}'..='\u{9FFF}')
-}
-
-/// `is_nfkc_quick(s) == Yes`, faster: ideographs take the crate's ASCII
-/// path (same answer: both are stable starters), not a table search each.
-fn nfkc_stable(s: &str) -> bool {
-    is_nfkc_quick(s.chars().map(|c| if is_ideograph(c) { 'a' } else { c })) == IsNormalized::Yes
 }
 
 /// Keys of fast2s's context rules (0.3.1: its exclusion and special-case
@@ -276,6 +316,7 @@ pub struct Scratch {
     kept: String,
     /// Length of the headline at the start of `kept`.
     title_len: usize,
+    fold: FoldBufs,
     tok: Tokens,
     facts: super::digest::FactScratch,
 }
@@ -291,38 +332,55 @@ struct Tokens {
     radix: Vec<u32>,
 }
 
-/// Sorts `v` ascending, as `sort_unstable` does; a long vector (a text's
-/// shingles) by four 8-bit counting passes (`tmp` is scratch), fewer steps
-/// than comparisons.
+/// Sorts `v` ascending, as `sort_unstable` does. Shingle hashes are
+/// uniform, so one counting pass on their top bits, with about as many
+/// buckets as values, leaves buckets of zero to two values, each then put
+/// in order alone (a skewed input falls back to `sort_unstable` per bucket):
+/// a few steps per value, where the previous four 8-bit radix passes (or a
+/// comparison sort below 96 values) took several times more. `tmp` is
+/// scratch.
 fn sort_u32(v: &mut Vec<u32>, tmp: &mut Vec<u32>) {
-    if v.len() < 96 {
+    let n = v.len();
+    if n < 32 {
         v.sort_unstable();
         return;
     }
-    let mut count = [[0u32; 256]; 4];
-    for &x in v.iter() {
-        for (d, c) in count.iter_mut().enumerate() {
-            c[(x >> (8 * d)) as usize & 255] += 1;
-        }
-    }
+    // 2^bits buckets, the least power of two ≥ n (at most 2^16).
+    let bits = (usize::BITS - (n - 1).leading_zeros()).min(16);
+    let shift = 32 - bits;
+    // Bucket starts, then (after the scatter) bucket ends, stored after the
+    // values in `tmp` to need no second scratch vector.
     tmp.clear();
-    tmp.resize(v.len(), 0);
-    for (d, c) in count.iter_mut().enumerate() {
-        // A digit that every value shares moves nothing.
-        if c.iter().any(|&n| n as usize == v.len()) {
-            continue;
-        }
-        let mut sum = 0;
-        for n in c.iter_mut() {
-            (*n, sum) = (sum, sum + *n);
-        }
-        for &x in v.iter() {
-            let b = (x >> (8 * d)) as usize & 255;
-            tmp[c[b] as usize] = x;
-            c[b] += 1;
-        }
-        std::mem::swap(v, tmp);
+    tmp.resize(n + (1 << bits), 0);
+    let (out, ends) = tmp.split_at_mut(n);
+    for &x in v.iter() {
+        ends[(x >> shift) as usize] += 1;
     }
+    let mut sum = 0;
+    for e in ends.iter_mut() {
+        (*e, sum) = (sum, sum + *e);
+    }
+    for &x in v.iter() {
+        let b = (x >> shift) as usize;
+        out[ends[b] as usize] = x;
+        ends[b] += 1;
+    }
+    let mut lo = 0;
+    for &hi in ends.iter() {
+        let hi = hi as usize;
+        match hi - lo {
+            0 | 1 => {}
+            2 => {
+                if out[lo] > out[lo + 1] {
+                    out.swap(lo, lo + 1);
+                }
+            }
+            _ => out[lo..hi].sort_unstable(),
+        }
+        lo = hi;
+    }
+    tmp.truncate(n);
+    std::mem::swap(v, tmp);
 }
 
 /// Normalizes title + body into shingles and anchors.
@@ -355,7 +413,7 @@ pub fn prepare_text(
     cjk_n: usize,
     word_n: usize,
 ) -> Prepared {
-    sc.title_len = keep(&mut sc.kept, title, body);
+    sc.title_len = keep(&mut sc.kept, &mut sc.fold, title, body);
     tokenize(&sc.kept, cjk_n, word_n, &mut sc.tok)
 }
 
@@ -368,18 +426,18 @@ pub fn number_facts(sc: &mut Scratch) -> &[u32] {
 /// The digest facts of a title and body, as [`prepare_with`] computes them.
 pub fn facts(title: &str, body: &str) -> Vec<u32> {
     let mut sc = Scratch::default();
-    let title_len = keep(&mut sc.kept, title, body);
+    let title_len = keep(&mut sc.kept, &mut sc.fold, title, body);
     super::digest::facts_with(&mut sc.facts, &sc.kept[..title_len], &sc.kept)
 }
 
 /// The text compared, into `kept`: the folded headline, then the body's
 /// lines that are not credits or navigation. Returns the headline's length.
-fn keep(kept: &mut String, title: &str, body: &str) -> usize {
+fn keep(kept: &mut String, fb: &mut FoldBufs, title: &str, body: &str) -> usize {
     kept.clear();
     kept.reserve(title.len() + body.len() + 1);
-    kept.push_str(&strip_inline(&fold(title)));
+    kept.push_str(&strip_inline(folded(title, fb)));
     let title_len = kept.len();
-    for line in fold(body).lines() {
+    for line in folded(body, fb).lines() {
         if line.trim().is_empty() || is_boilerplate(line) {
             continue;
         }
@@ -441,8 +499,26 @@ fn tokenize(s: &str, cjk_n: usize, word_n: usize, t: &mut Tokens) -> Prepared {
                 at += 1;
             }
         }
-        let Some(c) = s.get(at..).and_then(|r| r.chars().next()) else {
-            break;
+        // A run of CJK ideographs (3-byte UTF-8, U+3400..U+9FFF): each is a
+        // token and changes nothing else, so the general steps are skipped.
+        if word_kind == Kind::Cjk {
+            while let [b0 @ 0xE3..=0xE9, b1, b2, ..] = bytes[at..] {
+                let c = (b0 as u32 & 0x0F) << 12 | (b1 as u32 & 0x3F) << 6 | (b2 as u32 & 0x3F);
+                if !matches!(c, 0x3400..=0x4DBF | 0x4E00..=0x9FFF) {
+                    break;
+                }
+                tokens.push(c as u64);
+                cjk += 1;
+                at += 3;
+            }
+        }
+        // An ASCII byte is its char: no UTF-8 decoding.
+        let c = match bytes.get(at) {
+            Some(&b) if b.is_ascii() => b as char,
+            _ => match s.get(at..).and_then(|r| r.chars().next()) {
+                Some(c) => c,
+                None => break,
+            },
         };
         let here = at;
         at += c.len_utf8();
@@ -732,8 +808,8 @@ mod tests {
     fn radix_sort_matches_sort_unstable() {
         let mut x = 3u64;
         let mut tmp = Vec::new();
-        for n in [0, 1, 95, 96, 97, 200, 1000, 5000] {
-            for spread in [u32::MAX, 255, 0xFF00] {
+        for n in [0, 1, 31, 32, 33, 64, 95, 96, 97, 200, 1000, 5000, 70_000] {
+            for spread in [u32::MAX, 255, 0xFF00, 0xFFFF_0000] {
                 let mut v: Vec<u32> = (0..n)
                     .map(|_| {
                         x = mix64(x);
