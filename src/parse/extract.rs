@@ -592,16 +592,7 @@ pub fn prepare_page(doc: &dom_query::Document) {
     // around a `<video>` made only of short labels.
     let videos: Vec<_> = doc.select("video").nodes().to_vec();
     for video in videos {
-        let mut top = None;
-        for a in video.ancestors_it(Some(8)) {
-            if !a.is_element() || a.has_name("body") || !only_labels(&a) {
-                break;
-            }
-            top = Some(a);
-        }
-        if let Some(top) = top {
-            top.remove_from_parent();
-        }
+        remove_label_block(&video);
     }
     let lists: Vec<_> = doc.select("ul, ol").nodes().to_vec();
     for list in lists {
@@ -668,19 +659,24 @@ fn drop_video_cards(doc: &dom_query::Document) {
         .nodes()
         .to_vec();
     for d in durations {
-        if !is_duration(d.text().trim()) {
-            continue;
+        if is_duration(d.text().trim()) {
+            remove_label_block(&d);
         }
-        let mut top = None;
-        for a in d.ancestors_it(Some(8)) {
-            if !a.is_element() || a.has_name("body") || !only_labels(&a) {
-                break;
-            }
-            top = Some(a);
+    }
+}
+
+/// Removes the largest ancestor of `node` (up to 8 levels, never `<body>`)
+/// made only of short labels: a player's controls, a video card.
+fn remove_label_block(node: &dom_query::NodeRef<'_>) {
+    let mut top = None;
+    for a in node.ancestors_it(Some(8)) {
+        if !a.is_element() || a.has_name("body") || !only_labels(&a) {
+            break;
         }
-        if let Some(top) = top {
-            top.remove_from_parent();
-        }
+        top = Some(a);
+    }
+    if let Some(top) = top {
+        top.remove_from_parent();
     }
 }
 
