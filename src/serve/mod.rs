@@ -7,6 +7,7 @@ mod cache;
 mod feeds;
 mod listen;
 mod ops;
+pub use ops::warm_status;
 pub mod websub;
 
 use std::sync::atomic::AtomicU64;

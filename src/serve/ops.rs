@@ -149,6 +149,15 @@ async fn gather_cached(app: &AppState) -> Result<std::sync::Arc<Status>, crate::
     Ok(status)
 }
 
+/// Gathers the status once in the background at start: the first reader
+/// of `/status` (during the first pass, when the store is busiest) is
+/// served from it instead of waiting for a gathering.
+pub async fn warm_status(app: AppState) {
+    if let Err(e) = gather_cached(&app).await {
+        tracing::warn!(error = %e, "cannot gather the status");
+    }
+}
+
 async fn gather(app: &AppState) -> Result<Status, crate::store::StoreError> {
     let config = app.config();
     let now = Utc::now();
@@ -173,7 +182,7 @@ async fn gather(app: &AppState) -> Result<Status, crate::store::StoreError> {
             )
         })
         .collect();
-    for (_, day, n) in app.store.daily_counts(since).await? {
+    for (day, n) in app.store.daily_counts(since).await? {
         *per_day.entry(day).or_default() += n;
     }
     Ok(Status {

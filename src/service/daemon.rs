@@ -197,6 +197,7 @@ pub async fn run(
             stop_rx.clone(),
         ));
     }
+    tokio::spawn(serve::warm_status(app.clone()));
     let pruner = tokio::spawn(prune::prune_loop(app.clone(), stop_rx.clone()));
     tokio::spawn(settle_loop(p.clone(), stop_rx.clone()));
     tokio::spawn(trim_loop(stop_rx.clone()));

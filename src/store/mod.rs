@@ -141,11 +141,8 @@ pub trait Store: Maintenance + Coordination + Send + Sync {
 
     async fn total_entries(&self) -> Result<u64, StoreError>;
 
-    /// Entries first seen per UTC day since `since`: (source id, `YYYY-MM-DD`, count).
-    async fn daily_counts(
-        &self,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<(String, String, u64)>, StoreError>;
+    /// Entries first seen per UTC day since `since`: (`YYYY-MM-DD`, count).
+    async fn daily_counts(&self, since: DateTime<Utc>) -> Result<Vec<(String, u64)>, StoreError>;
     /// Per source with entries: how many, and how many first seen at or
     /// after `since` (one query for every source: `huiliu sources`, `/status`).
     async fn entry_stats(&self, since: DateTime<Utc>) -> Result<Vec<EntryStats>, StoreError>;

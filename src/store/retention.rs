@@ -34,6 +34,9 @@ pub(super) fn incremental_auto_vacuum(conn: &Connection) -> Result<(), StoreErro
         return Ok(());
     }
     let tables: i64 = conn.query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))?;
+    if tables == 0 {
+        conn.pragma_update(None, "page_size", PAGE_SIZE)?;
+    }
     conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")?;
     if tables > 0 {
         tracing::info!("switching the database to incremental vacuum (a one-time VACUUM)");
@@ -41,6 +44,11 @@ pub(super) fn incremental_auto_vacuum(conn: &Connection) -> Result<(), StoreErro
     }
     Ok(())
 }
+
+/// The page size of a new store. Rows carry a compressed body of a
+/// kilobyte or two: 4 KiB pages held two of them, and every page costs
+/// a cache lookup, a pointer-map entry and a write call.
+const PAGE_SIZE: i64 = 16384;
 
 /// Inside a poll's transaction: whether this entry was pruned (then the
 /// poll leaves it out, and the pruned key is marked as still listed).
@@ -61,6 +69,44 @@ const IMPORT_CACHE_KIB: i64 = -131_072;
 /// The memory map of the index builds after a bulk load (address space,
 /// not RAM: the pages are the file's, shared with the OS cache).
 const BULK_MMAP_BYTES: i64 = 1 << 40;
+
+/// A bulk load into an empty store leaves WAL mode for a rollback journal:
+/// the table's new pages are written once, into the file, instead of into
+/// the log and again at each checkpoint (new pages need no journal copy).
+/// Only when no other connection has the store open (a running daemon
+/// keeps it in WAL mode: then the load goes through the WAL as usual).
+/// [`SqliteStore::end_bulk_load`] or the next open returns to WAL.
+///
+/// When nothing at all is stored yet (no entry, no source state), the load
+/// does not wait for the disk at each commit either (`synchronous = OFF`):
+/// a power cut during it can damage a file that held nothing, and the
+/// import is run again; the index builds at the end commit with a sync,
+/// which puts every page on disk before the import reports success.
+fn leave_wal(c: &Connection) -> Result<(), StoreError> {
+    c.busy_timeout(std::time::Duration::ZERO)?;
+    let mode = c.query_row("PRAGMA journal_mode = TRUNCATE", [], |r| {
+        r.get::<_, String>(0)
+    });
+    c.busy_timeout(std::time::Duration::from_secs(10))?;
+    match mode {
+        Ok(mode) if mode.eq_ignore_ascii_case("truncate") => {
+            let nothing_stored: bool = c.query_row(
+                "SELECT NOT EXISTS (SELECT 1 FROM source_state)
+                    AND NOT EXISTS (SELECT 1 FROM pruned_entry)",
+                [],
+                |r| r.get(0),
+            )?;
+            if nothing_stored {
+                c.pragma_update(None, "synchronous", "OFF")?;
+            }
+        }
+        Ok(mode) => tracing::debug!(mode, "the import stays in this journal mode"),
+        Err(e) => {
+            tracing::debug!(error = %e, "another connection holds the store: importing through the WAL")
+        }
+    }
+    Ok(())
+}
 
 /// The entry table's secondary indexes (migrations 1, 3, 5 and 7), by name and
 /// definition. An import into an empty store drops them and builds each
@@ -84,8 +130,49 @@ const ENTRY_INDEXES: &[(&str, &str)] = &[
         "entry_by_time",
         "entry (sort_time DESC, id DESC, source_id, cluster)",
     ),
-    ("entry_by_first_seen", "entry (first_seen DESC, id DESC)"),
+    (
+        "entry_by_first_seen",
+        "entry (first_seen DESC, id DESC, source_id)",
+    ),
 ];
+
+/// The triggers that keep `entry_count` (entries per source) as entries
+/// come and go, whichever way (poll, import, copy, retention).
+const COUNT_TRIGGERS: &str = "
+    CREATE TRIGGER entry_counted AFTER INSERT ON entry BEGIN
+        INSERT INTO entry_count (source_id, entries) VALUES (NEW.source_id, 1)
+        ON CONFLICT (source_id) DO UPDATE SET entries = entries + 1;
+    END;
+    CREATE TRIGGER entry_uncounted AFTER DELETE ON entry BEGIN
+        UPDATE entry_count SET entries = entries - 1 WHERE source_id = OLD.source_id;
+    END;";
+
+/// Counts the entries per source once and starts keeping the counts when
+/// the triggers are missing: a store migrated to version 9, or after a
+/// bulk load (which leaves them out, a trigger per row being a tenth of
+/// an import).
+pub(super) fn ensure_entry_counts(c: &mut Connection) -> Result<(), StoreError> {
+    let triggers: i64 = c.query_row(
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'trigger'
+         AND name IN ('entry_counted', 'entry_uncounted')",
+        [],
+        |r| r.get(0),
+    )?;
+    if triggers == 2 {
+        return Ok(());
+    }
+    let tx = c.transaction()?;
+    tx.execute_batch(&format!(
+        "DROP TRIGGER IF EXISTS entry_counted;
+         DROP TRIGGER IF EXISTS entry_uncounted;
+         DELETE FROM entry_count;
+         INSERT INTO entry_count (source_id, entries)
+             SELECT source_id, COUNT(*) FROM entry GROUP BY source_id;
+         {COUNT_TRIGGERS}"
+    ))?;
+    tx.commit()?;
+    Ok(())
+}
 
 /// Builds the entry indexes that are missing (all exist but after a
 /// killed bulk import: then this is the end of that import).
@@ -215,14 +302,19 @@ impl Maintenance for SqliteStore {
                 }
             }
             tx.commit()?;
-            Ok(inserted)
+            // Freed by the caller, the importer's thread: the writer is
+            // the busier of the two.
+            Ok((inserted, rows))
         })
         .await
+        .map(|(inserted, _rows)| inserted)
     }
 
     /// An import starts: into an empty store, the secondary indexes go
     /// until [`SqliteStore::sqlite_end_bulk_load`]. True when they did.
     async fn begin_bulk_load(&self) -> Result<bool, StoreError> {
+        // This process's readers would keep the store in WAL mode.
+        self.close_readers();
         self.with(|c| {
             let empty: bool =
                 c.query_row("SELECT NOT EXISTS (SELECT 1 FROM entry)", [], |r| r.get(0))?;
@@ -230,6 +322,11 @@ impl Maintenance for SqliteStore {
                 for (name, _) in ENTRY_INDEXES {
                     c.execute_batch(&format!("DROP INDEX IF EXISTS {name};"))?;
                 }
+                // Counted once at the end (`ensure_entry_counts`).
+                c.execute_batch(
+                    "DROP TRIGGER IF EXISTS entry_counted; DROP TRIGGER IF EXISTS entry_uncounted;",
+                )?;
+                leave_wal(c)?;
             }
             Ok(empty)
         })
@@ -239,12 +336,23 @@ impl Maintenance for SqliteStore {
     async fn end_bulk_load(&self) -> Result<(), StoreError> {
         self.with(|c| {
             c.pragma_update(None, "cache_size", IMPORT_CACHE_KIB)?;
+            // The index builds commit with a sync (rollback mode), which
+            // puts the pages a load wrote without one on disk too.
+            c.pragma_update(None, "synchronous", "NORMAL")?;
             // Each index build scans the whole table: through a memory map
             // the pages are read in place instead of copied in per read.
             c.pragma_update(None, "mmap_size", BULK_MMAP_BYTES)?;
-            let built = ensure_entry_indexes(c);
+            let built = ensure_entry_indexes(c).and_then(|()| ensure_entry_counts(c));
             c.pragma_update(None, "mmap_size", 0)?;
-            built
+            built?;
+            let mode: String = c.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+            if !mode.eq_ignore_ascii_case("wal") {
+                return Err(StoreError(format!(
+                    "the store stayed in journal mode {mode} after the import; \
+                     opening it again (any huiliu command) puts it back in WAL mode"
+                )));
+            }
+            Ok(())
         })
         .await
     }
@@ -339,6 +447,17 @@ mod tests {
         assert_eq!(store.import_entries(&rows).await.unwrap(), 50);
         store.end_bulk_load().await.unwrap();
         assert_eq!(index_names(&path), all);
+        // Counted once at the end, then kept by the triggers again.
+        assert_eq!(totals(&store).await, vec![("s".to_string(), 50)]);
+        store
+            .commit_poll(
+                &crate::model::SourceState::new("s"),
+                &[entry("new", 1_600_000_100)],
+                now,
+            )
+            .await
+            .unwrap();
+        assert_eq!(totals(&store).await, vec![("s".to_string(), 51)]);
         // Not empty any more: a second import keeps them.
         assert!(!store.begin_bulk_load().await.unwrap());
         assert_eq!(index_names(&path), all);
@@ -347,16 +466,107 @@ mod tests {
 
         // An import killed half-way: opening the store completes it.
         let c = Connection::open(&path).unwrap();
-        c.execute_batch("DROP INDEX entry_by_time; DROP INDEX entry_by_cluster;")
-            .unwrap();
+        c.execute_batch(
+            "DROP INDEX entry_by_time; DROP INDEX entry_by_cluster;
+             DROP TRIGGER entry_counted; UPDATE entry_count SET entries = 7;",
+        )
+        .unwrap();
         drop(c);
         let store = SqliteStore::open(&path).await.unwrap();
         assert_eq!(index_names(&path), all);
+        assert_eq!(totals(&store).await, vec![("s".to_string(), 51)]);
         let page = store
             .entries_since(Utc.timestamp_opt(0, 0).unwrap(), false, None, 10)
             .await
             .unwrap();
         assert_eq!(page.len(), 10);
+    }
+
+    async fn totals(store: &SqliteStore) -> Vec<(String, u64)> {
+        use crate::store::Store;
+        let since = Utc.timestamp_opt(0, 0).unwrap();
+        let stats = store.entry_stats(since).await.unwrap();
+        stats.into_iter().map(|s| (s.source_id, s.total)).collect()
+    }
+
+    async fn journal_mode(store: &SqliteStore) -> String {
+        store
+            .with(|c| Ok(c.query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))?))
+            .await
+            .unwrap()
+    }
+
+    fn fifty_rows() -> Vec<StoredEntry> {
+        let now = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
+        (0..50)
+            .map(|i| StoredEntry {
+                entry: entry(&format!("k{i}"), 1_600_000_000 + i),
+                first_seen: now,
+                changed_at: now,
+                cluster: None,
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_bulk_load_leaves_the_wal_only_when_alone_and_returns_to_it() {
+        let since = Utc.timestamp_opt(0, 0).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        assert_eq!(journal_mode(&store).await, "wal");
+        // A reader this process opened before is closed for the load.
+        assert!(
+            store
+                .entries_since(since, false, None, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert!(store.begin_bulk_load().await.unwrap());
+        assert_eq!(journal_mode(&store).await, "truncate");
+        assert_eq!(store.import_entries(&fifty_rows()).await.unwrap(), 50);
+        store.end_bulk_load().await.unwrap();
+        assert_eq!(journal_mode(&store).await, "wal");
+        assert_eq!(
+            store
+                .entries_since(since, false, None, 100)
+                .await
+                .unwrap()
+                .len(),
+            50
+        );
+        drop(store);
+
+        // Another process holds the store open: the load goes through the
+        // WAL, without waiting for it.
+        let path = dir.path().join("shared.db");
+        let store = SqliteStore::open(&path).await.unwrap();
+        let other = Connection::open(&path).unwrap();
+        let n: i64 = other
+            .query_row("SELECT COUNT(*) FROM entry", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
+        let started = std::time::Instant::now();
+        assert!(store.begin_bulk_load().await.unwrap());
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        assert_eq!(journal_mode(&store).await, "wal");
+        assert_eq!(store.import_entries(&fifty_rows()).await.unwrap(), 50);
+        store.end_bulk_load().await.unwrap();
+        let n: i64 = other
+            .query_row("SELECT COUNT(*) FROM entry", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 50);
+    }
+
+    #[tokio::test]
+    async fn a_new_store_has_large_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        drop(SqliteStore::open(&path).await.unwrap());
+        let c = Connection::open(&path).unwrap();
+        let size: i64 = c.query_row("PRAGMA page_size", [], |r| r.get(0)).unwrap();
+        assert_eq!(size, PAGE_SIZE);
     }
 
     #[tokio::test]
@@ -399,6 +609,7 @@ mod tests {
 
         assert_eq!(store.prune_entries(&beyond, now).await.unwrap(), 3);
         assert_eq!(store.entry_count("s").await.unwrap(), 7);
+        assert_eq!(totals(&store).await, vec![("s".to_string(), 7)]);
         // The feed still lists them: they do not come back.
         let c = store.commit_poll(&st, &entries, now).await.unwrap();
         assert_eq!((c.new, c.unchanged), (0, 10));

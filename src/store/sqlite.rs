@@ -90,6 +90,17 @@ const MIGRATIONS: &[&str] = &[
     // 8 (compact bodies): summary, content and text as one compressed value
     // (see `store::body`); older rows keep their plain columns.
     "ALTER TABLE entry ADD COLUMN body BLOB;",
+    // 9 (status at scale): entries per source, kept by triggers (see
+    // `retention::ensure_entry_counts`), so the status does not count a
+    // million rows at each gathering.
+    // The first-seen index carries the source, so the recent counts and
+    // the entries per day read the index alone.
+    "CREATE TABLE entry_count (
+        source_id TEXT PRIMARY KEY,
+        entries INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    DROP INDEX IF EXISTS entry_by_first_seen;
+    CREATE INDEX entry_by_first_seen ON entry (first_seen DESC, id DESC, source_id);",
 ];
 
 pub struct SqliteStore {
@@ -99,7 +110,7 @@ pub struct SqliteStore {
     /// Read-only connections for the per-poll state read: a primary-key
     /// lookup of a few microseconds, run in place (WAL: never waits for the
     /// writer) instead of a hand-off to the blocking pool.
-    readers: Arc<Vec<Mutex<Connection>>>,
+    readers: Arc<Readers>,
     /// Joined on drop, so the database is closed when the store is.
     writer: Option<std::thread::JoinHandle<()>>,
 }
@@ -114,7 +125,61 @@ impl Drop for SqliteStore {
         }
         // Readers first: the last connection to close (the read-write one)
         // checkpoints and removes the WAL, which a read-only one cannot.
-        self.readers = Arc::new(Vec::new());
+        self.readers.close_all();
+    }
+}
+
+/// The read-only connections, each opened at its first use: a command that
+/// only writes (an import) opens none, so it may leave WAL mode for a bulk
+/// load (see [`SqliteStore::begin_bulk_load`]).
+struct Readers {
+    path: std::path::PathBuf,
+    slots: Vec<Mutex<Option<Connection>>>,
+}
+
+impl Readers {
+    fn new(path: &Path) -> Readers {
+        Readers {
+            path: path.to_path_buf(),
+            slots: (0..READERS).map(|_| Mutex::new(None)).collect(),
+        }
+    }
+
+    /// Runs `f` with the slot's connection, opening it if needed.
+    fn run<T>(
+        &self,
+        slot: &mut Option<Connection>,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let c = match slot {
+            Some(c) => c,
+            None => slot.insert(self.open()?),
+        };
+        f(c)
+    }
+
+    fn open(&self) -> Result<Connection, StoreError> {
+        let r = Connection::open_with_flags(
+            &self.path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| {
+            StoreError(format!(
+                "cannot open the database {}: {e}",
+                self.path.display()
+            ))
+        })?;
+        r.busy_timeout(std::time::Duration::from_secs(10))?;
+        Ok(r)
+    }
+
+    /// Closes every open reader (each reopens at its next use).
+    fn close_all(&self) {
+        for slot in &self.slots {
+            if let Ok(mut c) = slot.lock() {
+                c.take();
+            }
+        }
     }
 }
 
@@ -139,42 +204,28 @@ impl SqliteStore {
     /// Opens (creating if needed) the database file and migrates it.
     pub async fn open(path: &Path) -> Result<SqliteStore, StoreError> {
         let path = path.to_path_buf();
-        let conn = tokio::task::spawn_blocking(
-            move || -> Result<(Connection, Vec<Mutex<Connection>>), StoreError> {
-                if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|e| {
-                        StoreError(format!("cannot create the folder {}: {e}", dir.display()))
-                    })?;
-                }
-                let mut conn = Connection::open(&path).map_err(|e| {
-                    StoreError(format!("cannot open the database {}: {e}", path.display()))
+        let readers = Readers::new(&path);
+        let conn = tokio::task::spawn_blocking(move || -> Result<Connection, StoreError> {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError(format!("cannot create the folder {}: {e}", dir.display()))
                 })?;
-                conn.busy_timeout(std::time::Duration::from_secs(10))?;
-                super::retention::incremental_auto_vacuum(&conn)?;
-                conn.pragma_update(None, "journal_mode", "WAL")?;
-                conn.pragma_update(None, "synchronous", "NORMAL")?;
-                migrate(&mut conn)
-                    .map_err(|e| StoreError(format!("migrating {}: {}", path.display(), e.0)))?;
-                super::retention::ensure_entry_indexes(&conn)?;
-                let mut readers = Vec::with_capacity(READERS);
-                for _ in 0..READERS {
-                    let r = Connection::open_with_flags(
-                        &path,
-                        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
-                            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                    )
-                    .map_err(|e| {
-                        StoreError(format!("cannot open the database {}: {e}", path.display()))
-                    })?;
-                    r.busy_timeout(std::time::Duration::from_secs(10))?;
-                    readers.push(Mutex::new(r));
-                }
-                Ok((conn, readers))
-            },
-        )
+            }
+            let mut conn = Connection::open(&path).map_err(|e| {
+                StoreError(format!("cannot open the database {}: {e}", path.display()))
+            })?;
+            conn.busy_timeout(std::time::Duration::from_secs(10))?;
+            super::retention::incremental_auto_vacuum(&conn)?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+            migrate(&mut conn)
+                .map_err(|e| StoreError(format!("migrating {}: {}", path.display(), e.0)))?;
+            super::retention::ensure_entry_indexes(&conn)?;
+            super::retention::ensure_entry_counts(&mut conn)?;
+            Ok(conn)
+        })
         .await
         .map_err(|e| StoreError(format!("database task failed: {e}")))??;
-        let (conn, readers) = conn;
         let conn = Arc::new(Mutex::new(conn));
         let (polls, jobs) = std::sync::mpsc::channel();
         let writer = conn.clone();
@@ -190,6 +241,11 @@ impl SqliteStore {
         })
     }
 
+    /// Closes the read-only connections (they reopen at their next use).
+    pub(super) fn close_readers(&self) {
+        self.readers.close_all();
+    }
+
     /// Runs `f` with a read-only connection, in place when one is free (a
     /// primary-key lookup of microseconds); when all are busy (scans of
     /// feed pages or the status), on the blocking pool: an async worker
@@ -199,9 +255,9 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        for r in self.readers.iter() {
-            if let Ok(c) = r.try_lock() {
-                return f(&c);
+        for slot in &self.readers.slots {
+            if let Ok(mut c) = slot.try_lock() {
+                return self.readers.run(&mut c, f);
             }
         }
         self.read_off(f).await
@@ -217,17 +273,18 @@ impl SqliteStore {
     {
         let readers = self.readers.clone();
         tokio::task::spawn_blocking(move || {
-            for r in readers.iter() {
-                if let Ok(c) = r.try_lock() {
-                    return f(&c);
+            for slot in &readers.slots {
+                if let Ok(mut c) = slot.try_lock() {
+                    return readers.run(&mut c, f);
                 }
             }
-            let c = readers
+            let mut c = readers
+                .slots
                 .first()
                 .ok_or_else(|| StoreError("the database is closed".into()))?
                 .lock()
                 .map_err(|_| StoreError("database lock poisoned by an earlier panic".into()))?;
-            f(&c)
+            readers.run(&mut c, f)
         })
         .await
         .map_err(|e| StoreError(format!("database task failed: {e}")))?
@@ -682,24 +739,24 @@ impl Store for SqliteStore {
 
     async fn total_entries(&self) -> Result<u64, StoreError> {
         self.read_off(|c| {
-            Ok(c.query_row("SELECT COUNT(*) FROM entry", [], |r| r.get::<_, i64>(0))? as u64)
+            // Kept by triggers: a scrape of /metrics does not count the store.
+            Ok(c.query_row(
+                "SELECT COALESCE(SUM(entries), 0) FROM entry_count",
+                [],
+                |r| r.get::<_, i64>(0),
+            )? as u64)
         })
         .await
     }
 
-    async fn daily_counts(
-        &self,
-        since: DateTime<Utc>,
-    ) -> Result<Vec<(String, String, u64)>, StoreError> {
+    async fn daily_counts(&self, since: DateTime<Utc>) -> Result<Vec<(String, u64)>, StoreError> {
         let since = since.timestamp();
         self.read_off(move |c| {
-            let mut stmt = c.prepare(
-                "SELECT source_id, date(first_seen, 'unixepoch'), COUNT(*) FROM entry
-                 WHERE first_seen >= ?1 GROUP BY 1, 2 ORDER BY 2, 1",
+            let mut stmt = c.prepare_cached(
+                "SELECT date(first_seen, 'unixepoch'), COUNT(*) FROM entry INDEXED BY entry_by_first_seen
+                 WHERE first_seen >= ?1 GROUP BY 1 ORDER BY 1",
             )?;
-            let rows = stmt.query_map([since], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
-            })?;
+            let rows = stmt.query_map([since], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await
@@ -708,18 +765,32 @@ impl Store for SqliteStore {
     async fn entry_stats(&self, since: DateTime<Utc>) -> Result<Vec<EntryStats>, StoreError> {
         let since = since.timestamp();
         self.read_off(move |c| {
+            // Totals from the kept counts, recent ones from the time index:
+            // both grow with the sources and the recent entries, not the store.
+            let mut recent: std::collections::HashMap<String, u64> = c
+                .prepare_cached(
+                    "SELECT source_id, COUNT(*) FROM entry INDEXED BY entry_by_first_seen
+                     WHERE first_seen >= ?1 GROUP BY source_id",
+                )?
+                .query_map([since], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+                .collect::<Result<_, _>>()?;
             let mut stmt = c.prepare_cached(
-                "SELECT source_id, COUNT(*), COALESCE(SUM(first_seen >= ?1), 0)
-                 FROM entry GROUP BY source_id ORDER BY source_id",
+                "SELECT source_id, entries FROM entry_count WHERE entries > 0 ORDER BY source_id",
             )?;
-            let rows = stmt.query_map([since], |r| {
-                Ok(EntryStats {
-                    source_id: r.get(0)?,
-                    total: r.get::<_, i64>(1)? as u64,
-                    recent: r.get::<_, i64>(2)? as u64,
-                })
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
             })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            let mut out = Vec::new();
+            for row in rows {
+                let (source_id, total) = row?;
+                let recent = recent.remove(&source_id).unwrap_or(0);
+                out.push(EntryStats {
+                    source_id,
+                    total,
+                    recent,
+                });
+            }
+            Ok(out)
         })
         .await
     }
