@@ -11,14 +11,25 @@ use std::time::Instant;
 #[derive(Debug, Clone)]
 pub struct BenchReport {
     pub entries: usize,
+    /// Threads the engine used (`[dedup] threads`).
+    pub threads: usize,
     /// Seconds spent inserting (normalize, shingle, MinHash, index).
     pub insert_secs: f64,
     /// Seconds spent on candidates, verification and union-find.
     pub cluster_secs: f64,
     pub entries_per_sec: f64,
-    /// Entries per second of on-CPU time (Linux schedstat), robust to a busy
-    /// machine; `None` where unavailable.
+    /// On-CPU seconds of every thread of the process (user + system) while
+    /// inserting and while clustering; `None` where unavailable.
+    pub insert_cpu_secs: Option<f64>,
+    pub cluster_cpu_secs: Option<f64>,
+    /// Entries per second of on-CPU time (all threads together), robust to
+    /// a busy machine; `None` where unavailable.
     pub entries_per_cpu_sec: Option<f64>,
+    /// Entries per second of the calling thread's on-CPU time: it places
+    /// every entry and takes its share of the parallel work, so this is
+    /// about the wall figure on idle cores (with one thread, the same as
+    /// `entries_per_cpu_sec`); `None` where unavailable.
+    pub entries_per_main_cpu_sec: Option<f64>,
     /// LSH + sampled-key table bytes per entry.
     pub index_bytes_per_entry: f64,
     /// Keys stored in the index per entry (bands + sampled shingles).
@@ -40,15 +51,36 @@ pub struct BenchReport {
 impl fmt::Display for BenchReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "entries            {}", self.entries)?;
-        writeln!(f, "insert             {:.2} s", self.insert_secs)?;
-        writeln!(f, "cluster            {:.2} s", self.cluster_secs)?;
+        writeln!(f, "threads            {}", self.threads)?;
+        let cpu = |c: Option<f64>| c.map(|c| format!(" ({c:.2} s on-CPU)")).unwrap_or_default();
         writeln!(
             f,
-            "throughput         {:.0} entries/s (one core)",
+            "insert             {:.2} s{}",
+            self.insert_secs,
+            cpu(self.insert_cpu_secs)
+        )?;
+        writeln!(
+            f,
+            "cluster            {:.2} s{}",
+            self.cluster_secs,
+            cpu(self.cluster_cpu_secs)
+        )?;
+        writeln!(
+            f,
+            "throughput         {:.0} entries/s (wall)",
             self.entries_per_sec
         )?;
         if let Some(c) = self.entries_per_cpu_sec {
-            writeln!(f, "cpu throughput     {c:.0} entries/s of on-CPU time")?;
+            writeln!(
+                f,
+                "cpu throughput     {c:.0} entries/s of on-CPU time (all threads)"
+            )?;
+        }
+        if let Some(c) = self.entries_per_main_cpu_sec {
+            writeln!(
+                f,
+                "main throughput    {c:.0} entries/s of the calling thread's on-CPU time"
+            )?;
         }
         writeln!(f, "index bytes/entry  {:.1}", self.index_bytes_per_entry)?;
         writeln!(f, "index keys/entry   {:.1}", self.index_keys_per_entry)?;
@@ -69,10 +101,24 @@ impl fmt::Display for BenchReport {
     }
 }
 
-/// On-CPU nanoseconds of the calling thread (Linux); None elsewhere.
-fn cpu_ns() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
-    s.split_whitespace().next()?.parse().ok()
+/// On-CPU seconds of the whole process, every thread (ended ones too).
+fn cpu_secs() -> Option<f64> {
+    clock_secs(libc::CLOCK_PROCESS_CPUTIME_ID)
+}
+
+/// On-CPU seconds of the calling thread.
+fn thread_cpu_secs() -> Option<f64> {
+    clock_secs(libc::CLOCK_THREAD_CPUTIME_ID)
+}
+
+fn clock_secs(clock: libc::clockid_t) -> Option<f64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec it is given.
+    let rc = unsafe { libc::clock_gettime(clock, &mut ts) };
+    (rc == 0).then(|| ts.tv_sec as f64 + ts.tv_nsec as f64 / 1e9)
 }
 
 struct Rng(u64);
@@ -198,8 +244,14 @@ fn copy(rng: &mut Rng, title: &str, body: &str, zh: bool) -> (String, String) {
     (t, b)
 }
 
-/// Runs the benchmark over `n` generated entries.
+/// Runs the benchmark over `n` generated entries, the engine's default
+/// threads (one per core).
 pub fn bench(n: usize) -> BenchReport {
+    bench_with(n, DedupConfig::default())
+}
+
+/// [`bench`] with an engine configuration (`threads`, say).
+pub fn bench_with(n: usize, cfg: DedupConfig) -> BenchReport {
     let mut rng = Rng(42);
     let v = vocab(&mut rng);
     let mut recs = Vec::with_capacity(n);
@@ -240,17 +292,21 @@ pub fn bench(n: usize) -> BenchReport {
         .zip(&family)
         .map(|(r, f)| (r.id.clone(), *f))
         .collect();
-    let cpu0 = cpu_ns();
+    let threads = cfg.thread_count();
+    let cpu0 = cpu_secs();
+    let main0 = thread_cpu_secs();
     let start = Instant::now();
-    let mut e = Engine::with_capacity(DedupConfig::default(), n);
+    let mut e = Engine::with_capacity(cfg, n);
     e.insert_batch(recs);
     let insert_secs = start.elapsed().as_secs_f64();
+    let cpu1 = cpu_secs();
     let mid = Instant::now();
     let clusters = e.clusters();
     let cluster_secs = mid.elapsed().as_secs_f64();
-    let cpu = cpu0
-        .zip(cpu_ns())
-        .map(|(a, b)| b.saturating_sub(a) as f64 / 1e9);
+    let cpu2 = cpu_secs();
+    let main2 = thread_cpu_secs();
+    let between = |a: Option<f64>, b: Option<f64>| a.zip(b).map(|(a, b)| (b - a).max(0.0));
+    let cpu = between(cpu0, cpu2);
     let decisions = clusters.iter().fold(0u64, |h, c| {
         c.members
             .iter()
@@ -280,10 +336,14 @@ pub fn bench(n: usize) -> BenchReport {
     let total = insert_secs + cluster_secs;
     BenchReport {
         entries: n,
+        threads,
         insert_secs,
         cluster_secs,
         entries_per_sec: n as f64 / total.max(1e-9),
+        insert_cpu_secs: between(cpu0, cpu1),
+        cluster_cpu_secs: between(cpu1, cpu2),
         entries_per_cpu_sec: cpu.map(|c| n as f64 / c.max(1e-9)),
+        entries_per_main_cpu_sec: between(main0, main2).map(|c| n as f64 / c.max(1e-9)),
         index_bytes_per_entry: e.index_bytes() as f64 / n.max(1) as f64,
         index_keys_per_entry: e.index_keys() as f64 / n.max(1) as f64,
         verify_bytes_per_entry: e.verify_bytes() as f64 / n.max(1) as f64,
@@ -307,5 +367,14 @@ mod tests {
         assert_eq!(r.entries, 2000);
         assert!(r.copy_recall > 0.95, "{r}");
         assert_eq!(r.mixed_clusters, 0, "{r}");
+        // Threads change the time, never a decision.
+        for threads in [1, 2, 3] {
+            let cfg = super::DedupConfig {
+                threads,
+                ..Default::default()
+            };
+            let t = super::bench_with(2000, cfg);
+            assert_eq!((t.decisions, t.clusters), (r.decisions, r.clusters));
+        }
     }
 }

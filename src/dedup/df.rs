@@ -5,6 +5,8 @@
 //! cache miss each, the largest cost of inserting at a million entries.
 //! Here the keys are radix-sorted (mostly in cache) and counted.
 
+use super::par;
+
 /// Counts of keys held by two or more entries, in a sorted table with gaps:
 /// a key sits at or after its home slot (`key * len / 2^32`, monotone in the
 /// key), and slots hold increasing keys, so a lookup scans a short run from
@@ -19,10 +21,11 @@ pub struct DfTable {
     len: usize,
 }
 
-/// Stable counting sort of `src` into `dst` on the 11-bit digit at `shift`.
-fn radix_pass(src: &[u32], dst: &mut [u32], shift: u32) {
+/// Stable counting sort of the keys of `src` (its slices one after the
+/// other) into `dst` on the 11-bit digit at `shift`.
+fn radix_pass(src: &[&[u32]], dst: &mut [u32], shift: u32) {
     let mut pos = [0usize; 2048];
-    for &k in src {
+    for &k in src.iter().copied().flatten() {
         pos[(k >> shift) as usize & 2047] += 1;
     }
     let mut sum = 0;
@@ -31,84 +34,115 @@ fn radix_pass(src: &[u32], dst: &mut [u32], shift: u32) {
         *p = sum;
         sum += h;
     }
-    for &k in src {
+    for &k in src.iter().copied().flatten() {
         let d = (k >> shift) as usize & 2047;
         dst[pos[d]] = k;
         pos[d] += 1;
     }
 }
 
-impl DfTable {
-    /// Counts every key of every set (each set already deduplicated).
-    pub fn build<'a>(sets: impl Iterator<Item = &'a [u32]> + Clone) -> DfTable {
-        // One pass out to memory: keys partitioned by their top 11 bits into
-        // 2048 buckets; each bucket is then sorted on the low 21 bits while
-        // it sits in cache.
+/// Keys partitioned by their top 11 bits: bucket `d` is
+/// `keys[start[d]..start[d + 1]]`.
+struct Part {
+    keys: Vec<u32>,
+    start: Vec<usize>,
+}
+
+impl Part {
+    fn new(sets: &[&[u32]]) -> Part {
         let mut start = vec![0usize; 2049];
-        for s in sets.clone() {
-            for &k in s {
-                start[(k >> 21) as usize + 1] += 1;
-            }
+        for &k in sets.iter().copied().flatten() {
+            start[(k >> 21) as usize + 1] += 1;
         }
         for i in 0..2048 {
             start[i + 1] += start[i];
         }
-        let mut a = vec![0u32; start[2048]];
+        let mut keys = vec![0u32; start[2048]];
         let mut pos = start.clone();
-        for s in sets {
-            for &k in s {
-                let d = (k >> 21) as usize;
-                a[pos[d]] = k;
-                pos[d] += 1;
+        for &k in sets.iter().copied().flatten() {
+            let d = (k >> 21) as usize;
+            keys[pos[d]] = k;
+            pos[d] += 1;
+        }
+        Part { keys, start }
+    }
+
+    fn bucket(&self, d: usize) -> &[u32] {
+        &self.keys[self.start[d]..self.start[d + 1]]
+    }
+}
+
+/// The `(key, count)` pairs, counts ≥ 2, of the top-bit buckets in `range`,
+/// ascending, as `key, count` one after the other.
+fn count_buckets(parts: &[Part], range: std::ops::Range<usize>) -> Vec<u32> {
+    let mut out = Vec::new();
+    let (mut one, mut two) = (Vec::new(), Vec::new());
+    let mut src: Vec<&[u32]> = Vec::with_capacity(parts.len());
+    for d in range {
+        src.clear();
+        src.extend(parts.iter().map(|p| p.bucket(d)).filter(|b| !b.is_empty()));
+        let len: usize = src.iter().map(|b| b.len()).sum();
+        if len < 2 {
+            continue; // no key twice in this bucket
+        }
+        let sorted: &[u32] = if len <= 64 {
+            // Small sets (a feed's few entries) skip the radix passes'
+            // fixed cost of two 2048-entry histograms per bucket.
+            one.clear();
+            one.extend(src.iter().copied().flatten());
+            one.sort_unstable();
+            &one
+        } else {
+            one.clear();
+            one.resize(len, 0);
+            two.clear();
+            two.resize(len, 0);
+            radix_pass(&src, &mut one, 0);
+            radix_pass(&[&one], &mut two, 11);
+            &two
+        };
+        for run in sorted.chunk_by(|a, b| a == b) {
+            if run.len() >= 2 {
+                out.push(run[0]);
+                out.push(run.len().min(u32::MAX as usize) as u32);
             }
         }
-        drop(pos);
-        // Runs of equal keys → (key, count) for counts ≥ 2, written over the
-        // front of `a` (never past what has been read).
-        let mut n = 0;
-        let mut scratch = Vec::new();
-        for w in start.windows(2) {
-            let (lo, hi) = (w[0], w[1]);
-            if hi - lo < 2 {
-                continue; // no key twice in this bucket
-            }
-            if hi - lo <= 64 {
-                // Small sets (a feed's few entries) skip the radix passes'
-                // fixed cost of two 2048-entry histograms per bucket.
-                a[lo..hi].sort_unstable();
-            } else {
-                scratch.clear();
-                scratch.resize(hi - lo, 0);
-                radix_pass(&a[lo..hi], &mut scratch, 0);
-                radix_pass(&scratch, &mut a[lo..hi], 11);
-            }
-            let mut i = lo;
-            while i < hi {
-                let k = a[i];
-                let mut j = i + 1;
-                while j < hi && a[j] == k {
-                    j += 1;
-                }
-                if j - i >= 2 {
-                    a[2 * n] = k;
-                    a[2 * n + 1] = (j - i).min(u32::MAX as usize) as u32;
-                    n += 1;
-                }
-                i = j;
-            }
-        }
-        drop(scratch);
+    }
+    out
+}
+
+impl DfTable {
+    /// Counts every key of every set (each set already deduplicated).
+    pub fn build<'a>(sets: impl Iterator<Item = &'a [u32]>) -> DfTable {
+        let sets: Vec<&[u32]> = sets.collect();
+        Self::build_parallel(&sets, 1)
+    }
+
+    /// [`DfTable::build`] on up to `threads` threads: the same table.
+    pub fn build_parallel(sets: &[&[u32]], threads: usize) -> DfTable {
+        // One pass out to memory: keys partitioned by their top 11 bits into
+        // 2048 buckets (a partition per share of the sets, one per thread
+        // and a few more to even out a shared machine's cores); each bucket
+        // is then sorted on the low 21 bits while it sits in cache, buckets
+        // shared out between the threads.
+        let parts_wanted = if threads > 1 { threads * 4 } else { 1 };
+        let per = sets.len().div_ceil(parts_wanted).max(1);
+        let parts: Vec<Part> = par::blocks(sets.len(), per, threads, |r| Part::new(&sets[r]));
+        let pairs: Vec<u32> = par::blocks(2048, 2048usize.div_ceil(threads * 8), threads, |r| {
+            count_buckets(&parts, r)
+        })
+        .concat();
         // Only the pairs are needed now: return the rest before allocating
         // the table (lower peak memory).
-        a.truncate(2 * n);
-        a.shrink_to_fit();
+        drop(parts);
+        let n = pairs.len() / 2;
         // Sorted, so filling is one forward sweep: each key goes to its home
         // slot or just after the previous key.
         let homes = n * 2 + 1;
         let mut slots = vec![0u64; homes];
         let mut next = 0usize;
-        for p in 0..n {
-            let (k, c) = (a[2 * p], a[2 * p + 1]);
+        for p in pairs.chunks_exact(2) {
+            let (k, c) = (p[0], p[1]);
             let at = Self::home_of(k, homes).max(next);
             if at >= slots.len() {
                 slots.push(0);
@@ -214,5 +248,11 @@ mod tests {
         }
         let empty = DfTable::build(std::iter::empty());
         assert_eq!((empty.get(7), empty.len()), (0, 0));
+        // On several threads: the same table.
+        let refs: Vec<&[u32]> = sets.iter().map(|s| s.as_slice()).collect();
+        for threads in [2, 3, 8] {
+            let p = DfTable::build_parallel(&refs, threads);
+            assert_eq!((&p.slots, p.homes, p.len), (&t.slots, t.homes, t.len));
+        }
     }
 }

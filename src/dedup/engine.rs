@@ -13,11 +13,13 @@ use super::sketch::{MultiMap, band_keys, minhash_into, sample_keys};
 use super::text::{self, Prepared, Scratch, number_facts, prepare_text};
 use super::verify::{DedupConfig, Rule, Verdict, verify};
 use hashbrown::HashTable;
+use std::collections::BTreeMap;
 #[cfg(test)]
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::BuildHasher;
-use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError, mpsc};
 
 /// The entries with one URL: the first inline (most URLs have one entry).
 struct UrlSlots {
@@ -183,6 +185,8 @@ pub struct Engine {
     last_df: DfTable,
     /// Buffers reused by every insert.
     scratch: InsertScratch,
+    /// [`MultiMap::insert_many`]'s scratch.
+    sort: Vec<u64>,
     /// Index entries (`key << 32 | slot`) of inserted entries not yet in
     /// `index`: every method that reads the index finds it empty (inserts
     /// and removals put them in first).
@@ -193,14 +197,61 @@ pub struct Engine {
 /// the index together (sorted by table position).
 const PENDING_MAX: usize = 1 << 20;
 
-/// What an insert computes and does not keep, allocated once.
+/// A batch of at least this many records prepares its texts on
+/// [`DedupConfig::thread_count`] threads; smaller ones (a poll's few new
+/// entries) on the caller's alone, without a thread to start.
+pub const PARALLEL_MIN: usize = 512;
+
+/// Records prepared together, as one unit of a parallel batch.
+const PREP_BLOCK: usize = 256;
+
+/// Entries of the clustering pass's per-entry and per-pair work handed to a
+/// thread at a time.
+const CLUSTER_BLOCK: usize = 8192;
+
+/// What an insert computes and does not keep, allocated once (per thread).
 #[derive(Default)]
 struct InsertScratch {
     text: Scratch,
     sig: Vec<u32>,
     keys: Vec<u32>,
-    /// [`MultiMap::insert_many`]'s scratch.
-    sort: Vec<u64>,
+}
+
+/// What an insert computes from the record alone, not from the engine:
+/// done ahead, on any thread, for a batch.
+struct Staged {
+    prep: Prepared,
+    keys: Vec<u32>,
+}
+
+/// The comparable form and the index keys of a record.
+fn prepare_record(c: &DedupConfig, sc: &mut InsertScratch, rec: &DedupRecord) -> Staged {
+    let prep = prepare_text(
+        &mut sc.text,
+        &rec.title,
+        &rec.text,
+        c.cjk_ngram,
+        c.word_ngram,
+    );
+    minhash_into(&prep.shingles, c.minhash_bins, &mut sc.sig);
+    let keys = &mut sc.keys;
+    keys.clear();
+    keys.extend(band_keys(&sc.sig, c.band_rows));
+    // Bottom-k of the sampled keys: bounds index bytes for long texts and
+    // stays consistent between texts (the smallest keys are shared first).
+    let from = keys.len();
+    keys.extend(sample_keys(&prep.shingles, c.sample_shift));
+    keys[from..].sort_unstable();
+    dedup_tail(keys, from);
+    keys.truncate(from + c.max_sample_keys.min(keys.len() - from));
+    // Only the numbers of the facts: all that the fact keys come from.
+    digest::keys_into(number_facts(&mut sc.text), c.digest_keys, keys);
+    keys.sort_unstable();
+    keys.dedup();
+    Staged {
+        prep,
+        keys: keys.as_slice().to_vec(),
+    }
 }
 
 impl Engine {
@@ -226,6 +277,7 @@ impl Engine {
             cache: OnceLock::new(),
             last_df: DfTable::default(),
             scratch: InsertScratch::default(),
+            sort: Vec::new(),
             pending: Vec::new(),
         }
     }
@@ -242,31 +294,126 @@ impl Engine {
     /// Returns false (and changes nothing) when the same record is already
     /// there.
     pub fn insert(&mut self, rec: DedupRecord) -> bool {
-        let changed = self.stage(rec);
+        let changed = self.stage(rec, None);
         self.flush_index();
         changed
     }
 
     /// [`Engine::insert`] of every record in turn, with the same result, for
     /// loading many at once: the index entries of many records go into the
-    /// index together, in table order, instead of a cache miss each.
-    /// Returns how many records changed something.
+    /// index together, in table order, instead of a cache miss each, and a
+    /// batch of [`PARALLEL_MIN`] or more prepares its texts on
+    /// [`DedupConfig::thread_count`] threads. Returns how many records
+    /// changed something.
     pub fn insert_batch(&mut self, recs: impl IntoIterator<Item = DedupRecord>) -> usize {
-        let mut changed = 0;
-        for rec in recs {
-            changed += self.stage(rec) as usize;
-            if self.pending.len() >= PENDING_MAX {
-                self.flush_index();
+        let recs: Vec<DedupRecord> = recs.into_iter().collect();
+        self.insert_each(recs).into_iter().filter(|&c| c).count()
+    }
+
+    /// [`Engine::insert_batch`], telling for each record (in order) whether
+    /// it changed something, as [`Engine::insert`] would have.
+    pub fn insert_each(&mut self, recs: Vec<DedupRecord>) -> Vec<bool> {
+        let threads = self.cfg.thread_count();
+        let mut changed = Vec::with_capacity(recs.len());
+        if threads > 1 && recs.len() >= PARALLEL_MIN {
+            self.insert_parallel(recs, threads, &mut changed);
+        } else {
+            for rec in recs {
+                changed.push(self.stage(rec, None));
+                if self.pending.len() >= PENDING_MAX {
+                    self.flush_index();
+                }
             }
         }
         self.flush_index();
         changed
     }
 
+    /// The records' texts prepared on `threads` threads, the caller one of
+    /// them, while the caller also puts the prepared records into the
+    /// engine one after the other in input order: exactly what
+    /// [`Engine::stage`] of each in turn does (preparing reads only the
+    /// record).
+    fn insert_parallel(&mut self, recs: Vec<DedupRecord>, threads: usize, changed: &mut Vec<bool>) {
+        type Done = (Vec<DedupRecord>, Vec<Staged>);
+        let mut blocks: Vec<Mutex<Option<Vec<DedupRecord>>>> = Vec::new();
+        let mut it = recs.into_iter();
+        loop {
+            let b: Vec<DedupRecord> = it.by_ref().take(PREP_BLOCK).collect();
+            if b.is_empty() {
+                break;
+            }
+            blocks.push(Mutex::new(Some(b)));
+        }
+        drop(it);
+        let next = AtomicUsize::new(0);
+        // The next block nobody has taken yet.
+        let claim = || -> Option<(usize, Vec<DedupRecord>)> {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            let recs = blocks
+                .get(k)?
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take()?;
+            Some((k, recs))
+        };
+        let cfg = self.cfg.clone();
+        let prep = |sc: &mut InsertScratch, recs: &[DedupRecord]| -> Vec<Staged> {
+            recs.iter().map(|r| prepare_record(&cfg, sc, r)).collect()
+        };
+        let mut sc = std::mem::take(&mut self.scratch);
+        std::thread::scope(|s| {
+            let (tx, rx) = mpsc::channel::<(usize, Done)>();
+            for _ in 1..threads {
+                let (tx, claim, prep) = (tx.clone(), &claim, &prep);
+                s.spawn(move || {
+                    let mut sc = InsertScratch::default();
+                    while let Some((k, recs)) = claim() {
+                        let st = prep(&mut sc, &recs);
+                        if tx.send((k, (recs, st))).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            // Blocks prepared ahead of the one to put in next.
+            let mut ready: BTreeMap<usize, Done> = BTreeMap::new();
+            for b in 0..blocks.len() {
+                let (recs, staged) = loop {
+                    ready.extend(rx.try_iter());
+                    if let Some(done) = ready.remove(&b) {
+                        break done;
+                    }
+                    // Not ready: prepare another block meanwhile, or wait.
+                    if let Some((k, recs)) = claim() {
+                        let st = prep(&mut sc, &recs);
+                        ready.insert(k, (recs, st));
+                        continue;
+                    }
+                    match rx.recv() {
+                        Ok((k, done)) => {
+                            ready.insert(k, done);
+                        }
+                        // Every block is taken and every helper gone: one
+                        // panicked (the scope passes its panic on).
+                        Err(_) => return,
+                    }
+                };
+                for (rec, st) in recs.into_iter().zip(staged) {
+                    changed.push(self.stage(rec, Some(st)));
+                    if self.pending.len() >= PENDING_MAX {
+                        self.flush_index();
+                    }
+                }
+            }
+        });
+        self.scratch = sc;
+    }
+
     /// Puts the pending index entries into the index.
     fn flush_index(&mut self) {
-        self.index
-            .insert_many(&mut self.pending, &mut self.scratch.sort);
+        self.index.insert_many(&mut self.pending, &mut self.sort);
     }
 
     /// The slot of the entry with this id.
@@ -277,8 +424,9 @@ impl Engine {
             .copied()
     }
 
-    /// An insert, its index entries left pending.
-    fn stage(&mut self, rec: DedupRecord) -> bool {
+    /// An insert, its index entries left pending. `staged` is the record's
+    /// [`prepare_record`] when it was prepared ahead.
+    fn stage(&mut self, rec: DedupRecord, staged: Option<Staged>) -> bool {
         // One lookup for a new id (the common case), not a second in `remove`.
         let id_hash = self.hasher.hash_one(rec.id.as_str());
         if let Some(&s) = self
@@ -290,31 +438,10 @@ impl Engine {
             }
             self.remove(&rec.id);
         }
-        let c = &self.cfg;
-        let sc = &mut self.scratch;
-        let prep = prepare_text(
-            &mut sc.text,
-            &rec.title,
-            &rec.text,
-            c.cjk_ngram,
-            c.word_ngram,
-        );
-        minhash_into(&prep.shingles, c.minhash_bins, &mut sc.sig);
-        let keys = &mut sc.keys;
-        keys.clear();
-        keys.extend(band_keys(&sc.sig, c.band_rows));
-        // Bottom-k of the sampled keys: bounds index bytes for long texts and
-        // stays consistent between texts (the smallest keys are shared first).
-        let from = keys.len();
-        keys.extend(sample_keys(&prep.shingles, c.sample_shift));
-        keys[from..].sort_unstable();
-        dedup_tail(keys, from);
-        keys.truncate(from + c.max_sample_keys.min(keys.len() - from));
-        // Only the numbers of the facts: all that the fact keys come from.
-        digest::keys_into(number_facts(&mut sc.text), c.digest_keys, keys);
-        keys.sort_unstable();
-        keys.dedup();
-        let keys = keys.as_slice().to_vec();
+        let Staged { prep, keys } = match staged {
+            Some(st) => st,
+            None => prepare_record(&self.cfg, &mut self.scratch, &rec),
+        };
         let slot = match self.free.pop() {
             Some(s) => s,
             None => {
@@ -600,7 +727,19 @@ impl Engine {
 
     fn build(&self) -> Clusters {
         let n = self.entries.len();
-        let df = DfTable::build(self.entries.iter().flatten().map(|e| &e.prep.shingles[..]));
+        let threads = if self.len() >= PARALLEL_MIN {
+            self.cfg.thread_count()
+        } else {
+            1
+        };
+        let sets: Vec<&[u32]> = self
+            .entries
+            .iter()
+            .flatten()
+            .map(|e| &e.prep.shingles[..])
+            .collect();
+        let df = DfTable::build_parallel(&sets, threads);
+        drop(sets);
         let mut parent: Vec<u32> = (0..n as u32).collect();
         fn find(p: &mut [u32], mut x: u32) -> u32 {
             while p[x as usize] != x {
@@ -622,22 +761,37 @@ impl Engine {
             .map(|i| self.entry(i).and_then(|e| e.published))
             .collect();
         let (start, partners) = self.candidate_pairs(n, &published);
-        for i in 0..n as u32 {
-            for &j in &partners[start[i as usize]..start[i as usize + 1]] {
-                let (ri, rj) = (find(&mut parent, i), find(&mut parent, j));
-                if ri == rj {
-                    continue; // already joined: the verdict cannot change the closure
-                }
-                if self.judge(&df, i, j).is_some_and(|v| v.rule.merges()) {
-                    parent[ri.max(rj) as usize] = ri.min(rj);
+        // Verdicts are independent of each other: the pairs that merge,
+        // found on `threads` threads, then joined in order (a root is the
+        // smallest slot of its set, so the sets do not depend on the order
+        // of the joins either). A pair already joined by its URL needs none.
+        let url_root: Vec<u32> = (0..n as u32).map(|i| find(&mut parent, i)).collect();
+        let merging = super::par::blocks(n, CLUSTER_BLOCK, threads, |range| {
+            let mut out = Vec::new();
+            for i in range {
+                for &j in &partners[start[i]..start[i + 1]] {
+                    if url_root[i] != url_root[j as usize]
+                        && self
+                            .judge(&df, i as u32, j)
+                            .is_some_and(|v| v.rule.merges())
+                    {
+                        out.push((i as u32, j));
+                    }
                 }
             }
+            out
+        });
+        drop(url_root);
+        for &(i, j) in merging.iter().flatten() {
+            let (ri, rj) = (find(&mut parent, i), find(&mut parent, j));
+            parent[ri.max(rj) as usize] = ri.min(rj);
         }
+        drop(merging);
         // Digests join on facts, decided against the stories the rules above
         // formed: a report and its republications are one story, not two
         // that a digest would fit equally.
         let roots: Vec<u32> = (0..n as u32).map(|i| find(&mut parent, i)).collect();
-        let digests = self.digest_decisions(&start, &partners, &roots, &published);
+        let digests = self.digest_decisions(&start, &partners, &roots, &published, threads);
         for d in &digests {
             if let Some(l) = d.linked {
                 let (ri, rj) = (find(&mut parent, d.short), find(&mut parent, l));
@@ -707,11 +861,31 @@ impl Engine {
         partners: &[u32],
         roots: &[u32],
         published: &[Option<i64>],
+        threads: usize,
     ) -> Vec<Decision> {
         let len = |s: u32| self.entry(s).map_or(0, |e| e.prep.shingles.len());
         let lens: Vec<usize> = (0..roots.len() as u32).map(len).collect();
+        // Scored on `threads` threads, in the order of one.
+        let mut fits: Vec<(u32, u32, f64)> =
+            super::par::blocks(roots.len(), CLUSTER_BLOCK, threads, |range| {
+                self.digest_fits(range, start, partners, &lens, published)
+            })
+            .concat();
+        digest::decide(&mut fits, roots, self.cfg.digest_margin)
+    }
+
+    /// The fitting digest pairs `(short, long, score)` of the slots in
+    /// `range` with their partners, in order.
+    fn digest_fits(
+        &self,
+        range: std::ops::Range<usize>,
+        start: &[usize],
+        partners: &[u32],
+        lens: &[usize],
+        published: &[Option<i64>],
+    ) -> Vec<(u32, u32, f64)> {
         let mut fits = Vec::new();
-        for i in 0..roots.len() {
+        for i in range {
             for &j in &partners[start[i]..start[i + 1]] {
                 let (a, b) = (lens[i], lens[j as usize]);
                 // Cheap refusals first: length ratio, then publication gap
@@ -729,7 +903,7 @@ impl Engine {
                 }
             }
         }
-        digest::decide(&mut fits, roots, self.cfg.digest_margin)
+        fits
     }
 
     fn clusters_cached(&self) -> &Clusters {
@@ -1023,6 +1197,54 @@ mod tests {
         }
         assert_eq!(dump(&one), dump(&many));
         assert_eq!(one.clusters(), many.clusters());
+    }
+
+    /// A batch large enough to be prepared on several threads leaves the
+    /// engine as inserts one by one on one thread do, whatever the threads:
+    /// the same flags, index and clusters.
+    #[test]
+    fn parallel_batch_matches_inserts() {
+        let mut base = fixture_records("public.jsonl");
+        base.extend(fixture_records("digests.jsonl"));
+        let mut recs = Vec::new();
+        for round in 0..(2 * PARALLEL_MIN / base.len() + 2) {
+            for r in &base {
+                let mut r = r.clone();
+                r.id = format!("{}-{round}", r.id);
+                r.url = format!("{}#{round}", r.url);
+                recs.push(r);
+            }
+        }
+        assert!(recs.len() > 2 * PARALLEL_MIN, "{}", recs.len());
+        // Updates and repeats, in the same block as their first and in others.
+        for k in [3, 40, 300, 700] {
+            let mut upd = recs[k].clone();
+            upd.text.push_str("\n更正：时间有误。");
+            recs.insert(k + 2, upd);
+            let again = recs[k + 5].clone();
+            recs.push(again);
+        }
+        let cfg = |threads| DedupConfig {
+            threads,
+            ..DedupConfig::default()
+        };
+        let mut one = Engine::new(cfg(1));
+        let flags_one: Vec<bool> = recs.iter().map(|r| one.insert(r.clone())).collect();
+        let dump = |e: &Engine| {
+            let mut all = Vec::new();
+            e.index
+                .for_each_key(|k, v| all.push((k, v.to_vec(), e.index.overflow(k))));
+            all.sort();
+            (all, e.index.len(), e.index.bytes())
+        };
+        for threads in [2, 3] {
+            let mut many = Engine::new(cfg(threads));
+            assert_eq!(many.insert_each(recs.clone()), flags_one, "{threads}");
+            assert_eq!(dump(&one), dump(&many));
+            let clusters = one.clusters();
+            assert_eq!(clusters, many.clusters());
+            assert!(clusters.len() < recs.len() / 2, "{}", clusters.len());
+        }
     }
 
     /// Inserting the same record again changes nothing; a change to any

@@ -8,6 +8,7 @@ pub mod df;
 pub mod digest;
 pub mod engine;
 pub mod eval;
+mod par;
 pub mod service;
 pub mod sketch;
 pub mod text;

@@ -299,11 +299,20 @@ impl State {
 
     fn assign(&mut self, records: Vec<(DedupRecord, i64)>) -> Relabel {
         let mut touched: Vec<String> = Vec::new();
+        // One batch insert (a large one prepares its texts on several
+        // threads); the labels follow record by record, as they read no
+        // engine state.
+        let mut ids = Vec::with_capacity(records.len());
+        let mut recs = Vec::with_capacity(records.len());
         for (r, arrived) in records {
-            let id = r.id.clone();
-            self.arrived.insert(id.clone(), arrived);
+            self.arrived.insert(r.id.clone(), arrived);
+            ids.push(r.id.clone());
+            recs.push(r);
+        }
+        let changed = self.engine.insert_each(recs);
+        for (id, changed) in ids.into_iter().zip(changed) {
             let old_label = self.labels.get(&id).cloned();
-            if !self.engine.insert(r) {
+            if !changed {
                 continue;
             }
             self.dirty = true;

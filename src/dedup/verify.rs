@@ -71,6 +71,11 @@ pub struct DedupConfig {
     /// Index keys per entry from its larger numbers with units: how a
     /// digest that rewords every phrase is still found.
     pub digest_keys: usize,
+    /// Threads for the work that is independent per entry or per pair when
+    /// many entries are inserted or clustered at once (text preparation,
+    /// document frequencies, verification); 0 is one per core. Decisions do
+    /// not depend on it.
+    pub threads: usize,
 }
 
 impl Default for DedupConfig {
@@ -98,6 +103,17 @@ impl Default for DedupConfig {
             digest_min: 0.5,
             digest_margin: 0.1,
             digest_keys: 6,
+            threads: 0,
+        }
+    }
+}
+
+impl DedupConfig {
+    /// [`DedupConfig::threads`] resolved: at least 1, the cores for 0.
+    pub fn thread_count(&self) -> usize {
+        match self.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
         }
     }
 }

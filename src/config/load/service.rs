@@ -15,6 +15,7 @@ pub(crate) const DEDUP_KEYS: &[&str] = &[
     "digest_ratio",
     "digest_window",
     "digest_score",
+    "threads",
 ];
 
 pub(crate) const SERVER_KEYS: &[&str] = &[
@@ -90,6 +91,9 @@ impl Loader<'_> {
         }
         if let Some(n) = self.int(sect, "min_shingles", 1, 10_000) {
             cfg.min_shingles = n as usize;
+        }
+        if let Some(n) = self.int(sect, "threads", 0, 256) {
+            cfg.threads = n as usize;
         }
         cfg
     }
