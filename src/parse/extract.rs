@@ -732,6 +732,46 @@ pub fn prepare_page(doc: &dom_query::Document) {
     keep_subheadings(doc);
     drop_breadcrumbs(doc);
     drop_dialogs(doc);
+    drop_menus(doc);
+}
+
+/// Fewest links of a menu.
+const MENU_MIN_LINKS: usize = 10;
+
+/// Longest average text of a menu's links (non-space characters): `Teams`,
+/// `Power Rankings`; a list of stories' headlines says more.
+const MENU_LINK_MAX_CHARS: usize = 20;
+
+/// The site's menu (`<header>` or `<nav>` with dozens of short links and
+/// nothing else): Readability drops a class or id that says `header` or
+/// `menu`, not the element, and a menu of 160 links outweighs a short
+/// article — the article then goes with the menu as a block of links. A
+/// `<header>`, `<nav>` or `role="navigation"` whose text is nine tenths
+/// link text, in at least ten short links, goes.
+fn drop_menus(doc: &dom_query::Document) {
+    let menus: Vec<_> = doc
+        .select("header, nav, [role=navigation], [role=menubar]")
+        .nodes()
+        .to_vec();
+    for m in menus {
+        if m.has_name("body") || m.has_name("html") {
+            continue;
+        }
+        let (mut links, mut linked) = (0, 0);
+        for d in m.descendants_it() {
+            if d.has_name("a") {
+                links += 1;
+                linked += non_space_chars(&d.text());
+            }
+        }
+        let all = non_space_chars(&m.text());
+        if links >= MENU_MIN_LINKS
+            && linked * 10 >= all * 9
+            && linked <= links * MENU_LINK_MAX_CHARS
+        {
+            m.remove_from_parent();
+        }
+    }
 }
 
 /// Most text a dialog holds (non-space characters): a paywall's offer, a
@@ -1388,5 +1428,50 @@ mod tests {
         let doc = dom_query::Document::from(long.as_str());
         prepare_page(&doc);
         assert!(doc.root().text().contains("library's opening hours"));
+    }
+    #[test]
+    fn the_sites_menu_goes_the_articles_header_stays() {
+        let section = |s: &str| -> String {
+            [
+                "Teams",
+                "News Feed",
+                "Scores",
+                "Power Rankings",
+                "Draft",
+                "Recruiting",
+            ]
+            .iter()
+            .map(|t| format!("<li><a href=\"/{s}/{t}\">{t}</a></li>"))
+            .collect()
+        };
+        let menu: String = ["NFL", "NBA", "MLB", "NHL"]
+            .iter()
+            .map(|s| {
+                format!(
+                    "<li><a href=\"#\">{s}</a><div><ul>{}</ul></div></li>",
+                    section(s)
+                )
+            })
+            .collect();
+        let text = "<p>The council voted on Tuesday to extend the library's opening hours \
+            through the winter, after a year in which visits rose by a third.</p>"
+            .repeat(3);
+        let html = format!(
+            "<html><body><header class=\"top-nav\"><span>Follow us</span><ul>{menu}</ul></header>\
+             <nav><a href=\"/a\">Home</a> <a href=\"/b\">World</a></nav>\
+             <article><header><h1>Library hours</h1><p>By <a href=\"/staff/ann\">Ann Lee</a>, \
+             4 hours ago</p></header>{text}</article></body></html>"
+        );
+        let doc = dom_query::Document::from(html.as_str());
+        prepare_page(&doc);
+        let out = doc.root().text();
+        assert!(!out.contains("Power Rankings"), "{out}");
+        assert!(
+            out.contains("Library hours") && out.contains("Ann Lee"),
+            "{out}"
+        );
+        // Two links are not a menu worth dropping here.
+        assert!(out.contains("World"), "{out}");
+        assert!(out.contains("library's opening hours"), "{out}");
     }
 }
