@@ -733,6 +733,65 @@ pub fn prepare_page(doc: &dom_query::Document) {
     drop_breadcrumbs(doc);
     drop_dialogs(doc);
     drop_menus(doc);
+    drop_other_posts(doc);
+}
+
+/// Fewest letters and digits of a post's heading that names the page.
+const POST_HEADING_MIN_CHARS: usize = 15;
+
+/// A stream of posts (a blog of short posts, the next stories loaded under
+/// the one asked for): each `<article>` with its own heading, and together
+/// they outweigh the post the page is about. When exactly one of them has
+/// the heading the page's `<title>` or `og:title` begins with, the others
+/// with a heading go; an `<article>` without one (the post whose headline
+/// sits above it) stays.
+fn drop_other_posts(doc: &dom_query::Document) {
+    let articles: Vec<_> = doc
+        .select("article")
+        .nodes()
+        .iter()
+        .filter(|a| !a.ancestors_it(None).any(|p| p.has_name("article")))
+        .cloned()
+        .collect();
+    if articles.len() < 2 {
+        return;
+    }
+    let titles: Vec<String> = [
+        doc.select("title").text().to_string(),
+        doc.select("meta[property='og:title'], meta[name='og:title']")
+            .attr("content")
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
+    ]
+    .iter()
+    .map(|t| squash(t).to_lowercase())
+    .filter(|t| !t.is_empty())
+    .collect();
+    let headings: Vec<Option<String>> = articles
+        .iter()
+        .map(|a| {
+            a.descendants_it()
+                .find(|d| d.has_name("h1") || d.has_name("h2"))
+                .map(|h| squash(&h.text()).to_lowercase())
+        })
+        .collect();
+    let names_page = |h: &str| {
+        h.chars().count() >= POST_HEADING_MIN_CHARS && titles.iter().any(|t| t.starts_with(h))
+    };
+    let matching: Vec<usize> = headings
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.as_deref().is_some_and(names_page))
+        .map(|(i, _)| i)
+        .collect();
+    let [keep] = matching.as_slice() else {
+        return;
+    };
+    for (i, (a, h)) in articles.iter().zip(&headings).enumerate() {
+        if i != *keep && h.is_some() {
+            a.remove_from_parent();
+        }
+    }
 }
 
 /// Fewest links of a menu.
@@ -1473,5 +1532,41 @@ mod tests {
         // Two links are not a menu worth dropping here.
         assert!(out.contains("World"), "{out}");
         assert!(out.contains("library's opening hours"), "{out}");
+    }
+    #[test]
+    fn of_a_stream_of_posts_the_one_the_page_names_stays() {
+        let post = |title: &str, words: &str| {
+            format!(
+                "<article><header><h1>{title}</h1></header><div><p>{}</p></div></article>",
+                format!("{words} ").repeat(30)
+            )
+        };
+        let html = format!(
+            "<html><head><title>Maybe the account is more than a smoke screen. | The Weekly</title>\
+             </head><body>{}<h2>November 29</h2>{}{}</body></html>",
+            post(
+                "Maybe the account is more than a smoke screen.",
+                "Persistent narratives."
+            ),
+            post("Do readers hate long posts?", "Survey results abound."),
+            post("The center will always hold.", "Columnists everywhere."),
+        );
+        let doc = dom_query::Document::from(html.as_str());
+        prepare_page(&doc);
+        let out = doc.root().text();
+        assert!(out.contains("Persistent narratives"), "{out}");
+        assert!(
+            !out.contains("Survey results") && !out.contains("Columnists"),
+            "{out}"
+        );
+
+        // No post named by the title: the stream stays.
+        let html = html.replace(
+            "Maybe the account is more than a smoke screen. |",
+            "The Weekly |",
+        );
+        let doc = dom_query::Document::from(html.as_str());
+        prepare_page(&doc);
+        assert!(doc.root().text().contains("Survey results"));
     }
 }
