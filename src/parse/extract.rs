@@ -110,14 +110,14 @@ pub fn headline(doc: &Html) -> Option<String> {
     if let Some((_, text)) = best {
         return Some(text);
     }
-    // No heading repeats the title: the page's one `<h1>`, if it has one.
-    if let Ok(h1) = Selector::parse("h1") {
-        let h1s: Vec<String> = doc.select(&h1).map(element_text).collect();
-        if let [one] = h1s.as_slice() {
-            if (4..=120).contains(&one.chars().count()) {
-                return Some(one.clone());
-            }
-        }
+    // No heading repeats the title: the printed `<h1>`.
+    let description = meta_content(doc, &["description", "og:description"]);
+    let told: Vec<&str> = [page_title.as_deref(), og.as_deref(), description.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    if let Some(h1) = printed_h1(doc, &told) {
+        return Some(h1);
     }
     if let Some(og) = og.filter(|t| t.chars().count() >= 4) {
         return Some(clean_page_title(&og));
@@ -125,6 +125,78 @@ pub fn headline(doc: &Html) -> Option<String> {
     page_title
         .map(|t| clean_page_title(&t))
         .filter(|t| !t.is_empty())
+}
+
+/// The page's `<h1>` when no heading repeats the title (the title is
+/// written for search engines: `Miami-area CEOs are asked: …` over the
+/// printed `From Metrorail to bike paths, …`). One `<h1>` (the same text
+/// twice counts once) is the headline up to 120 characters, or up to 250
+/// when it shares [`H1_SHARED_WORDS`] words with the title, `og:title` or
+/// the description. Of several, the one sharing the most words with them
+/// (at least as many), alone at the top: a section's name (`Business
+/// Monday`, `More Science`, `Top Articles`) tells another story.
+fn printed_h1(doc: &Html, told: &[&str]) -> Option<String> {
+    let sel = Selector::parse("h1").ok()?;
+    let mut h1s: Vec<String> = Vec::new();
+    for el in doc.select(&sel) {
+        let text = element_text(el);
+        if (4..=250).contains(&text.chars().count()) && !h1s.contains(&text) {
+            h1s.push(text);
+        }
+    }
+    let told_words: std::collections::HashSet<String> =
+        told.iter().flat_map(|t| title_words(t)).collect();
+    let shared = |h: &str| {
+        title_words(h)
+            .into_iter()
+            .collect::<std::collections::HashSet<_>>()
+            .intersection(&told_words)
+            .count()
+    };
+    if let [one] = h1s.as_slice() {
+        let n = one.chars().count();
+        return (n <= 120 || shared(one) >= H1_SHARED_WORDS).then(|| one.clone());
+    }
+    let mut ranked: Vec<(usize, &String)> = h1s.iter().map(|h| (shared(h), h)).collect();
+    ranked.sort_by_key(|r| std::cmp::Reverse(r.0));
+    match ranked.as_slice() {
+        [(best, h), rest @ ..]
+            if *best >= H1_SHARED_WORDS && rest.first().is_none_or(|(n, _)| n < best) =>
+        {
+            Some((*h).clone())
+        }
+        _ => None,
+    }
+}
+
+/// Words an `<h1>` must share with the title or the description to be
+/// taken for the headline when the title does not repeat it.
+const H1_SHARED_WORDS: usize = 2;
+
+/// The words of a title that tell its story: lower-cased runs of letters or
+/// digits of three or more characters (`of`, `a`, `to` say nothing), each
+/// CJK character on its own.
+fn title_words(s: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut word = String::new();
+    let flush = |w: &mut String, out: &mut Vec<String>| {
+        if w.chars().count() >= 3 && !matches!(w.as_str(), "the" | "and" | "for" | "with") {
+            out.push(std::mem::take(w));
+        }
+        w.clear();
+    };
+    for c in s.chars().flat_map(char::to_lowercase) {
+        if crate::normalize::text::is_cjk(c) {
+            flush(&mut word, &mut out);
+            out.push(c.to_string());
+        } else if c.is_alphanumeric() {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
 }
 
 fn heading_bonus(name: &str) -> usize {
@@ -341,6 +413,7 @@ const EDITOR_LINE_AFTER: usize = 100;
 pub fn trim_extracted(html: &str) -> String {
     let mut doc = Html::parse_fragment(html);
     let mut doomed: Vec<ego_tree::NodeId> = Vec::new();
+    let mut link_blocks: Vec<ego_tree::NodeId> = Vec::new();
     // The first end: the node, and whether it goes too (a marker) or stays
     // (the editor's line).
     let mut end: Option<(ego_tree::NodeId, bool)> = None;
@@ -353,8 +426,8 @@ pub fn trim_extracted(html: &str) -> String {
                     "ul" | "ol" | "li" | "dl" | "div" | "section" | "table" | "p" | "aside" | "nav"
                 ) {
                     let (all, linked) = text_and_link_chars(node);
-                    if all >= 10 && linked * 10 >= all * 6 {
-                        doomed.push(node.id());
+                    if all >= 10 && linked * 10 >= all * 6 && all - linked < PROSE_MIN_CHARS {
+                        link_blocks.push(node.id());
                     }
                 }
                 if end.is_none() && !HIDDEN.contains(&e.name()) {
@@ -369,6 +442,9 @@ pub fn trim_extracted(html: &str) -> String {
             }
             _ => {}
         }
+    }
+    if !links_are_the_article(&doc, &link_blocks) {
+        doomed.extend(link_blocks);
     }
     doomed.extend(repeated_and_credit_lines(&doc));
     if let Some((id, inclusive)) = end {
@@ -393,6 +469,49 @@ pub fn trim_extracted(html: &str) -> String {
         }
     }
     doc.root_element().inner_html()
+}
+
+/// Text outside links (non-space characters) that makes a block more than
+/// a link list: an introduction above a list of deals, a paragraph that
+/// cites its sources.
+const PROSE_MIN_CHARS: usize = 200;
+
+/// Mean length of a link's text (non-space characters) in a post whose
+/// lines are links: a product's name, a story's headline — a menu's
+/// entries (`Teams`, `Scores`) are shorter.
+const LINK_LINE_MIN_CHARS: usize = 40;
+
+/// Whether the link lists are the post itself (a list of deals, a link
+/// roundup): they hold three quarters of its text or more, and their links
+/// read as lines ([`LINK_LINE_MIN_CHARS`]). A related-news box beside an
+/// article holds less; a menu that extraction took for the article has
+/// short links, and goes.
+fn links_are_the_article(doc: &Html, link_blocks: &[ego_tree::NodeId]) -> bool {
+    let root = doc.tree.root();
+    let (all, _) = text_and_link_chars(root);
+    let mut in_blocks = 0;
+    for id in link_blocks {
+        let Some(n) = doc.tree.get(*id) else { continue };
+        // Blocks inside another link block are counted with it.
+        if n.ancestors().any(|a| link_blocks.contains(&a.id())) {
+            continue;
+        }
+        in_blocks += text_and_link_chars(n).0;
+    }
+    if all == 0 || in_blocks * 4 < all * 3 {
+        return false;
+    }
+    let (mut links, mut link_chars) = (0, 0);
+    for d in root.descendants() {
+        if matches!(d.value(), Node::Element(e) if e.name() == "a") {
+            let n = text_and_link_chars(d).0;
+            if n > 0 {
+                links += 1;
+                link_chars += n;
+            }
+        }
+    }
+    links > 0 && link_chars >= links * LINK_LINE_MIN_CHARS
 }
 
 /// Elements that hold a line of text and no other block.
@@ -612,6 +731,142 @@ pub fn prepare_page(doc: &dom_query::Document) {
     drop_video_cards(doc);
     keep_subheadings(doc);
     drop_breadcrumbs(doc);
+    drop_dialogs(doc);
+    drop_menus(doc);
+    drop_other_posts(doc);
+}
+
+/// Fewest letters and digits of a post's heading that names the page.
+const POST_HEADING_MIN_CHARS: usize = 15;
+
+/// A stream of posts (a blog of short posts, the next stories loaded under
+/// the one asked for): each `<article>` with its own heading, and together
+/// they outweigh the post the page is about. When exactly one of them has
+/// the heading the page's `<title>` or `og:title` begins with, the others
+/// with a heading go; an `<article>` without one (the post whose headline
+/// sits above it) stays.
+fn drop_other_posts(doc: &dom_query::Document) {
+    let articles: Vec<_> = doc
+        .select("article")
+        .nodes()
+        .iter()
+        .filter(|a| !a.ancestors_it(None).any(|p| p.has_name("article")))
+        .cloned()
+        .collect();
+    if articles.len() < 2 {
+        return;
+    }
+    let titles: Vec<String> = [
+        doc.select("title").text().to_string(),
+        doc.select("meta[property='og:title'], meta[name='og:title']")
+            .attr("content")
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
+    ]
+    .iter()
+    .map(|t| squash(t).to_lowercase())
+    .filter(|t| !t.is_empty())
+    .collect();
+    let headings: Vec<Option<String>> = articles
+        .iter()
+        .map(|a| {
+            a.descendants_it()
+                .find(|d| d.has_name("h1") || d.has_name("h2"))
+                .map(|h| squash(&h.text()).to_lowercase())
+        })
+        .collect();
+    let names_page = |h: &str| {
+        h.chars().count() >= POST_HEADING_MIN_CHARS && titles.iter().any(|t| t.starts_with(h))
+    };
+    let matching: Vec<usize> = headings
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| h.as_deref().is_some_and(names_page))
+        .map(|(i, _)| i)
+        .collect();
+    let [keep] = matching.as_slice() else {
+        return;
+    };
+    for (i, (a, h)) in articles.iter().zip(&headings).enumerate() {
+        if i != *keep && h.is_some() {
+            a.remove_from_parent();
+        }
+    }
+}
+
+/// Fewest links of a menu.
+const MENU_MIN_LINKS: usize = 10;
+
+/// Longest average text of a menu's links (non-space characters): `Teams`,
+/// `Power Rankings`; a list of stories' headlines says more.
+const MENU_LINK_MAX_CHARS: usize = 20;
+
+/// The site's menu (`<header>` or `<nav>` with dozens of short links and
+/// nothing else): Readability drops a class or id that says `header` or
+/// `menu`, not the element, and a menu of 160 links outweighs a short
+/// article — the article then goes with the menu as a block of links. A
+/// `<header>`, `<nav>` or `role="navigation"` whose text is nine tenths
+/// link text, in at least ten short links, goes.
+fn drop_menus(doc: &dom_query::Document) {
+    let menus: Vec<_> = doc
+        .select("header, nav, [role=navigation], [role=menubar]")
+        .nodes()
+        .to_vec();
+    for m in menus {
+        if m.has_name("body") || m.has_name("html") {
+            continue;
+        }
+        let (mut links, mut linked) = (0, 0);
+        for d in m.descendants_it() {
+            if d.has_name("a") {
+                links += 1;
+                linked += non_space_chars(&d.text());
+            }
+        }
+        let all = non_space_chars(&m.text());
+        if links >= MENU_MIN_LINKS
+            && linked * 10 >= all * 9
+            && linked <= links * MENU_LINK_MAX_CHARS
+        {
+            m.remove_from_parent();
+        }
+    }
+}
+
+/// Most text a dialog holds (non-space characters): a paywall's offer, a
+/// post editor's lock notice; an article shown in an overlay holds more.
+const DIALOG_MAX_CHARS: usize = 1500;
+
+/// A dialog the page's scripts open over the article — `<div
+/// class="subscribe_overlay">` (`You have now reached your allowance of 3
+/// free articles…`), `<div class="modal-content">` — is hidden until then
+/// by a style sheet: an element whose class or id has the word `modal`,
+/// `overlay`, `dialog` or `popup` goes, unless it holds an article's worth
+/// of text.
+fn drop_dialogs(doc: &dom_query::Document) {
+    let says_dialog = |v: &str| {
+        v.to_ascii_lowercase()
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|w| matches!(w, "modal" | "overlay" | "dialog" | "popup"))
+    };
+    let dialogs: Vec<_> = doc
+        .select("[class], [id]")
+        .nodes()
+        .iter()
+        .filter(|n| {
+            !n.has_name("body")
+                && !n.has_name("html")
+                && ["class", "id"]
+                    .iter()
+                    .any(|a| n.attr(a).is_some_and(|v| says_dialog(&v)))
+        })
+        .cloned()
+        .collect();
+    for d in dialogs {
+        if non_space_chars(&d.text()) <= DIALOG_MAX_CHARS {
+            d.remove_from_parent();
+        }
+    }
 }
 
 /// Longest breadcrumb trail: a few links and the headline.
@@ -1104,5 +1359,214 @@ mod tests {
         assert!(long.chars().count() > 120);
         let doc = Html::parse_document(&html);
         assert_eq!(headline(&doc).as_deref(), Some(long));
+    }
+
+    #[test]
+    fn the_printed_h1_when_the_title_is_written_for_search_engines() {
+        // Several h1: the one telling the title's story, not the section's name.
+        let html = "<html><head><title>Local bosses are asked: when did you last take \
+            the bus to work? | Example Herald</title>\
+            <meta name=\"description\" content=\"Bosses on public transit and bike paths.\">\
+            </head><body><h1>Business Monday</h1>\
+            <h1>From the metro to bike paths, what bosses think of public transit</h1>\
+            <p>Text.</p><h1>Related content</h1></body></html>";
+        let doc = Html::parse_document(html);
+        assert_eq!(
+            headline(&doc).as_deref(),
+            Some("From the metro to bike paths, what bosses think of public transit")
+        );
+        // The same h1 twice (one for phones) is one h1.
+        let twice = "<html><head><title>The probe ends its mission in a comet | Example</title>\
+            </head><body><h1>An ode to the probe as it flings itself into a comet</h1>\
+            <h1>An ode to the probe as it flings itself into a comet</h1>\
+            <h1>More Science</h1><p>Text.</p></body></html>";
+        let doc = Html::parse_document(twice);
+        assert_eq!(
+            headline(&doc).as_deref(),
+            Some("An ode to the probe as it flings itself into a comet")
+        );
+        // One h1 longer than 120 characters, sharing the title's words.
+        let long = "First lady suggests the country has lost hope since the election: \
+            'We are feeling what not having hope feels like', she tells a host";
+        assert!(long.chars().count() > 120);
+        let one = format!(
+            "<html><head><title>First lady: 'We are feeling what not having hope feels like' \
+             - Example News</title></head><body><h1>{long}</h1><p>Text.</p></body></html>"
+        );
+        assert_eq!(headline(&Html::parse_document(&one)).as_deref(), Some(long));
+        // Section names only: no h1 is the headline, the title is.
+        let none = "<html><head><title>Why the sky is blue - Example</title></head>\
+            <body><h1>Top Articles</h1><h1>More Science</h1><p>Text.</p></body></html>";
+        assert_eq!(
+            headline(&Html::parse_document(none)).as_deref(),
+            Some("Why the sky is blue")
+        );
+    }
+
+    #[test]
+    fn a_post_made_of_links_keeps_them_a_menu_does_not() {
+        let deal = |n: usize| {
+            format!(
+                "<p><a href=\"https://shop.example/item{n}\">Wireless noise-cancelling \
+                 headphones with microphone, model {n}, black, for $29.99 (list price $59.99)</a></p>"
+            )
+        };
+        let deals: String = (0..12).map(deal).collect();
+        let html = format!(
+            "<div><p>As a recurring feature, our team combs the web for deals. Here is what \
+             caught our eye today.</p><p><em>We may receive a small share of any sale, but only \
+             on items you keep, so we are only happy if you are happy. Good luck hunting!</em></p>\
+             <h4>GADGETS</h4>{deals}</div>"
+        );
+        let out = trim_extracted(&html);
+        assert!(out.contains("recurring feature"), "{out}");
+        assert!(
+            out.contains("model 0,") && out.contains("model 11,"),
+            "{out}"
+        );
+
+        // A menu taken for the article: short links, they go.
+        let items: String = [
+            "Teams",
+            "Scores",
+            "Schedule",
+            "Standings",
+            "Shop",
+            "Tickets",
+        ]
+        .iter()
+        .map(|t| format!("<li><a href=\"/{t}\">{t}</a></li>"))
+        .collect();
+        let menu = format!("<div><ul>{items}</ul><ul>{items}</ul></div>");
+        assert!(!trim_extracted(&menu).contains("Teams"));
+
+        // A related-news box under an article still goes.
+        let story = "<p>The council voted on Tuesday to extend the library's opening hours \
+            through the winter, after a year in which visits rose by a third.</p>"
+            .repeat(3);
+        let related: String = (0..4)
+            .map(|n| {
+                format!(
+                    "<li><a href=\"/s{n}\">Another story about the town council number {n}</a></li>"
+                )
+            })
+            .collect();
+        let article = format!("<div>{story}<ul>{related}</ul></div>");
+        let out = trim_extracted(&article);
+        assert!(
+            out.contains("library") && !out.contains("Another story"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn a_dialog_over_the_article_goes_an_article_in_an_overlay_stays() {
+        let text = "<p>The council voted on Tuesday to extend the library's opening hours \
+            through the winter, after a year in which visits rose by a third.</p>"
+            .repeat(4);
+        let html = format!(
+            "<html><body><article><h1>Library hours</h1>{text}\
+             <div class=\"subscribe_overlay\"><div class=\"text5\">You have now reached your \
+             allowance of 3 free articles in the last 30 days.</div></div></article>\
+             <div id=\"post-lock-dialog\" class=\"modal-content\"><p>This Post Is Locked</p></div>\
+             </body></html>"
+        );
+        let doc = dom_query::Document::from(html.as_str());
+        prepare_page(&doc);
+        let out = doc.root().text();
+        assert!(out.contains("library's opening hours"), "{out}");
+        assert!(
+            !out.contains("allowance") && !out.contains("Locked"),
+            "{out}"
+        );
+
+        let long = format!(
+            "<html><body><div class=\"article-overlay\">{}</div></body></html>",
+            text.repeat(6)
+        );
+        let doc = dom_query::Document::from(long.as_str());
+        prepare_page(&doc);
+        assert!(doc.root().text().contains("library's opening hours"));
+    }
+    #[test]
+    fn the_sites_menu_goes_the_articles_header_stays() {
+        let section = |s: &str| -> String {
+            [
+                "Teams",
+                "News Feed",
+                "Scores",
+                "Power Rankings",
+                "Draft",
+                "Recruiting",
+            ]
+            .iter()
+            .map(|t| format!("<li><a href=\"/{s}/{t}\">{t}</a></li>"))
+            .collect()
+        };
+        let menu: String = ["NFL", "NBA", "MLB", "NHL"]
+            .iter()
+            .map(|s| {
+                format!(
+                    "<li><a href=\"#\">{s}</a><div><ul>{}</ul></div></li>",
+                    section(s)
+                )
+            })
+            .collect();
+        let text = "<p>The council voted on Tuesday to extend the library's opening hours \
+            through the winter, after a year in which visits rose by a third.</p>"
+            .repeat(3);
+        let html = format!(
+            "<html><body><header class=\"top-nav\"><span>Follow us</span><ul>{menu}</ul></header>\
+             <nav><a href=\"/a\">Home</a> <a href=\"/b\">World</a></nav>\
+             <article><header><h1>Library hours</h1><p>By <a href=\"/staff/ann\">Ann Lee</a>, \
+             4 hours ago</p></header>{text}</article></body></html>"
+        );
+        let doc = dom_query::Document::from(html.as_str());
+        prepare_page(&doc);
+        let out = doc.root().text();
+        assert!(!out.contains("Power Rankings"), "{out}");
+        assert!(
+            out.contains("Library hours") && out.contains("Ann Lee"),
+            "{out}"
+        );
+        // Two links are not a menu worth dropping here.
+        assert!(out.contains("World"), "{out}");
+        assert!(out.contains("library's opening hours"), "{out}");
+    }
+    #[test]
+    fn of_a_stream_of_posts_the_one_the_page_names_stays() {
+        let post = |title: &str, words: &str| {
+            format!(
+                "<article><header><h1>{title}</h1></header><div><p>{}</p></div></article>",
+                format!("{words} ").repeat(30)
+            )
+        };
+        let html = format!(
+            "<html><head><title>Maybe the account is more than a smoke screen. | The Weekly</title>\
+             </head><body>{}<h2>November 29</h2>{}{}</body></html>",
+            post(
+                "Maybe the account is more than a smoke screen.",
+                "Persistent narratives."
+            ),
+            post("Do readers hate long posts?", "Survey results abound."),
+            post("The center will always hold.", "Columnists everywhere."),
+        );
+        let doc = dom_query::Document::from(html.as_str());
+        prepare_page(&doc);
+        let out = doc.root().text();
+        assert!(out.contains("Persistent narratives"), "{out}");
+        assert!(
+            !out.contains("Survey results") && !out.contains("Columnists"),
+            "{out}"
+        );
+
+        // No post named by the title: the stream stays.
+        let html = html.replace(
+            "Maybe the account is more than a smoke screen. |",
+            "The Weekly |",
+        );
+        let doc = dom_query::Document::from(html.as_str());
+        prepare_page(&doc);
+        assert!(doc.root().text().contains("Survey results"));
     }
 }
