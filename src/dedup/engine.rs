@@ -367,6 +367,7 @@ impl Engine {
             for _ in 1..threads {
                 let (tx, claim, prep) = (tx.clone(), &claim, &prep);
                 s.spawn(move || {
+                    super::par::give_way();
                     let mut sc = InsertScratch::default();
                     while let Some((k, recs)) = claim() {
                         let st = prep(&mut sc, &recs);

@@ -35,7 +35,14 @@ pub fn blocks<R: Send>(
         }
     };
     let mut all = std::thread::scope(|s| {
-        let others: Vec<_> = (1..threads).map(|_| s.spawn(work)).collect();
+        let others: Vec<_> = (1..threads)
+            .map(|_| {
+                s.spawn(|| {
+                    give_way();
+                    work()
+                })
+            })
+            .collect();
         let mut all = work();
         for h in others {
             match h.join() {
@@ -47,6 +54,20 @@ pub fn blocks<R: Send>(
     });
     all.sort_unstable_by_key(|&(b, _)| b);
     all.into_iter().map(|(_, r)| r).collect()
+}
+
+/// Called first on a helper thread: it runs at a lower CPU priority
+/// (nice 10), so on a busy machine the extra threads of a background
+/// re-clustering give way to page builds and polls, and on an idle one
+/// they run as fast. The calling thread keeps its priority. (On Linux
+/// `setpriority` with `who = 0` applies to the calling thread only.)
+pub fn give_way() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority reads no memory of ours; a failure (not
+    // permitted) leaves the priority as it was, which is harmless.
+    unsafe {
+        let _ = libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
 }
 
 #[cfg(test)]

@@ -178,14 +178,18 @@ async fn import_lines(
         stored.cluster = parsed.cluster;
         batch.push(stored);
         if batch.len() >= batch_size {
-            if let Some(w) = writing.take() {
-                report.inserted += w.await?;
-            }
             let full = std::mem::replace(&mut batch, Vec::with_capacity(batch_size));
             let mut w = Box::pin(async move { store.import_entries(&full).await });
-            // Started now (the store hands the batch to its own thread);
-            // awaited once the next batch is parsed.
-            match std::future::poll_fn(|cx| std::task::Poll::Ready(w.as_mut().poll(cx))).await {
+            // Started now: the store encodes the rows on this thread and
+            // hands them to its writer; only then is the previous batch
+            // awaited, so the writer always has the next batch waiting
+            // (parsing and encoding overlap the previous batch's SQL).
+            let started =
+                std::future::poll_fn(|cx| std::task::Poll::Ready(w.as_mut().poll(cx))).await;
+            if let Some(previous) = writing.take() {
+                report.inserted += previous.await?;
+            }
+            match started {
                 std::task::Poll::Ready(r) => report.inserted += r?,
                 std::task::Poll::Pending => writing = Some(w),
             }
