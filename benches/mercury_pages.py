@@ -55,10 +55,8 @@ import sys
 import tarfile
 import tempfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# ../shared beside the repository (a worktree under wt/ has it one level up).
-SCORERS = [os.path.join(ROOT, up, "shared", "corpora", "articles-zh", "score.py")
-           for up in ("..", os.path.join("..", ".."))]
+from pages_out import write_set
+
 NOT_ARTICLES = {"twitter.com"}  # a tweet, not an article
 ENGLISH = {"the", "and", "of", "to", "that", "for", "with", "was", "is", "it", "on"}
 
@@ -201,16 +199,7 @@ def main():
                     f.write(meta_content_back(page))
                 rows.append({"id": pid, "lang": "en", "url": r["url"] or "",
                              "title": r["test_title"], "body": body})
-    with open(os.path.join(out, "truth.jsonl"), "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    found = [p for p in ([os.environ["SCORER"]] if "SCORER" in os.environ else SCORERS)
-             if os.path.exists(p)]
-    if found:
-        shutil.copy(found[0], os.path.join(out, "score.py"))
-    else:
-        print("scorer not found (set SCORER=.../articles-zh/score.py)")
-    print(len(rows), "pages written to", out)
+    write_set(out, rows)
 
 
 if __name__ == "__main__":

@@ -30,15 +30,12 @@ The pages are never copied into the repository. The scorer is the one of
 import hashlib
 import json
 import os
-import shutil
 import sys
 import tarfile
 
+from pages_out import write_set
+
 SKIP = {"video_article_01"}  # same bytes as cleveland.com1
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-# ../shared beside the repository (a worktree under wt/ has it one level up).
-SCORERS = [os.path.join(ROOT, up, "shared", "corpora", "articles-zh", "score.py")
-           for up in ("..", os.path.join("..", ".."))]
 
 
 def main():
@@ -71,16 +68,7 @@ def main():
             f.write(html)
         rows.append({"id": pid, "lang": "en", "url": meta.get("url") or "",
                      "title": meta.get("title"), "body": txt.decode("utf-8").strip()})
-    with open(os.path.join(out, "truth.jsonl"), "w", encoding="utf-8") as f:
-        for r in rows:
-            f.write(json.dumps(r, ensure_ascii=False) + "\n")
-    found = [p for p in ([os.environ["SCORER"]] if "SCORER" in os.environ else SCORERS)
-             if os.path.exists(p)]
-    if found:
-        shutil.copy(found[0], os.path.join(out, "score.py"))
-    else:
-        print("scorer not found (set SCORER=.../articles-zh/score.py)")
-    print(len(rows), "pages written to", out)
+    write_set(out, rows)
 
 
 if __name__ == "__main__":

@@ -1082,6 +1082,16 @@ impl Engine {
 mod tests {
     use super::*;
 
+    /// The key index, key by key, with its size: equal for engines that
+    /// hold the same records.
+    fn index_dump(e: &Engine) -> (Vec<(u32, Vec<u32>, u32)>, usize, usize) {
+        let mut all = Vec::new();
+        e.index
+            .for_each_key(|k, v| all.push((k, v.to_vec(), e.index.overflow(k))));
+        all.sort();
+        (all, e.index.len(), e.index.bytes())
+    }
+
     /// The index sweep finds exactly the pairs of the per-entry lookups.
     #[test]
     fn candidate_pairs_match_key_lookups() {
@@ -1183,20 +1193,13 @@ mod tests {
         let changed_one = recs.iter().filter(|r| one.insert((*r).clone())).count();
         let changed_many = many.insert_batch(recs.iter().cloned());
         assert_eq!(changed_one, changed_many);
-        let dump = |e: &Engine| {
-            let mut all = Vec::new();
-            e.index
-                .for_each_key(|k, v| all.push((k, v.to_vec(), e.index.overflow(k))));
-            all.sort();
-            (all, e.index.len(), e.index.bytes())
-        };
-        assert_eq!(dump(&one), dump(&many));
+        assert_eq!(index_dump(&one), index_dump(&many));
         assert_eq!(one.clusters(), many.clusters());
         for r in recs.iter().step_by(5) {
             one.remove(&r.id);
             many.remove(&r.id);
         }
-        assert_eq!(dump(&one), dump(&many));
+        assert_eq!(index_dump(&one), index_dump(&many));
         assert_eq!(one.clusters(), many.clusters());
     }
 
@@ -1231,17 +1234,10 @@ mod tests {
         };
         let mut one = Engine::new(cfg(1));
         let flags_one: Vec<bool> = recs.iter().map(|r| one.insert(r.clone())).collect();
-        let dump = |e: &Engine| {
-            let mut all = Vec::new();
-            e.index
-                .for_each_key(|k, v| all.push((k, v.to_vec(), e.index.overflow(k))));
-            all.sort();
-            (all, e.index.len(), e.index.bytes())
-        };
         for threads in [2, 3] {
             let mut many = Engine::new(cfg(threads));
             assert_eq!(many.insert_each(recs.clone()), flags_one, "{threads}");
-            assert_eq!(dump(&one), dump(&many));
+            assert_eq!(index_dump(&one), index_dump(&many));
             let clusters = one.clusters();
             assert_eq!(clusters, many.clusters());
             assert!(clusters.len() < recs.len() / 2, "{}", clusters.len());

@@ -436,15 +436,7 @@ mod tests {
         assert!(store.begin_bulk_load().await.unwrap());
         assert!(index_names(&path).is_empty());
         let now = Utc.timestamp_opt(1_700_000_000, 0).unwrap();
-        let rows: Vec<StoredEntry> = (0..50)
-            .map(|i| StoredEntry {
-                entry: entry(&format!("k{i}"), 1_600_000_000 + i),
-                first_seen: now,
-                changed_at: now,
-                cluster: None,
-            })
-            .collect();
-        assert_eq!(store.import_entries(&rows).await.unwrap(), 50);
+        assert_eq!(store.import_entries(&fifty_rows()).await.unwrap(), 50);
         store.end_bulk_load().await.unwrap();
         assert_eq!(index_names(&path), all);
         // Counted once at the end, then kept by the triggers again.
