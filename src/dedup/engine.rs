@@ -1082,9 +1082,12 @@ impl Engine {
 mod tests {
     use super::*;
 
+    /// Each key with its values and overflow count.
+    type KeyDump = Vec<(u32, Vec<u32>, u32)>;
+
     /// The key index, key by key, with its size: equal for engines that
     /// hold the same records.
-    fn index_dump(e: &Engine) -> (Vec<(u32, Vec<u32>, u32)>, usize, usize) {
+    fn index_dump(e: &Engine) -> (KeyDump, usize, usize) {
         let mut all = Vec::new();
         e.index
             .for_each_key(|k, v| all.push((k, v.to_vec(), e.index.overflow(k))));
